@@ -1,0 +1,369 @@
+import { ServerConnection } from '@jupyterlab/services';
+
+import { requestAPI } from './handler';
+
+/**
+ * Kinds of compute a Workspace can be attached to.
+ */
+export type ClusterType = 'local' | 'emr-ec2' | 'emr-eks';
+
+/**
+ * GET /studio.
+ */
+export interface IStudio {
+  id: string;
+  name: string;
+  description?: string;
+  auth_mode: 'IAM' | 'IDENTITY_CENTER' | string;
+  /**
+   * Version of the server extension (the Python package).
+   */
+  version: string;
+  user: { name: string; groups: string[] };
+  /**
+   * Action (e.g. `elasticmapreduce:CreateEditor`) → whether the user may.
+   */
+  permissions: Record<string, boolean>;
+  backup_uri: string;
+  lease_seconds: number;
+  heartbeat_seconds: number;
+  autosave_interval: number;
+}
+
+export interface ILockHolder {
+  user: string;
+  since: string;
+  expires_at?: string;
+}
+
+export interface IAttachment {
+  type: ClusterType;
+  cluster_id: string;
+  endpoint_id?: string | null;
+  livy_url?: string | null;
+  attached_by?: string;
+  attached_at?: string;
+}
+
+export interface IWorkspace {
+  id: string;
+  name: string;
+  description: string;
+  created_by: string;
+  created_at: string;
+  tags: Record<string, string>;
+  collaboration: { enabled: boolean; collaborators: string[] };
+  attachment: IAttachment | null;
+  lock: { holders: ILockHolder[]; generation: number } | null;
+  /**
+   * The Workspace's folder, relative to the server's root.
+   */
+  path: string;
+  /**
+   * Present on an attach answer: kernels running in the Workspace that still
+   * talk to the previous cluster.
+   */
+  running_kernels?: number;
+}
+
+export interface ILease {
+  token: string;
+  generation: number;
+  expires_at: string;
+}
+
+export interface IOpenResult {
+  workspace: IWorkspace;
+  lease: ILease;
+  path: string;
+  /**
+   * How many files were restored from the backups.
+   */
+  restored?: number;
+}
+
+export interface IHeartbeatResult {
+  lease?: Partial<ILease>;
+  expires_at?: string;
+  [key: string]: unknown;
+}
+
+export interface IBackupStatus {
+  last_backup_at: string | null;
+  pending: string[];
+  failed: { path: string; error: string }[];
+  conflicts: unknown[];
+  last_error: string | null;
+}
+
+export interface ICluster {
+  type: ClusterType;
+  id: string;
+  name: string;
+  state: string;
+  subnet_id?: string | null;
+  livy_url?: string | null;
+  release_label?: string | null;
+  attachable: boolean;
+  reason?: string | null;
+  /**
+   * EMR on EKS: the managed endpoint to attach through.
+   */
+  endpoint_id?: string | null;
+}
+
+export interface IClusterList {
+  clusters: ICluster[];
+  errors: { source: string; message: string }[];
+}
+
+export interface ITemplateField {
+  name: string;
+  label?: string;
+  type: 'string' | 'number' | 'choice';
+  choices?: string[];
+  default?: string | number;
+  required?: boolean;
+  description?: string;
+}
+
+export interface ITemplate {
+  name: string;
+  description?: string;
+  fields: ITemplateField[];
+}
+
+export interface ICreateWorkspaceRequest {
+  name: string;
+  description?: string;
+  tags?: Record<string, string>;
+  collaboration?: { enabled: boolean; collaborators: string[] };
+}
+
+export interface IUpdateWorkspaceRequest {
+  description?: string;
+  tags?: Record<string, string>;
+  collaboration?: { enabled: boolean; collaborators: string[] };
+}
+
+export interface IAttachRequest {
+  type: ClusterType;
+  cluster_id: string;
+  endpoint_id?: string;
+}
+
+export interface ICreateClusterRequest {
+  template: string;
+  name: string;
+  parameters?: Record<string, string | number>;
+}
+
+/**
+ * Actions named in `/studio`'s `permissions`, as EMR Studio names them.
+ */
+export const Actions = {
+  listWorkspaces: 'elasticmapreduce:ListEditors',
+  createWorkspace: 'elasticmapreduce:CreateEditor',
+  updateWorkspace: 'elasticmapreduce:UpdateEditor',
+  deleteWorkspace: 'elasticmapreduce:DeleteEditor',
+  openWorkspace: 'elasticmapreduce:OpenEditorConsole',
+  closeWorkspace: 'elasticmapreduce:StopEditor',
+  attach: 'elasticmapreduce:AttachEditor',
+  detach: 'elasticmapreduce:DetachEditor',
+  listClusters: 'elasticmapreduce:ListClusters',
+  createCluster: 'elasticmapreduce:RunJobFlow',
+  forceRelease: 'emr-workspace:ForceReleaseLock'
+} as const;
+
+/**
+ * Typed client of the server extension's REST API.
+ */
+export class EmrWorkspaceClient {
+  constructor(options: EmrWorkspaceClient.IOptions = {}) {
+    this.serverSettings =
+      options.serverSettings ?? ServerConnection.makeSettings();
+  }
+
+  readonly serverSettings: ServerConnection.ISettings;
+
+  getStudio(): Promise<IStudio> {
+    return this._request<IStudio>('studio');
+  }
+
+  async listWorkspaces(): Promise<IWorkspace[]> {
+    const answer = await this._request<{ workspaces: IWorkspace[] }>(
+      'workspaces'
+    );
+    return answer.workspaces;
+  }
+
+  getWorkspace(id: string): Promise<IWorkspace> {
+    return this._request<IWorkspace>(workspacePath(id));
+  }
+
+  createWorkspace(request: ICreateWorkspaceRequest): Promise<IWorkspace> {
+    return this._request<IWorkspace>('workspaces', {
+      method: 'POST',
+      body: request
+    });
+  }
+
+  updateWorkspace(
+    id: string,
+    patch: IUpdateWorkspaceRequest
+  ): Promise<IWorkspace> {
+    return this._request<IWorkspace>(workspacePath(id), {
+      method: 'PATCH',
+      body: patch
+    });
+  }
+
+  /**
+   * Delete a Workspace. Its notebooks' backups stay unless `deleteNotebooks`.
+   */
+  async deleteWorkspace(
+    id: string,
+    options: { deleteNotebooks?: boolean } = {}
+  ): Promise<void> {
+    await this._request<void>(workspacePath(id), {
+      method: 'DELETE',
+      query: { delete_notebooks: options.deleteNotebooks ? 'true' : 'false' }
+    });
+  }
+
+  /**
+   * Take the Workspace's lease and restore its files.
+   *
+   * Throws an `ApiError` with code `WorkspaceInUse` (and `details.holder`)
+   * when someone else holds it.
+   */
+  openWorkspace(id: string): Promise<IOpenResult> {
+    return this._request<IOpenResult>(workspacePath(id, 'open'), {
+      method: 'POST',
+      body: {}
+    });
+  }
+
+  /**
+   * Renew the lease. Throws `LeaseLost` (409) when it is gone.
+   */
+  heartbeat(id: string, token: string): Promise<IHeartbeatResult> {
+    return this._request<IHeartbeatResult>(workspacePath(id, 'heartbeat'), {
+      method: 'POST',
+      body: { token }
+    });
+  }
+
+  /**
+   * Flush backups and release the lease.
+   *
+   * @param keepalive let the request outlive the page (on unload)
+   */
+  async closeWorkspace(
+    id: string,
+    token: string,
+    options: { keepalive?: boolean } = {}
+  ): Promise<void> {
+    await this._request<void>(workspacePath(id, 'close'), {
+      method: 'POST',
+      body: { token },
+      keepalive: options.keepalive
+    });
+  }
+
+  /**
+   * Release whoever holds the Workspace (admin action).
+   */
+  async forceRelease(id: string): Promise<void> {
+    await this._request<void>(workspacePath(id, 'lock'), {
+      method: 'DELETE'
+    });
+  }
+
+  attach(id: string, request: IAttachRequest): Promise<IWorkspace> {
+    const body: IAttachRequest = {
+      type: request.type,
+      cluster_id: request.cluster_id
+    };
+    if (request.endpoint_id) {
+      body.endpoint_id = request.endpoint_id;
+    }
+    return this._request<IWorkspace>(workspacePath(id, 'attach'), {
+      method: 'POST',
+      body
+    });
+  }
+
+  detach(id: string): Promise<IWorkspace> {
+    return this._request<IWorkspace>(workspacePath(id, 'detach'), {
+      method: 'POST',
+      body: {}
+    });
+  }
+
+  /**
+   * Restart the kernels running in the Workspace (after a re-attach).
+   */
+  restartKernels(id: string): Promise<unknown> {
+    return this._request<unknown>(workspacePath(id, 'restart-kernels'), {
+      method: 'POST',
+      body: {}
+    });
+  }
+
+  getBackupStatus(id: string): Promise<IBackupStatus> {
+    return this._request<IBackupStatus>(workspacePath(id, 'backup'));
+  }
+
+  backupNow(id: string): Promise<IBackupStatus> {
+    return this._request<IBackupStatus>(workspacePath(id, 'backup'), {
+      method: 'POST',
+      body: {}
+    });
+  }
+
+  async listClusters(): Promise<IClusterList> {
+    const answer = await this._request<Partial<IClusterList>>('clusters');
+    return { clusters: answer.clusters ?? [], errors: answer.errors ?? [] };
+  }
+
+  async listTemplates(): Promise<ITemplate[]> {
+    const answer = await this._request<{ templates: ITemplate[] }>('templates');
+    return answer.templates ?? [];
+  }
+
+  createCluster(request: ICreateClusterRequest): Promise<ICluster> {
+    return this._request<ICluster>('clusters', {
+      method: 'POST',
+      body: request
+    });
+  }
+
+  private _request<T>(
+    endPoint: string,
+    options: Parameters<typeof requestAPI>[1] = {}
+  ): Promise<T> {
+    return requestAPI<T>(endPoint, options, this.serverSettings);
+  }
+}
+
+export namespace EmrWorkspaceClient {
+  export interface IOptions {
+    serverSettings?: ServerConnection.ISettings;
+  }
+}
+
+function workspacePath(id: string, action?: string): string {
+  const base = `workspaces/${encodeURIComponent(id)}`;
+  return action ? `${base}/${action}` : base;
+}
+
+/**
+ * The holders of a Workspace's lease other than `user`.
+ */
+export function otherHolders(
+  workspace: IWorkspace,
+  user: string | undefined
+): ILockHolder[] {
+  return (workspace.lock?.holders ?? []).filter(holder => holder.user !== user);
+}

@@ -1,0 +1,570 @@
+import { ReactWidget } from '@jupyterlab/apputils';
+import { Time } from '@jupyterlab/coreutils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { addIcon, refreshIcon } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
+import { ISignal } from '@lumino/signaling';
+import * as React from 'react';
+
+import { Actions, ClusterType, ICluster, IWorkspace } from './api';
+import {
+  ActivityModel,
+  ILeaseState,
+  LeaseKeeper,
+  WorkspaceListModel,
+  workspaceState
+} from './models';
+import { CommandIDs } from './tokens';
+
+/**
+ * Re-render when any of the signals fires.
+ */
+function useSignals(signals: ISignal<any, any>[]): void {
+  const [, setTick] = React.useState(0);
+  React.useEffect(() => {
+    const bump = () => setTick(tick => tick + 1);
+    signals.forEach(signal => signal.connect(bump));
+    return () => {
+      signals.forEach(signal => signal.disconnect(bump));
+    };
+  }, signals);
+}
+
+function formatTime(value: string | null | undefined): string {
+  if (!value) {
+    return '';
+  }
+  const date = new Date(value);
+  return isNaN(date.getTime()) ? value : Time.formatHuman(date);
+}
+
+interface IPanelProps {
+  model: WorkspaceListModel;
+  keeper: LeaseKeeper;
+  activity: ActivityModel;
+  commands: CommandRegistry;
+  trans: TranslationBundle;
+}
+
+/**
+ * The text of a Workspace's state: free / in use by NAME since TIME / ...
+ */
+export function stateText(
+  workspace: IWorkspace,
+  user: string | undefined,
+  trans: TranslationBundle
+): string {
+  const state = workspaceState(workspace, user);
+  switch (state.kind) {
+    case 'free':
+      return trans.__('Free');
+    case 'mine':
+      return trans.__(
+        'In use by you since %1',
+        formatTime(state.holders[0]?.since)
+      );
+    case 'in-use':
+      return trans.__(
+        'In use by %1 since %2',
+        state.holder.user,
+        formatTime(state.holder.since)
+      );
+    case 'collaborative':
+      return trans._n(
+        'Collaborative, %1 editor',
+        'Collaborative, %1 editors',
+        state.holders.length
+      );
+  }
+}
+
+function clusterText(workspace: IWorkspace, trans: TranslationBundle): string {
+  const attachment = workspace.attachment;
+  if (!attachment) {
+    return trans.__('No cluster attached');
+  }
+  return trans.__('Cluster: %1', attachment.cluster_id);
+}
+
+function ErrorMessage(props: {
+  error: Error | string | null;
+  prefix?: string;
+}): JSX.Element | null {
+  if (!props.error) {
+    return null;
+  }
+  const message =
+    typeof props.error === 'string' ? props.error : props.error.message;
+  return (
+    <div className="jp-EmrWorkspace-error" role="alert">
+      {props.prefix ? `${props.prefix} ` : ''}
+      {message}
+    </div>
+  );
+}
+
+function OpenWorkspaceSummary(props: {
+  state: ILeaseState;
+  trans: TranslationBundle;
+  commands: CommandRegistry;
+}): JSX.Element | null {
+  const { state, trans, commands } = props;
+  if (!state.workspace || state.mode === 'closed') {
+    return null;
+  }
+  const name = state.workspace.name;
+  let text: string;
+  switch (state.mode) {
+    case 'opening':
+      text = trans.__('Opening %1…', name);
+      break;
+    case 'closing':
+      text = trans.__('Closing %1…', name);
+      break;
+    case 'editing':
+      text = trans.__('%1 is open in this tab; you hold its lease.', name);
+      break;
+    default:
+      text =
+        state.reason === 'lease-lost'
+          ? trans.__('You lost the lease on %1: it is read-only now.', name)
+          : trans.__(
+              '%1 is read-only: %2 has been editing it since %3.',
+              name,
+              state.holder?.user ?? '?',
+              formatTime(state.holder?.since)
+            );
+  }
+  return (
+    <div
+      className={`jp-EmrWorkspace-current jp-mod-${state.mode}`}
+      role="status"
+      aria-live="polite"
+    >
+      <span>{text}</span>
+      {state.heartbeatError && state.mode === 'editing' && (
+        <ErrorMessage
+          error={state.heartbeatError}
+          prefix={trans.__('Could not renew the lease, retrying:')}
+        />
+      )}
+      {(state.mode === 'editing' || state.mode === 'read-only') && (
+        <button
+          type="button"
+          className="jp-mod-styled jp-EmrWorkspace-button"
+          onClick={() => void commands.execute(CommandIDs.close)}
+        >
+          {trans.__('Close')}
+        </button>
+      )}
+    </div>
+  );
+}
+
+function WorkspaceItem(props: {
+  workspace: IWorkspace;
+  props: IPanelProps;
+}): JSX.Element {
+  const { workspace } = props;
+  const { model, keeper, commands, trans } = props.props;
+  const user = model.studio?.user.name;
+  const state = workspaceState(workspace, user);
+  const current =
+    keeper.state.workspace?.id === workspace.id &&
+    keeper.state.mode !== 'closed';
+  const busy =
+    keeper.state.mode === 'opening' || keeper.state.mode === 'closing';
+  const headingId = `jp-EmrWorkspace-ws-${workspace.id}`;
+  return (
+    <li
+      className={`jp-EmrWorkspace-item${current ? ' jp-mod-current' : ''}`}
+      aria-labelledby={headingId}
+      data-workspace-id={workspace.id}
+    >
+      <div className="jp-EmrWorkspace-itemHeader">
+        <span id={headingId} className="jp-EmrWorkspace-itemName">
+          {workspace.name}
+        </span>
+        <span
+          className={`jp-EmrWorkspace-state jp-mod-${state.kind}`}
+          data-state={state.kind}
+        >
+          {stateText(workspace, user, trans)}
+        </span>
+      </div>
+      {workspace.description && (
+        <div className="jp-EmrWorkspace-itemDescription">
+          {workspace.description}
+        </div>
+      )}
+      <div className="jp-EmrWorkspace-itemMeta">
+        <span>
+          {trans.__(
+            'Created by %1 %2',
+            workspace.created_by,
+            formatTime(workspace.created_at)
+          )}
+        </span>
+        <span className="jp-EmrWorkspace-itemCluster">
+          {clusterText(workspace, trans)}
+        </span>
+      </div>
+      <div
+        className="jp-EmrWorkspace-actions"
+        role="group"
+        aria-label={trans.__('Actions on %1', workspace.name)}
+      >
+        {current ? (
+          <button
+            type="button"
+            className="jp-mod-styled jp-EmrWorkspace-button"
+            disabled={busy}
+            onClick={() => void commands.execute(CommandIDs.close)}
+            aria-label={trans.__('Close %1', workspace.name)}
+          >
+            {trans.__('Close')}
+          </button>
+        ) : (
+          model.can(Actions.openWorkspace) && (
+            <button
+              type="button"
+              className="jp-mod-styled jp-mod-accept jp-EmrWorkspace-button"
+              disabled={busy}
+              onClick={() =>
+                void commands.execute(CommandIDs.open, { id: workspace.id })
+              }
+              aria-label={trans.__('Open %1', workspace.name)}
+            >
+              {trans.__('Open')}
+            </button>
+          )
+        )}
+        {model.can(Actions.deleteWorkspace) && (
+          <button
+            type="button"
+            className="jp-mod-styled jp-EmrWorkspace-button"
+            onClick={() =>
+              void commands.execute(CommandIDs.deleteWorkspace, {
+                id: workspace.id
+              })
+            }
+            aria-label={trans.__('Delete %1', workspace.name)}
+          >
+            {trans.__('Delete')}
+          </button>
+        )}
+        {state.kind !== 'free' && model.can(Actions.forceRelease) && (
+          <button
+            type="button"
+            className="jp-mod-styled jp-EmrWorkspace-button"
+            onClick={() =>
+              void commands.execute(CommandIDs.forceRelease, {
+                id: workspace.id
+              })
+            }
+            aria-label={trans.__('Force release %1', workspace.name)}
+          >
+            {trans.__('Force release')}
+          </button>
+        )}
+      </div>
+    </li>
+  );
+}
+
+function sources(
+  trans: TranslationBundle
+): { type: ClusterType; label: string }[] {
+  return [
+    { type: 'emr-ec2', label: trans.__('EMR on EC2') },
+    { type: 'emr-eks', label: trans.__('EMR on EKS') },
+    { type: 'local', label: trans.__('Local') }
+  ];
+}
+
+function ClusterItem(props: {
+  cluster: ICluster;
+  props: IPanelProps;
+}): JSX.Element {
+  const { cluster } = props;
+  const { model, keeper, commands, trans } = props.props;
+  const state = keeper.state;
+  const attachment =
+    state.mode === 'editing' ? state.workspace?.attachment : null;
+  const attached =
+    !!attachment &&
+    attachment.cluster_id === cluster.id &&
+    attachment.type === cluster.type;
+  const canAct = state.mode === 'editing';
+  const headingId = `jp-EmrWorkspace-cluster-${cluster.type}-${cluster.id}`;
+  return (
+    <li
+      className={`jp-EmrWorkspace-item${attached ? ' jp-mod-current' : ''}`}
+      aria-labelledby={headingId}
+      data-cluster-id={cluster.id}
+    >
+      <div className="jp-EmrWorkspace-itemHeader">
+        <span id={headingId} className="jp-EmrWorkspace-itemName">
+          {cluster.name || cluster.id}
+        </span>
+        <span className="jp-EmrWorkspace-state">{cluster.state}</span>
+      </div>
+      <div className="jp-EmrWorkspace-itemMeta">
+        <span>{cluster.id}</span>
+        {cluster.release_label && <span>{cluster.release_label}</span>}
+      </div>
+      {!cluster.attachable && cluster.reason && (
+        <div className="jp-EmrWorkspace-reason">{cluster.reason}</div>
+      )}
+      <div className="jp-EmrWorkspace-actions">
+        {attached
+          ? model.can(Actions.detach) && (
+              <button
+                type="button"
+                className="jp-mod-styled jp-EmrWorkspace-button"
+                disabled={!canAct}
+                onClick={() => void commands.execute(CommandIDs.detach)}
+                aria-label={trans.__(
+                  'Detach from %1',
+                  cluster.name || cluster.id
+                )}
+              >
+                {trans.__('Detach')}
+              </button>
+            )
+          : model.can(Actions.attach) && (
+              <button
+                type="button"
+                className="jp-mod-styled jp-mod-accept jp-EmrWorkspace-button"
+                disabled={!canAct || !cluster.attachable}
+                title={
+                  !canAct
+                    ? trans.__('Open a Workspace to attach it to a cluster.')
+                    : (cluster.reason ?? '')
+                }
+                onClick={() =>
+                  void commands.execute(CommandIDs.attach, {
+                    type: cluster.type,
+                    clusterId: cluster.id,
+                    endpointId: cluster.endpoint_id ?? ''
+                  })
+                }
+                aria-label={trans.__(
+                  'Attach to %1',
+                  cluster.name || cluster.id
+                )}
+              >
+                {trans.__('Attach')}
+              </button>
+            )}
+      </div>
+    </li>
+  );
+}
+
+function ComputeSection(props: IPanelProps): JSX.Element {
+  const { model, commands, trans } = props;
+  const [filter, setFilter] = React.useState('');
+  const list = model.clusters;
+  const needle = filter.trim().toLowerCase();
+  const clusters = (list?.clusters ?? []).filter(
+    cluster =>
+      !needle ||
+      [cluster.name, cluster.id, cluster.state, cluster.type]
+        .join(' ')
+        .toLowerCase()
+        .includes(needle)
+  );
+  return (
+    <section
+      className="jp-EmrWorkspace-section"
+      aria-labelledby="jp-EmrWorkspace-computeHeading"
+    >
+      <div className="jp-EmrWorkspace-sectionHeader">
+        <h3 id="jp-EmrWorkspace-computeHeading">{trans.__('Compute')}</h3>
+        <button
+          type="button"
+          className="jp-EmrWorkspace-iconButton"
+          onClick={() => void commands.execute(CommandIDs.refreshClusters)}
+          aria-label={trans.__('Refresh clusters')}
+          title={trans.__('Refresh clusters')}
+        >
+          <refreshIcon.react tag="span" />
+        </button>
+        {model.can(Actions.createCluster) && model.templates.length > 0 && (
+          <button
+            type="button"
+            className="jp-mod-styled jp-EmrWorkspace-button"
+            onClick={() => void commands.execute(CommandIDs.createCluster)}
+          >
+            {trans.__('Create cluster')}
+          </button>
+        )}
+      </div>
+      <input
+        type="search"
+        className="jp-mod-styled jp-EmrWorkspace-filter"
+        placeholder={trans.__('Filter clusters')}
+        aria-label={trans.__('Filter clusters')}
+        value={filter}
+        onChange={e => setFilter(e.target.value)}
+      />
+      <ErrorMessage error={model.clusterError} />
+      {(list?.errors ?? []).map(error => (
+        <ErrorMessage
+          key={error.source}
+          error={`${error.source}: ${error.message}`}
+        />
+      ))}
+      {!list && model.clustersLoading && (
+        <div className="jp-EmrWorkspace-empty">
+          {trans.__('Loading clusters…')}
+        </div>
+      )}
+      {sources(trans).map(source => {
+        const items = clusters.filter(cluster => cluster.type === source.type);
+        if (items.length === 0) {
+          return null;
+        }
+        const id = `jp-EmrWorkspace-source-${source.type}`;
+        return (
+          <div key={source.type} className="jp-EmrWorkspace-group">
+            <h4 id={id}>{source.label}</h4>
+            <ul aria-labelledby={id}>
+              {items.map(cluster => (
+                <ClusterItem
+                  key={`${cluster.type}/${cluster.id}`}
+                  cluster={cluster}
+                  props={props}
+                />
+              ))}
+            </ul>
+          </div>
+        );
+      })}
+      {list && clusters.length === 0 && (
+        <div className="jp-EmrWorkspace-empty">
+          {needle
+            ? trans.__('No cluster matches the filter.')
+            : trans.__('No clusters.')}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function PanelView(props: IPanelProps): JSX.Element {
+  const { model, keeper, activity, commands, trans } = props;
+  useSignals([model.changed, keeper.stateChanged, activity.changed]);
+  const studio = model.studio;
+
+  if (model.fatal) {
+    return (
+      <div className="jp-EmrWorkspace-panelBody">
+        <div className="jp-EmrWorkspace-error jp-mod-fatal" role="alert">
+          {model.fatal}
+        </div>
+      </div>
+    );
+  }
+
+  return (
+    <div className="jp-EmrWorkspace-panelBody">
+      <div className="jp-EmrWorkspace-header">
+        <h2>{trans.__('EMR Workspaces')}</h2>
+        <button
+          type="button"
+          className="jp-EmrWorkspace-iconButton"
+          onClick={() => void commands.execute(CommandIDs.refresh)}
+          aria-label={trans.__('Refresh Workspaces')}
+          title={trans.__('Refresh Workspaces')}
+        >
+          <refreshIcon.react tag="span" />
+        </button>
+      </div>
+      {studio && (
+        <div className="jp-EmrWorkspace-studio">
+          {trans.__(
+            'Studio %1 · signed in as %2',
+            studio.name,
+            studio.user.name
+          )}
+        </div>
+      )}
+      {activity.items.length > 0 && (
+        <div
+          className="jp-EmrWorkspace-progress"
+          role="status"
+          aria-live="polite"
+        >
+          <progress aria-label={activity.items[0].label} />
+          {activity.items.map(item => (
+            <div key={item.id}>{item.label}</div>
+          ))}
+        </div>
+      )}
+      <ErrorMessage error={model.error} />
+      <OpenWorkspaceSummary
+        state={keeper.state}
+        trans={trans}
+        commands={commands}
+      />
+      <section
+        className="jp-EmrWorkspace-section"
+        aria-labelledby="jp-EmrWorkspace-workspacesHeading"
+      >
+        <div className="jp-EmrWorkspace-sectionHeader">
+          <h3 id="jp-EmrWorkspace-workspacesHeading">
+            {trans.__('Workspaces')}
+          </h3>
+          {model.can(Actions.createWorkspace) && (
+            <button
+              type="button"
+              className="jp-mod-styled jp-mod-accept jp-EmrWorkspace-button"
+              onClick={() => void commands.execute(CommandIDs.create)}
+              disabled={!studio}
+            >
+              <addIcon.react
+                tag="span"
+                className="jp-EmrWorkspace-buttonIcon"
+              />
+              {trans.__('New Workspace')}
+            </button>
+          )}
+        </div>
+        {!model.loaded && !model.error && (
+          <div className="jp-EmrWorkspace-empty">{trans.__('Loading…')}</div>
+        )}
+        {model.loaded && model.workspaces.length === 0 && (
+          <div className="jp-EmrWorkspace-empty">
+            {trans.__('No Workspaces yet.')}
+          </div>
+        )}
+        <ul aria-labelledby="jp-EmrWorkspace-workspacesHeading">
+          {model.workspaces.map(workspace => (
+            <WorkspaceItem
+              key={workspace.id}
+              workspace={workspace}
+              props={props}
+            />
+          ))}
+        </ul>
+      </section>
+      {model.can(Actions.listClusters) && <ComputeSection {...props} />}
+    </div>
+  );
+}
+
+/**
+ * The "EMR Workspaces" side panel.
+ */
+export class EmrWorkspacePanel extends ReactWidget {
+  constructor(private options: IPanelProps) {
+    super();
+    this.addClass('jp-EmrWorkspace-panel');
+  }
+
+  protected render(): JSX.Element {
+    return <PanelView {...this.options} />;
+  }
+}
