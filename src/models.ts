@@ -229,7 +229,8 @@ export class WorkspaceListModel implements IDisposable {
     }
     this._studioStale = true;
     await this._poll.refresh();
-    await this._poll.tick;
+    // The tick rejects if the poll is disposed meanwhile (version mismatch).
+    await this._poll.tick.catch(() => undefined);
   }
 
   /**
@@ -240,7 +241,7 @@ export class WorkspaceListModel implements IDisposable {
       return;
     }
     await this._clusterPoll.refresh();
-    await this._clusterPoll.tick;
+    await this._clusterPoll.tick.catch(() => undefined);
   }
 
   /**
@@ -308,7 +309,7 @@ export class WorkspaceListModel implements IDisposable {
     // Clusters make sense once the Studio answered.
     if (!this._studio) {
       if (this._poll.state.phase === 'started') {
-        await this._poll.tick;
+        await this._poll.tick.catch(() => undefined);
       }
       if (!this._studio) {
         return;
@@ -814,7 +815,7 @@ export class BackupMonitor implements IDisposable {
       return;
     }
     await this._poll.refresh();
-    await this._poll.tick;
+    await this._poll.tick.catch(() => undefined);
   }
 
   /**
