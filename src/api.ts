@@ -60,6 +60,10 @@ export interface IWorkspace {
    */
   path: string;
   /**
+   * What the caller may do on this Workspace (ABAC on its tags), by action.
+   */
+  permissions?: Record<string, boolean>;
+  /**
    * Present on an attach answer: kernels running in the Workspace that still
    * talk to the previous cluster.
    */

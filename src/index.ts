@@ -357,7 +357,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       },
       label: trans.__('Delete EMR Workspace…'),
-      isEnabled: () => model.can(Actions.deleteWorkspace),
+      isEnabled: args =>
+        model.canOn(
+          model.workspace(String(args.id ?? '')),
+          Actions.deleteWorkspace
+        ),
       execute: async args => {
         const id = String(args.id ?? '');
         if (!id) {
@@ -410,7 +414,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       },
       label: trans.__('Force Release EMR Workspace…'),
-      isEnabled: () => model.can(Actions.forceRelease),
+      isEnabled: args =>
+        model.canOn(
+          model.workspace(String(args.id ?? '')),
+          Actions.forceRelease
+        ),
       execute: async args => {
         const id = String(args.id ?? '');
         if (!id) {
@@ -476,7 +484,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           ? trans.__('Attach to %1', String(args.clusterId))
           : trans.__('Attach EMR Workspace to a Cluster'),
       isEnabled: () =>
-        keeper.state.mode === 'editing' && model.can(Actions.attach),
+        keeper.state.mode === 'editing' &&
+        model.canOn(keeper.state.workspace, Actions.attach),
       execute: async args => {
         const workspace = requireOpen();
         const clusterId = String(args.clusterId ?? '');
@@ -536,7 +545,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () =>
         keeper.state.mode === 'editing' &&
         !!keeper.state.workspace?.attachment &&
-        model.can(Actions.detach),
+        model.canOn(keeper.state.workspace, Actions.detach),
       execute: async () => {
         const workspace = requireOpen();
         if (!workspace) {

@@ -206,6 +206,18 @@ export class WorkspaceListModel implements IDisposable {
     return !!permissions[action];
   }
 
+  /**
+   * Whether the user may do `action` on `workspace`: the Workspace's own
+   * permissions (evaluated with its tags) first, then the Studio's.
+   */
+  canOn(workspace: IWorkspace | null | undefined, action: string): boolean {
+    const own = workspace?.permissions;
+    if (own && action in own) {
+      return !!own[action];
+    }
+    return this.can(action);
+  }
+
   workspace(id: string): IWorkspace | undefined {
     return this._workspaces.find(workspace => workspace.id === id);
   }

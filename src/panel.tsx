@@ -225,7 +225,7 @@ function WorkspaceItem(props: {
             {trans.__('Close')}
           </button>
         ) : (
-          model.can(Actions.openWorkspace) && (
+          model.canOn(workspace, Actions.openWorkspace) && (
             <button
               type="button"
               className="jp-mod-styled jp-mod-accept jp-EmrWorkspace-button"
@@ -239,7 +239,7 @@ function WorkspaceItem(props: {
             </button>
           )
         )}
-        {model.can(Actions.deleteWorkspace) && (
+        {model.canOn(workspace, Actions.deleteWorkspace) && (
           <button
             type="button"
             className="jp-mod-styled jp-EmrWorkspace-button"
@@ -253,20 +253,21 @@ function WorkspaceItem(props: {
             {trans.__('Delete')}
           </button>
         )}
-        {state.kind !== 'free' && model.can(Actions.forceRelease) && (
-          <button
-            type="button"
-            className="jp-mod-styled jp-EmrWorkspace-button"
-            onClick={() =>
-              void commands.execute(CommandIDs.forceRelease, {
-                id: workspace.id
-              })
-            }
-            aria-label={trans.__('Force release %1', workspace.name)}
-          >
-            {trans.__('Force release')}
-          </button>
-        )}
+        {state.kind !== 'free' &&
+          model.canOn(workspace, Actions.forceRelease) && (
+            <button
+              type="button"
+              className="jp-mod-styled jp-EmrWorkspace-button"
+              onClick={() =>
+                void commands.execute(CommandIDs.forceRelease, {
+                  id: workspace.id
+                })
+              }
+              aria-label={trans.__('Force release %1', workspace.name)}
+            >
+              {trans.__('Force release')}
+            </button>
+          )}
       </div>
     </li>
   );
@@ -318,7 +319,7 @@ function ClusterItem(props: {
       )}
       <div className="jp-EmrWorkspace-actions">
         {attached
-          ? model.can(Actions.detach) && (
+          ? model.canOn(state.workspace, Actions.detach) && (
               <button
                 type="button"
                 className="jp-mod-styled jp-EmrWorkspace-button"
@@ -332,7 +333,7 @@ function ClusterItem(props: {
                 {trans.__('Detach')}
               </button>
             )
-          : model.can(Actions.attach) && (
+          : model.canOn(state.workspace, Actions.attach) && (
               <button
                 type="button"
                 className="jp-mod-styled jp-mod-accept jp-EmrWorkspace-button"

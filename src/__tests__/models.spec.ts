@@ -618,3 +618,27 @@ describe('ActivityModel', () => {
     expect(activity.items).toEqual([]);
   });
 });
+
+describe('WorkspaceListModel.canOn', () => {
+  it("prefers the Workspace's own permissions to the Studio's", async () => {
+    const model = new WorkspaceListModel({
+      client: mockClient(),
+      frontendVersion: '0.1.0',
+      autoStart: false,
+      standby: 'never'
+    });
+    await model.refresh();
+    const mine = workspace({
+      permissions: { 'elasticmapreduce:DeleteEditor': true }
+    });
+    const theirs = workspace({
+      permissions: { 'elasticmapreduce:AttachEditor': false }
+    });
+    // The Studio refuses DeleteEditor; this Workspace's tags allow it.
+    expect(model.canOn(mine, 'elasticmapreduce:DeleteEditor')).toBe(true);
+    expect(model.canOn(theirs, 'elasticmapreduce:DeleteEditor')).toBe(false);
+    expect(model.canOn(theirs, 'elasticmapreduce:AttachEditor')).toBe(false);
+    expect(model.canOn(null, 'elasticmapreduce:AttachEditor')).toBe(true);
+    model.dispose();
+  });
+});
