@@ -1,0 +1,70 @@
+"""Server configuration for the Galata UI tests.
+
+`jlpm start` (and Playwright's webServer) runs `jupyter lab --config` with this file.
+
+- Galata's test settings (port 8888, no token, a temporary root folder).
+- Root is allowed: the tests run as root here and in CI.
+- Users come from the `test_user` cookie / `X-Test-User` header (identity.py), so
+  a second browser context can be a second user.
+- The Studio keeps its Workspaces, locks and backups in S3, served by moto in this
+  process (set EMR_WS_UI_STORE=local to use a local folder instead).
+"""
+
+import os
+import socket
+import sys
+from pathlib import Path
+from tempfile import mkdtemp
+
+from jupyterlab.galata import configure_jupyter_server
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+configure_jupyter_server(c)  # noqa: F821
+
+c.ServerApp.allow_root = True  # noqa: F821
+c.ServerApp.identity_provider_class = "identity.HeaderIdentityProvider"  # noqa: F821
+
+c.Studio.name = "UI tests"  # noqa: F821
+c.Studio.lease_seconds = 90  # noqa: F821
+c.Studio.autosave_interval = 5  # noqa: F821
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _moto_store() -> None:
+    """Start moto's S3 in this process and point the Studio at it."""
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+        Bucket="emr-workspace-ui-tests"
+    )
+    c.Studio.endpoint_url = endpoint  # noqa: F821
+    c.Studio.region = "us-east-1"  # noqa: F821
+    c.Studio.backup_uri = "s3://emr-workspace-ui-tests/studio"  # noqa: F821
+
+
+if os.environ.get("EMR_WS_UI_STORE", "moto") == "local":
+    c.Studio.backup_uri = mkdtemp(prefix="emr-ws-ui-store-")  # noqa: F821
+else:
+    _moto_store()
+
+c.Studio.audit_log_path = str(Path(mkdtemp(prefix="emr-ws-ui-audit-")) / "audit.jsonl")  # noqa: F821
+
+# Uncomment to set server log level to debug level
+# c.ServerApp.log_level = "DEBUG"
