@@ -21,8 +21,8 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
+from .launch import module_command
 from .server import READY_PREFIX, TOKEN_ENV
-from .sessions import module_command
 
 log = logging.getLogger("jupyter_emr_workspace.livy")
 USERNAME = "emr-workspace"

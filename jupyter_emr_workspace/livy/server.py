@@ -20,7 +20,10 @@ import tornado.netutil
 import tornado.web
 
 from .availability import engine_unavailable_reason
-from .sessions import LivyError, Session, SessionRegistry, normalize_kind
+from .errors import LivyError
+from .launch import normalize_kind
+from .registry import SessionRegistry
+from .sessions import Session
 
 log = logging.getLogger("jupyter_emr_workspace.livy")
 LIVY_VERSION = "0.8.0-local"
@@ -150,8 +153,7 @@ class StatementsHandler(LivyHandler):
         code = body.get("code")
         if not isinstance(code, str):
             raise LivyError(400, "'code' must be a string.")
-        default = "pyspark" if session.kind == "pyspark" else session.kind
-        kind = normalize_kind(body.get("kind") or default, "Statement")
+        kind = normalize_kind(body.get("kind") or session.kind, "Statement")
         statement = session.submit(code, kind)
         self.set_header("Location", f"/sessions/{session.id}/statements/{statement.id}")
         self.send_json(statement.to_json(), 201)

@@ -13,130 +13,23 @@ import json
 import os
 import signal
 import socket
-import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from .errors import LivyError
+from .launch import module_command
 
 FINAL_SESSION_STATES = frozenset({"dead", "error", "killed", "success"})
 FINAL_STATEMENT_STATES = frozenset({"available", "error", "cancelled"})
 LOG_MAX_LINES = 5000
 SESSION_JSON_LOG_LINES = 20
 MESSAGE_LIMIT = 512 * 1024 * 1024
-FAST_JVM_FLAGS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-KIND_ALIASES = {"pyspark": "pyspark", "python": "pyspark", "pyspark3": "pyspark", "sql": "sql"}
-REMOTE_ONLY_KINDS = frozenset({"spark", "scala", "sparkr", "r"})
-# Livy request fields that map onto Spark settings.
-_CONF_FIELDS = {
-    "driverMemory": "spark.driver.memory",
-    "driverCores": "spark.driver.cores",
-    "executorMemory": "spark.executor.memory",
-    "executorCores": "spark.executor.cores",
-    "numExecutors": "spark.executor.instances",
-    "queue": "spark.yarn.queue",
-}
-_LIST_FIELDS = {
-    "jars": "spark.jars",
-    "pyFiles": "spark.submit.pyFiles",
-    "files": "spark.files",
-    "archives": "spark.archives",
-}
-DEFAULT_SPARK_CONF = {
-    "spark.ui.showConsoleProgress": "false",  # carriage-return bars only clutter the log
-    "spark.driver.host": "127.0.0.1",
-    "spark.driver.bindAddress": "127.0.0.1",
-}
-
-
-class LivyError(Exception):
-    """A request the engine refuses; `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str, code: str = "BadRequest") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def normalize_kind(kind: Any, where: str) -> str:
-    """Map a Livy kind to what the local engine runs, or explain why it cannot."""
-    value = str(kind).lower()
-    if value in KIND_ALIASES:
-        return KIND_ALIASES[value]
-    if value in REMOTE_ONLY_KINDS:
-        raise LivyError(
-            400,
-            f"{where} kind '{kind}' is not supported by the local engine: it runs Python "
-            "(pyspark) and SQL only. Use the PySpark kernel, or attach the Workspace to an "
-            "EMR cluster for Scala (spark) and R (sparkr).",
-            "UnsupportedKind",
-        )
-    raise LivyError(400, f"Unknown {where.lower()} kind '{kind}': use pyspark or sql.", "BadKind")
-
-
-def module_command(module: str, *args: str, python: str | None = None) -> list[str]:
-    """`python -m module args` that also works from a source tree that is not installed."""
-    root = str(Path(__file__).resolve().parents[2])
-    bootstrap = (
-        "import runpy, sys\n"
-        f"if {root!r} not in sys.path: sys.path.append({root!r})\n"
-        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
-    )
-    return [python or sys.executable, "-c", bootstrap, *args]
-
-
-def spark_conf_for(body: dict[str, Any], session_id: int,
-                   defaults: dict[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
-    """Spark settings for a POST /sessions body; returns (conf, notes for the session log)."""
-    conf = {**DEFAULT_SPARK_CONF, **(defaults or {})}
-    notes: list[str] = []
-    conf["spark.app.name"] = str(body.get("name") or f"livy-session-{session_id}")
-    for key, spark_key in _CONF_FIELDS.items():
-        if body.get(key) is not None:
-            conf[spark_key] = str(body[key])
-    for key, spark_key in _LIST_FIELDS.items():
-        value = body.get(key)
-        if value:
-            if not isinstance(value, list):
-                raise LivyError(400, f"'{key}' must be a list of paths.")
-            conf[spark_key] = ",".join(str(v) for v in value)
-    user_conf = body.get("conf") or {}
-    if not isinstance(user_conf, dict):
-        raise LivyError(400, "'conf' must be an object of Spark settings.")
-    conf.update({str(k): str(v) for k, v in user_conf.items()})
-    cpus = os.cpu_count() or 1
-    if "spark.master" not in user_conf:
-        cores = body.get("executorCores")
-        if cores:
-            wanted = int(cores) * int(body.get("numExecutors") or 1)
-            threads = max(1, min(wanted, cpus))
-            if threads < wanted:
-                notes.append(f"executorCores x numExecutors = {wanted}, capped at the {cpus} "
-                             "CPUs of this machine")
-            conf["spark.master"] = f"local[{threads}]"
-        else:
-            conf["spark.master"] = "local[*]"
-    java_opts = conf.get("spark.driver.extraJavaOptions", "")
-    conf["spark.driver.extraJavaOptions"] = f"{FAST_JVM_FLAGS} {java_opts}".strip()
-    return conf, notes
-
-
-def worker_env(python: str, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment of a session process: loopback only, this Python for executors too."""
-    env = dict(os.environ if base is None else base)
-    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    env["PYSPARK_PYTHON"] = env.get("PYSPARK_PYTHON") or python
-    env["PYTHONUNBUFFERED"] = "1"
-    for leak in ("PYSPARK_DRIVER_PYTHON", "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET",
-                 "SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE"):
-        env.pop(leak, None)
-    return env
 
 
 @dataclass
@@ -263,7 +156,10 @@ class Session:
         self._tasks = [asyncio.ensure_future(self._pump_log(self._proc.stdout)),
                        asyncio.ensure_future(self._pump_events(reader)),
                        asyncio.ensure_future(self._run_statements())]
-        await self._send({"op": "init", "conf": self.spark_conf})
+        try:
+            await self._send({"op": "init", "conf": self.spark_conf})
+        except ConnectionError:
+            pass  # it died at once; _pump_events reports how
 
     async def stop(self, final_state: str = "killed", reason: str | None = None,
                    grace: float = 10.0) -> None:
@@ -458,110 +354,3 @@ class Session:
             self.note(reason)
         self._phase = state
         self.ended_at = time.monotonic()
-
-
-class SessionRegistry:
-    """All sessions of one engine, plus the reaper for idle, heartbeat and retention timeouts."""
-
-    def __init__(self, *, python: str | None = None, idle_timeout: float = 3600.0,
-                 retain_final: float = 600.0, spark_defaults: dict[str, str] | None = None,
-                 unavailable_reason: Any = None) -> None:
-        self.python = python or sys.executable
-        self.idle_timeout = idle_timeout
-        self.retain_final = retain_final
-        self.spark_defaults = dict(spark_defaults or {})
-        self._unavailable_reason = unavailable_reason
-        self._sessions: dict[int, Session] = {}
-        self._next_id = 0
-        self._reaper: asyncio.Task[None] | None = None
-        self._stopping: set[asyncio.Task[None]] = set()
-
-    def sessions(self) -> list[Session]:
-        return list(self._sessions.values())
-
-    def start(self) -> None:
-        if self._reaper is None:
-            self._reaper = asyncio.ensure_future(self._reap_forever())
-
-    def get(self, session_id: int) -> Session:
-        try:
-            return self._sessions[session_id]
-        except KeyError:
-            raise LivyError(404, f"Session '{session_id}' not found.", "SessionNotFound") from None
-
-    def list_json(self, start: int = 0, size: int = 100) -> dict[str, Any]:
-        sessions = sorted(self._sessions.values(), key=lambda s: s.id)
-        return {"from": start, "total": len(sessions),
-                "sessions": [s.to_json() for s in sessions[start:start + size]]}
-
-    async def create(self, body: dict[str, Any], owner: str | None = None) -> Session:
-        """Validate a POST /sessions body and launch its worker."""
-        if self._unavailable_reason is not None:
-            reason = await asyncio.to_thread(self._unavailable_reason)
-            if reason:
-                raise LivyError(503, f"The local Spark engine cannot start sessions: {reason}",
-                                "EngineUnavailable")
-        kind = normalize_kind(body.get("kind") or "pyspark", "Session")
-        session_id = self._next_id
-        conf, notes = spark_conf_for(body, session_id, self.spark_defaults)
-        try:
-            heartbeat = float(body.get("heartbeatTimeoutInSecond") or 0)
-        except (TypeError, ValueError):
-            raise LivyError(400, "'heartbeatTimeoutInSecond' must be a number.") from None
-        self._next_id += 1
-        session = Session(session_id, kind=kind, name=body.get("name"), owner=owner,
-                          proxy_user=body.get("proxyUser"), spark_conf=conf,
-                          heartbeat_timeout=heartbeat)
-        for note in notes:
-            session.note(note)
-        self._sessions[session_id] = session
-        await session.start(self.python, worker_env(self.python))
-        return session
-
-    async def delete(self, session_id: int) -> None:
-        session = self.get(session_id)
-        await session.stop("killed", f"session {session_id} deleted by the client")
-        self._sessions.pop(session_id, None)
-
-    async def close(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
-            self._reaper = None
-        await asyncio.gather(*(s.stop("killed", "the engine is shutting down")
-                               for s in self._sessions.values()), *self._stopping,
-                             return_exceptions=True)
-
-    def _check_interval(self) -> float:
-        if self.idle_timeout > 0:
-            return max(0.5, min(10.0, self.idle_timeout / 4))
-        return 10.0
-
-    async def _reap_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._check_interval())
-            self.reap()
-
-    def reap(self) -> None:
-        """Stop idle or abandoned sessions; forget final ones after `retain_final` seconds."""
-        now = time.monotonic()
-        for session in list(self._sessions.values()):
-            if session.is_final:
-                if session.ended_at is not None and now - session.ended_at > self.retain_final:
-                    self._sessions.pop(session.id, None)
-                continue
-            reason = None
-            if (self.idle_timeout > 0 and session.state == "idle"
-                    and now - session.last_activity > self.idle_timeout):
-                reason = (f"session {session.id} was idle for more than "
-                          f"{self.idle_timeout:g} s and was stopped to free its memory "
-                          "(idle timeout); run a cell again after restarting the kernel")
-            elif (session.heartbeat_timeout > 0
-                  and now - session.last_heartbeat > session.heartbeat_timeout):
-                reason = (f"no client heartbeat for {session.heartbeat_timeout:g} s "
-                          f"(heartbeatTimeoutInSecond); session {session.id} stopped")
-            if reason:
-                task = asyncio.ensure_future(session.stop("killed", reason))
-                self._stopping.add(task)
-                task.add_done_callback(self._stopping.discard)
