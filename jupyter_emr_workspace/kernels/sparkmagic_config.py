@@ -78,6 +78,9 @@ def build_sparkmagic_config(livy_url: str, auth: str = "None", username: str | N
         "fatal_error_suggestion": FATAL_ERROR_SUGGESTION,
         "logging_config": {
             "version": 1,
+            # sparkmagic applies this with dictConfig on every logger it makes; the default
+            # (True) would silence the kernel's own loggers.
+            "disable_existing_loggers": False,
             "formatters": {"magicsFormatter": {
                 "format": "%(asctime)s\t%(levelname)s\t%(message)s", "datefmt": ""}},
             "handlers": {"magicsHandler": handler},
