@@ -1,0 +1,298 @@
+"""sparkmagic wiring: config file, Workspace registry, provisioner, and the REAL PySpark kernel.
+
+The kernel test starts sparkmagic's PySpark wrapper kernel through jupyter_client with the
+emr-pysparkkernel spec, from a sub-folder of a registered Workspace, against the embedded
+engine. sparkmagic's default (~/.sparkmagic, localhost:8998) leads nowhere here, so every
+answer from Spark proves the provisioner set SPARKMAGIC_CONF_DIR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+import threading
+import time
+import tomllib
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import requests
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import KernelManager
+
+from jupyter_emr_workspace.kernels import (
+    KERNELS,
+    build_sparkmagic_config,
+    find_workspace_conf,
+    read_registry,
+    register_workspace_conf,
+    unregister_workspace_conf,
+    write_kernelspecs,
+    write_sparkmagic_config,
+)
+from jupyter_emr_workspace.kernels.kernelspecs import SPECS_DIR, kernelspec
+from jupyter_emr_workspace.kernels.provisioner import WorkspaceKernelProvisioner
+from jupyter_emr_workspace.livy import EngineProcess
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "runtime" / "kernels.json"
+    monkeypatch.setenv("EMR_WORKSPACE_KERNEL_REGISTRY", str(path))
+    return path
+
+
+# -- config ---------------------------------------------------------------------------------
+
+
+def test_config_has_the_settings_that_spare_users_sparkmagic_pains(tmp_path: Path) -> None:
+    path = write_sparkmagic_config(
+        tmp_path / "conf", "http://livy:8998/", session_settings={
+            "driverMemory": "2g", "executorMemory": "4g", "executorCores": 2,
+            "conf": {"spark.sql.shuffle.partitions": "8"}})
+    config = json.loads(path.read_text())
+    for key in ("kernel_python_credentials", "kernel_scala_credentials", "kernel_r_credentials"):
+        assert config[key] == {"url": "http://livy:8998", "auth": "None", "username": "",
+                               "password": ""}
+    assert config["session_configs"]["conf"] == {"spark.sql.shuffle.partitions": "8"}
+    assert config["session_configs"]["executorCores"] == 2
+    assert config["livy_session_startup_timeout_seconds"] >= 120
+    assert config["livy_server_heartbeat_timeout_seconds"] > 0  # sparkmagic's should_heartbeat
+    assert config["heartbeat_refresh_seconds"] > 0 and config["heartbeat_retry_seconds"] > 0
+    assert config["retry_policy"] == "configurable"
+    handler = config["logging_config"]["handlers"]["magicsHandler"]
+    assert handler["home_path"] == str(tmp_path / "conf")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in path.parent.iterdir()] == ["config.json"]  # no temp file left
+
+
+def test_config_with_a_password_is_private(tmp_path: Path) -> None:
+    path = write_sparkmagic_config(tmp_path, "https://livy:8998", "Basic_Access", "u", "s3cret")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["kernel_python_credentials"]["password"] == "s3cret"
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"auth": "Basic"},
+    {"auth": "Basic_Access"},
+    {"session_settings": {"driverMemroy": "1g"}},
+    {"session_settings": {"conf": "spark.x=1"}},
+])
+def test_config_mistakes_are_refused(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        build_sparkmagic_config("http://livy:8998", **kwargs)
+
+
+# -- registry -------------------------------------------------------------------------------
+
+
+def test_registry_maps_folders_innermost_first(tmp_path: Path, registry: Path) -> None:
+    outer, inner = tmp_path / "ws", tmp_path / "ws" / "nested-ws"
+    (inner / "deep").mkdir(parents=True)
+    register_workspace_conf(outer, tmp_path / "conf-outer")
+    register_workspace_conf(inner, tmp_path / "conf-inner")
+    assert find_workspace_conf(inner / "deep") == (str(inner), str(tmp_path / "conf-inner"))
+    assert find_workspace_conf(outer) == (str(outer), str(tmp_path / "conf-outer"))
+    assert find_workspace_conf(tmp_path) is None
+    unregister_workspace_conf(inner)
+    assert find_workspace_conf(inner / "deep") == (str(outer), str(tmp_path / "conf-outer"))
+    assert read_registry() == {str(outer): str(tmp_path / "conf-outer")}
+    unregister_workspace_conf(inner)  # no-op
+
+
+def test_registry_follows_symlinks(tmp_path: Path, registry: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    register_workspace_conf(tmp_path / "link", tmp_path / "conf")
+    assert find_workspace_conf(tmp_path / "real") == (str(tmp_path / "real"),
+                                                      str(tmp_path / "conf"))
+
+
+def test_missing_or_broken_registry_is_empty(registry: Path) -> None:
+    assert find_workspace_conf("/") is None
+    registry.parent.mkdir(parents=True)
+    registry.write_text("{not json")
+    assert read_registry() == {}
+
+
+# -- kernelspecs and provisioner ------------------------------------------------------------
+
+
+def test_static_kernelspecs_match_the_generator(tmp_path: Path) -> None:
+    for name in KERNELS:
+        shipped = json.loads((SPECS_DIR / name / "kernel.json").read_text())
+        assert shipped == kernelspec(name)
+        assert shipped["metadata"]["kernel_provisioner"]["provisioner_name"] == (
+            "emr-workspace-provisioner")
+    assert sorted(p.name for p in write_kernelspecs(tmp_path)) == sorted(KERNELS)
+
+
+def test_provisioner_entry_point_is_declared() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    entry_points = project["project"]["entry-points"]["jupyter_client.kernel_provisioners"]
+    assert entry_points["emr-workspace-provisioner"] == (
+        "jupyter_emr_workspace.kernels.provisioner:WorkspaceKernelProvisioner")
+
+
+def _provisioner(name: str = "emr-pysparkkernel") -> WorkspaceKernelProvisioner:
+    spec = KernelSpec(**kernelspec(name), resource_dir="")
+    return WorkspaceKernelProvisioner(kernel_id="k", kernel_spec=spec, parent=None)
+
+
+async def test_provisioner_sets_only_the_conf_dir(tmp_path: Path, registry: Path) -> None:
+    (tmp_path / "ws" / "sub").mkdir(parents=True)
+    register_workspace_conf(tmp_path / "ws", tmp_path / "conf")
+    base = {"PATH": "/bin", "SPARKMAGIC_CONF_DIR": "/elsewhere"}
+    kw = await _provisioner().pre_launch(cwd=str(tmp_path / "ws" / "sub"), env=dict(base))
+    assert kw["env"] == {**base, "SPARKMAGIC_CONF_DIR": str(tmp_path / "conf")}
+    assert kw["cmd"][1:3] == ["-m", "sparkmagic.kernels.pysparkkernel.pysparkkernel"]
+
+
+async def test_spark_kernel_outside_a_workspace_falls_back_with_a_warning(
+        tmp_path: Path, registry: Path, caplog: pytest.LogCaptureFixture) -> None:
+    register_workspace_conf(tmp_path / "ws", tmp_path / "conf")
+    provisioner = _provisioner()
+    with caplog.at_level("WARNING", logger=provisioner.log.name):
+        kw = await provisioner.pre_launch(cwd=str(tmp_path), env={"PATH": "/bin"})
+    assert kw["env"] == {"PATH": "/bin"}
+    assert "not inside an open EMR Workspace" in caplog.text
+
+
+# -- the real kernel ------------------------------------------------------------------------
+
+
+class LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProcess]:
+    lt = LoopThread()
+    eng = EngineProcess(idle_timeout=0)
+    lt.run(eng.start())
+    yield eng
+    lt.run(eng.stop())
+    lt.close()
+
+
+class Cell:
+    """What one execute request printed, displayed and returned."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.reply: dict[str, Any] = {}
+
+    def hook(self, msg: dict[str, Any]) -> None:
+        content = msg["content"]
+        if msg["msg_type"] == "stream":
+            self.texts.append(content["text"])
+        elif msg["msg_type"] in ("execute_result", "display_data"):
+            self.texts.append(str(content["data"].get("text/plain", "")))
+        elif msg["msg_type"] == "error":
+            self.texts.append("\n".join(content["traceback"]))
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
+
+
+@pytest.fixture
+def kernel(engine: EngineProcess, tmp_path: Path, registry: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[KernelManager, Any]]:
+    assert engine.url
+    conf_dir = tmp_path / "sparkmagic-conf"
+    write_sparkmagic_config(conf_dir, engine.url, session_settings={
+        "driverMemory": "700m", "conf": {"spark.ui.enabled": "false"}}, **engine.sparkmagic_auth())
+    workspace = tmp_path / "workspace"
+    (workspace / "notebooks").mkdir(parents=True)
+    register_workspace_conf(workspace, conf_dir)
+    jupyter_path = tmp_path / "jupyter"
+    write_kernelspecs(jupyter_path / "kernels", names=["emr-pysparkkernel"])
+    monkeypatch.setenv("JUPYTER_PATH", str(jupyter_path))
+    monkeypatch.delenv("SPARKMAGIC_CONF_DIR", raising=False)
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no stray ~/.sparkmagic config
+    km = KernelManager(kernel_name="emr-pysparkkernel")
+    km.start_kernel(cwd=str(workspace / "notebooks"))
+    assert isinstance(km.provisioner, WorkspaceKernelProvisioner)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=90)
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+
+
+def execute(kc: Any, code: str, timeout: float = 180) -> Cell:
+    cell = Cell()
+    cell.reply = kc.execute_interactive(code, output_hook=cell.hook, timeout=timeout)
+    return cell
+
+
+def _running_statement(engine: EngineProcess, needle: str) -> tuple[int, int] | None:
+    http = requests.Session()
+    http.auth = (engine.username, engine.password or "")
+    for session in http.get(f"{engine.url}/sessions", timeout=10).json()["sessions"]:
+        statements = http.get(f"{engine.url}/sessions/{session['id']}/statements",
+                              timeout=10).json()["statements"]
+        for st in statements:
+            if needle in st["code"] and st["state"] == "running":
+                return session["id"], st["id"]
+    return None
+
+
+@pytest.mark.spark
+def test_real_pyspark_kernel_runs_on_the_workspace_engine(
+        engine: EngineProcess, kernel: tuple[KernelManager, Any]) -> None:
+    km, kc = kernel
+    cell = execute(kc, "spark.range(100).count()")
+    assert cell.reply["content"]["status"] == "ok", cell.text
+    assert "SparkSession available as 'spark'" in cell.text
+    assert "100" in cell.text.split("SparkSession available as 'spark'.")[-1]
+
+    cell = execute(kc, "%%sql -o sql_out -q\nSELECT 1 AS x, 'a' AS y")
+    assert cell.reply["content"]["status"] == "ok", cell.text
+    cell = execute(kc, "%%local\nprint(sql_out.to_dict('records'))")
+    assert "[{'x': 1, 'y': 'a'}]" in cell.text
+
+    msg_id = kc.execute("import time\ntime.sleep(120)")
+    deadline = time.monotonic() + 60
+    found = None
+    while found is None and time.monotonic() < deadline:
+        found = _running_statement(engine, "time.sleep(120)")
+        time.sleep(0.2)
+    assert found is not None, "the sleep never started on the engine"
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=60)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=60)
+    session_id, statement_id = found
+    http = requests.Session()
+    http.auth = (engine.username, engine.password or "")
+    state = http.get(f"{engine.url}/sessions/{session_id}/statements/{statement_id}",
+                     timeout=10).json()["state"]
+    assert state == "cancelled"
+    assert reply["content"].get("ename") == "SparkStatementCancelledException"
+    cell = execute(kc, "spark.range(3).count()")
+    assert cell.reply["content"]["status"] == "ok", cell.text
+    assert "3" in cell.text
+
