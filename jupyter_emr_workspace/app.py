@@ -1,0 +1,162 @@
+"""The server extension: reads the Studio config, builds the services, registers handlers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Unicode
+
+from .access import AccessControl, Arns, SessionMappings
+from .authz import WorkspaceAuthorizer
+from .aws import AwsClients
+from .errors import ConfigError
+from .events import AuditLog
+from .folders import WorkspaceFolders
+from .guard import Guard
+from .handlers import api_handlers
+from .hooks import HookChain
+from .layout import Layout
+from .leases import LeaseManager
+from .store import BlobStore
+from .store.local import LocalStore
+from .store.s3 import S3Store
+from .studio import Studio
+from .workspace_service import WorkspaceService
+from .workspaces import WorkspaceRegistry
+
+
+@dataclass
+class Services:
+    """Everything handlers and other parts need, in one place (``settings["emr_workspace"]``)."""
+
+    studio: Studio
+    aws: AwsClients
+    store: BlobStore
+    layout: Layout
+    registry: WorkspaceRegistry
+    leases: LeaseManager
+    access: AccessControl
+    audit: AuditLog
+    guard: Guard
+    arns: Arns
+    folders: WorkspaceFolders
+    hooks: HookChain
+    workspaces: WorkspaceService
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_store(studio: Studio, aws: AwsClients) -> BlobStore:
+    uri = studio.resolved_backup_uri
+    if uri.startswith("s3://"):
+        return S3Store(aws.service_client("s3"), uri)
+    return LocalStore(uri)
+
+
+def build_services(
+    studio: Studio, root_dir: str, server_id: str, event_logger: Any = None
+) -> Services:
+    """Wire the services from a validated Studio (no tornado involved: tests use it too)."""
+    aws = AwsClients(studio.aws_settings())
+    store = make_store(studio, aws)
+    layout = Layout(studio.id)
+    arns = Arns(aws.region, studio.account_id, studio.id)
+    registry = WorkspaceRegistry(store, layout, studio.id)
+    leases = LeaseManager(store, layout, server_id, studio.lease_seconds)
+    access = AccessControl(studio, arns, SessionMappings(studio, store, layout.session_mappings))
+    audit_path = studio.audit_log_path or os.path.join(
+        jupyter_data_dir(), "emr-workspace", f"audit-{studio.id}.jsonl"
+    )
+    audit = AuditLog(studio.id, audit_path, server_id=server_id, event_logger=event_logger)
+    guard = Guard(access, audit)
+    folders = WorkspaceFolders(root_dir, studio.workspaces_dir)
+    hooks = HookChain()
+    service = WorkspaceService(studio, registry, leases, access, guard, audit, arns, folders, hooks)
+    return Services(
+        studio,
+        aws,
+        store,
+        layout,
+        registry,
+        leases,
+        access,
+        audit,
+        guard,
+        arns,
+        folders,
+        hooks,
+        service,
+    )
+
+
+class EmrWorkspaceApp(ExtensionApp):
+    name = "jupyter_emr_workspace"
+    load_other_extensions = True
+
+    server_id = Unicode(
+        "",
+        config=True,
+        help="Names this server in lease locks; default: host name and a random suffix.",
+    )
+
+    services: Services
+
+    @property
+    def server(self) -> Any:
+        assert self.serverapp is not None, "the extension runs inside a ServerApp"
+        return self.serverapp
+
+    def initialize_settings(self) -> None:
+        studio = Studio(parent=self)
+        try:
+            studio.validate()
+        except ConfigError as e:
+            self.log.critical("jupyter-emr-workspace: invalid configuration: %s", e)
+            raise SystemExit(f"jupyter-emr-workspace: invalid configuration: {e}") from None
+        server_id = self.server_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        root_dir = self.server.root_dir
+        self.services = build_services(studio, root_dir, server_id)
+        self.settings["emr_workspace"] = self.services
+        self.server.web_app.settings["emr_workspace"] = self.services
+        self._install_authorizer()
+        self._start_parts()
+        self.log.info(
+            "jupyter-emr-workspace: Studio %s (%s), store %s, Workspaces in %s",
+            studio.name,
+            studio.id,
+            self.services.store.uri,
+            Path(root_dir) / studio.workspaces_dir,
+        )
+
+    def _install_authorizer(self) -> None:
+        s = self.services
+        inner = self.server.web_app.settings["authorizer"]
+        authorizer = WorkspaceAuthorizer(
+            inner, s.studio, s.folders, s.leases, s.registry, parent=self.server
+        )
+        self.server.authorizer = authorizer
+        self.server.web_app.settings["authorizer"] = authorizer
+
+    def _start_parts(self) -> None:
+        """Let storage and compute (when installed) attach to the services."""
+        from .parts import start_parts
+
+        start_parts(self, self.services)
+
+    def initialize_handlers(self) -> None:
+        from .parts import extra_handlers
+
+        self.handlers.extend(api_handlers(extra_handlers()))
+
+    async def stop_extension(self) -> None:
+        from .parts import stop_parts
+
+        await stop_parts(self, self.services)
+        await self.services.leases.release_all()
+        await self.services.store.close()

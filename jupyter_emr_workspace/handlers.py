@@ -1,0 +1,225 @@
+"""REST handlers: thin. Parse, call a service, map errors.
+
+Every error leaves as ``{"error": {"code", "message"}}`` with the right status, never
+as an HTML page or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from importlib.resources import files
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from .errors import ApiError, BadRequest, NotFound, PayloadTooLarge
+from .studio import Identity, identity_from_user
+
+NAMESPACE = "emr-workspace"
+API = f"/{NAMESPACE}/api"
+WS_ID = r"(?P<workspace_id>[^/]+)"
+
+
+class BaseHandler(ExtensionHandlerMixin, APIHandler):
+    """Maps ApiError (and anything unexpected) to JSON errors; gives handlers the caller."""
+
+    @property
+    def services(self) -> Any:
+        return self.settings["emr_workspace"]
+
+    def identity(self) -> Identity:
+        return identity_from_user(
+            self.current_user, self.services.studio, source_ip=self.request.remote_ip
+        )
+
+    def json_body(self) -> dict[str, Any]:
+        limit = self.services.studio.max_body_bytes
+        body = self.request.body or b""
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body is {len(body)} bytes; the limit is {limit}")
+        if not body.strip():
+            return {}
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise BadRequest(f"request body is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise BadRequest("request body must be a JSON object")
+        return data
+
+    def send(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        if status == 204:
+            self.finish()
+        else:
+            self.finish(json.dumps(data))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        self.set_header("Content-Type", "application/json")
+        if isinstance(exc, ApiError):
+            self.set_status(exc.status)
+            self.finish(json.dumps(exc.to_json()))
+            return
+        if isinstance(exc, web.HTTPError):
+            message = (
+                exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+            )
+            reason = exc.reason or HTTPStatus(status_code).phrase
+            body = {"code": reason.replace(" ", ""), "message": message or reason}
+        else:
+            body = {
+                "code": "InternalError",
+                "message": "Unexpected server error; the server log has the details",
+            }
+        self.finish(json.dumps({"error": body}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, ApiError) and value.status < 500:
+            self.log.info("%s %s: %s %s", self.request.method, self.request.path, value.code, value)
+            return
+        super().log_exception(typ, value, tb)
+
+
+class StudioHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.send(await self.services.workspaces.studio_info(self.identity()))
+
+
+class SessionMappingsHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        mappings = await self.services.workspaces.session_mappings(self.identity())
+        self.send({"mappings": mappings})
+
+    @web.authenticated
+    async def put(self) -> None:
+        mappings = await self.services.workspaces.put_session_mapping(
+            self.identity(), self.json_body()
+        )
+        self.send({"mappings": mappings})
+
+
+class WorkspacesHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        items = await self.services.workspaces.list_workspaces(self.identity())
+        self.send({"workspaces": items})
+
+    @web.authenticated
+    async def post(self) -> None:
+        ws = await self.services.workspaces.create_workspace(self.identity(), self.json_body())
+        self.send(ws, 201)
+
+
+class WorkspaceHandler(BaseHandler):
+    @web.authenticated
+    async def get(self, workspace_id: str) -> None:
+        self.send(await self.services.workspaces.get_workspace(self.identity(), workspace_id))
+
+    @web.authenticated
+    async def patch(self, workspace_id: str) -> None:
+        ws = await self.services.workspaces.update_workspace(
+            self.identity(), workspace_id, self.json_body()
+        )
+        self.send(ws)
+
+    @web.authenticated
+    async def delete(self, workspace_id: str) -> None:
+        raw = self.get_query_argument("delete_notebooks", "false").lower()
+        if raw not in {"true", "false", "1", "0"}:
+            raise BadRequest("delete_notebooks must be true or false")
+        await self.services.workspaces.delete_workspace(
+            self.identity(), workspace_id, raw in {"true", "1"}
+        )
+        self.send(None, 204)
+
+
+class OpenHandler(BaseHandler):
+    @web.authenticated
+    async def post(self, workspace_id: str) -> None:
+        self.json_body()  # reject malformed bodies even though none is needed
+        self.send(await self.services.workspaces.open(self.identity(), workspace_id))
+
+
+class HeartbeatHandler(BaseHandler):
+    @web.authenticated
+    async def post(self, workspace_id: str) -> None:
+        result = await self.services.workspaces.heartbeat(
+            self.identity(), workspace_id, self.json_body()
+        )
+        self.send(result)
+
+
+class CloseHandler(BaseHandler):
+    @web.authenticated
+    async def post(self, workspace_id: str) -> None:
+        await self.services.workspaces.close(self.identity(), workspace_id, self.json_body())
+        self.send(None, 204)
+
+
+class LockHandler(BaseHandler):
+    @web.authenticated
+    async def delete(self, workspace_id: str) -> None:
+        await self.services.workspaces.force_release(self.identity(), workspace_id)
+        self.send(None, 204)
+
+
+class EventsHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        try:
+            limit = int(self.get_query_argument("limit", "100"))
+        except ValueError:
+            raise BadRequest("limit must be a whole number") from None
+        if not 1 <= limit <= 1000:
+            raise BadRequest("limit must be between 1 and 1000")
+        events = await self.services.workspaces.events(self.identity(), limit)
+        self.send({"events": events})
+
+
+class OpenApiHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/yaml")
+        self.finish(files(__package__).joinpath("openapi.yaml").read_text())
+
+
+class NotFoundHandler(BaseHandler):
+    """Unknown API paths answer in JSON too."""
+
+    @web.authenticated
+    async def get(self, *args: Any) -> None:
+        raise NotFound(f"No API endpoint {self.request.method} {self.request.path}")
+
+    post = put = patch = delete = get
+
+
+def route_table() -> list[tuple[str, type[BaseHandler]]]:
+    routes: list[tuple[str, type[BaseHandler]]] = [
+        ("studio", StudioHandler),
+        ("studio/session-mappings", SessionMappingsHandler),
+        ("workspaces", WorkspacesHandler),
+        (f"workspaces/{WS_ID}", WorkspaceHandler),
+        (f"workspaces/{WS_ID}/open", OpenHandler),
+        (f"workspaces/{WS_ID}/heartbeat", HeartbeatHandler),
+        (f"workspaces/{WS_ID}/close", CloseHandler),
+        (f"workspaces/{WS_ID}/lock", LockHandler),
+        ("events", EventsHandler),
+        ("openapi.yaml", OpenApiHandler),
+    ]
+    return routes
+
+
+def api_handlers(
+    extra: list[tuple[str, type[BaseHandler]]] = [],  # noqa: B006 (read only)
+) -> list[tuple[str, type[BaseHandler]]]:
+    """URL patterns (without the base URL, which ExtensionApp prepends) and handlers."""
+    rules = [(url_path_join(API, path) + "/?", handler) for path, handler in route_table() + extra]
+    rules.append((url_path_join(API, ".*"), NotFoundHandler))
+    return rules

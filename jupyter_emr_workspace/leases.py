@@ -1,0 +1,371 @@
+"""The lease lock: one editor at a time (or the listed collaborators), across servers.
+
+One lock object per Workspace in the shared store:
+``{"holders": [{user, server_id, token, since, expires_at}], "generation": n}``.
+Acquire with a create-only write; renew, take over an expired lease or release with a
+write conditioned on the ETag last seen. The generation grows on every change of
+holders and is the fencing token backups carry. The lock object is never deleted while
+its Workspace exists, so the generation never goes back.
+
+Expiry is judged by the store's clock (the ``Date`` of its answers), not by this
+machine's clock alone, so a server with a skewed clock neither steals live leases nor
+keeps dead ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import random
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .errors import Conflict, LeaseLost, WorkspaceInUse
+from .layout import Layout
+from .store import BlobStore, ObjectNotFound, PreconditionFailed
+
+log = logging.getLogger(__name__)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class StoreClock:
+    """This machine's clock corrected by the offset the store's answers show."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def observe(self, store_time: datetime) -> None:
+        # The Date header has one-second resolution; ignore sub-second jitter.
+        offset = store_time - datetime.now(UTC)
+        if abs(offset) > timedelta(seconds=1):
+            self.offset = offset
+        else:
+            self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@dataclass
+class Holder:
+    user: str
+    server_id: str
+    token: str
+    since: str
+    expires_at: str
+
+    def expired(self, now: datetime) -> bool:
+        return _parse(self.expires_at) <= now
+
+    def public(self) -> dict[str, str]:
+        return {"user": self.user, "since": self.since, "expires_at": self.expires_at}
+
+
+@dataclass
+class LockDoc:
+    holders: list[Holder] = field(default_factory=list)
+    generation: int = 0
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LockDoc:
+        raw = json.loads(data)
+        return cls(
+            holders=[Holder(**h) for h in raw.get("holders", [])],
+            generation=int(raw.get("generation", 0)),
+        )
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {"holders": [asdict(h) for h in self.holders], "generation": self.generation},
+            sort_keys=True,
+        ).encode()
+
+    def live(self, now: datetime) -> list[Holder]:
+        return [h for h in self.holders if not h.expired(now)]
+
+    def public(self, now: datetime) -> dict[str, Any] | None:
+        live = self.live(now)
+        if not live:
+            return None
+        return {"holders": [h.public() for h in live], "generation": self.generation}
+
+
+@dataclass
+class Lease:
+    workspace_id: str
+    user: str
+    token: str
+    generation: int
+    since: str
+    expires_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "generation": self.generation,
+            "since": self.since,
+            "expires_at": _iso(self.expires_at),
+        }
+
+
+class LeaseManager:
+    """Acquires, renews and releases Workspace leases for the users of one server."""
+
+    MAX_ATTEMPTS = 30
+
+    def __init__(self, store: BlobStore, layout: Layout, server_id: str, lease_seconds: int):
+        self.store, self.layout = store, layout
+        self.server_id = server_id
+        self.lease = timedelta(seconds=lease_seconds)
+        self.clock = StoreClock()
+        #: Leases this server holds: workspace id → user → Lease (no I/O to consult).
+        self.held: dict[str, dict[str, Lease]] = {}
+        #: Last lock document and ETag seen per Workspace: a heartbeat then costs one PUT.
+        self._seen: dict[str, tuple[LockDoc, str]] = {}
+        self._list_cache: dict[str, tuple[str, LockDoc]] = {}
+
+    # -- reading ----------------------------------------------------------------------
+    async def _read(self, workspace_id: str) -> tuple[LockDoc | None, str | None]:
+        try:
+            blob = await self.store.get(self.layout.lock(workspace_id))
+        except ObjectNotFound:
+            self._seen.pop(workspace_id, None)
+            return None, None
+        self.clock.observe(blob.store_time)
+        doc = LockDoc.from_bytes(blob.data)
+        self._seen[workspace_id] = (doc, blob.etag)
+        return doc, blob.etag
+
+    async def _write(self, workspace_id: str, doc: LockDoc, etag: str | None) -> None:
+        key = self.layout.lock(workspace_id)
+        if etag is None:
+            result = await self.store.put(key, doc.to_bytes(), if_none_match=True)
+        else:
+            result = await self.store.put(key, doc.to_bytes(), if_match=etag)
+        self.clock.observe(result.store_time)
+        self._seen[workspace_id] = (doc, result.etag)
+
+    async def state(self, workspace_id: str) -> dict[str, Any] | None:
+        """Live holders (without tokens) and the generation, or None when free."""
+        doc, _ = await self._read(workspace_id)
+        return doc.public(self.clock.now()) if doc else None
+
+    async def states(self) -> dict[str, dict[str, Any] | None]:
+        """Every Workspace's lock state with one LIST and GETs only for changed locks."""
+        infos = await self.store.list(self.layout.locks_prefix)
+        out: dict[str, dict[str, Any] | None] = {}
+
+        async def fetch(key: str, etag: str) -> None:
+            cached = self._list_cache.get(key)
+            if cached and cached[0] == etag:
+                doc = cached[1]
+            else:
+                try:
+                    blob = await self.store.get(key)
+                except ObjectNotFound:
+                    return
+                self.clock.observe(blob.store_time)
+                doc = LockDoc.from_bytes(blob.data)
+                self._list_cache[key] = (blob.etag, doc)
+            wid = Layout.workspace_id_of(key)
+            if wid:
+                out[wid] = doc.public(self.clock.now())
+
+        from .workspaces import gather_limited
+
+        await gather_limited([functools.partial(fetch, i.key, i.etag) for i in infos])
+        return out
+
+    # -- changing ---------------------------------------------------------------------
+    async def acquire(
+        self, workspace_id: str, user: str, *, shared: bool, may_share: bool
+    ) -> Lease:
+        """Take the lease for ``user`` on this server.
+
+        ``shared``: the Workspace is in collaboration mode; ``may_share``: the user is its
+        owner or a listed collaborator. Opening twice is idempotent (same token).
+        """
+        for attempt in range(self.MAX_ATTEMPTS):
+            doc, etag = await self._read(workspace_id)
+            now = self.clock.now()
+            doc = doc or LockDoc()
+            live = doc.live(now)
+            mine = next((h for h in live if h.user == user and h.server_id == self.server_id), None)
+            others = [h for h in live if h is not mine]
+            if mine is None and others and not (shared and may_share):
+                raise self._in_use(workspace_id, others[0], user)
+            if mine is not None:
+                mine.expires_at = _iso(now + self.lease)
+                holder = mine
+                changed = len(live) != len(doc.holders)
+            else:
+                holder = Holder(
+                    user=user,
+                    server_id=self.server_id,
+                    token=secrets.token_urlsafe(24),
+                    since=_iso(now),
+                    expires_at=_iso(now + self.lease),
+                )
+                live.append(holder)
+                changed = True
+            new = LockDoc(holders=live, generation=doc.generation + (1 if changed else 0))
+            try:
+                await self._write(workspace_id, new, etag)
+            except PreconditionFailed:
+                await asyncio.sleep(random.uniform(0, 0.02 * min(attempt + 1, 10)))
+                continue
+            return self._remember(workspace_id, holder, new.generation)
+        raise Conflict(f"Could not take the lock of {workspace_id}: too much contention; retry")
+
+    def _in_use(self, workspace_id: str, holder: Holder, user: str) -> WorkspaceInUse:
+        who = "you, on another server" if holder.user == user else holder.user
+        return WorkspaceInUse(
+            f"Workspace {workspace_id} is open for editing by {who} since {holder.since}; "
+            "open it read-only, ask them to close it, or wait until the lease expires at "
+            f"{holder.expires_at}",
+            holder={"user": holder.user, "since": holder.since, "expires_at": holder.expires_at},
+        )
+
+    def _remember(self, workspace_id: str, holder: Holder, generation: int) -> Lease:
+        lease = Lease(
+            workspace_id=workspace_id,
+            user=holder.user,
+            token=holder.token,
+            generation=generation,
+            since=holder.since,
+            expires_at=_parse(holder.expires_at),
+        )
+        self.held.setdefault(workspace_id, {})[holder.user] = lease
+        return lease
+
+    def _forget(self, workspace_id: str, token: str) -> None:
+        by_user = self.held.get(workspace_id, {})
+        for user, lease in list(by_user.items()):
+            if lease.token == token:
+                del by_user[user]
+        if not by_user:
+            self.held.pop(workspace_id, None)
+
+    async def renew(self, workspace_id: str, token: str) -> Lease:
+        """Extend a lease; LeaseLost when it was released or taken over."""
+        cached = self._seen.get(workspace_id)
+        for attempt in range(self.MAX_ATTEMPTS):
+            doc: LockDoc | None
+            etag: str | None
+            if cached is not None:
+                (doc, etag), cached = cached, None
+            else:
+                doc, etag = await self._read(workspace_id)
+            if doc is None:
+                break
+            holder = next((h for h in doc.holders if h.token == token), None)
+            if holder is None:
+                break
+            new = LockDoc(
+                holders=[
+                    Holder(**{**asdict(h), "expires_at": _iso(self.clock.now() + self.lease)})
+                    if h.token == token
+                    else h
+                    for h in doc.holders
+                ],
+                generation=doc.generation,
+            )
+            try:
+                await self._write(workspace_id, new, etag)
+            except PreconditionFailed:
+                await asyncio.sleep(random.uniform(0, 0.01 * min(attempt + 1, 10)))
+                continue
+            renewed = next(h for h in new.holders if h.token == token)
+            return self._remember(workspace_id, renewed, new.generation)
+        else:
+            raise Conflict(f"Could not renew the lease of {workspace_id}: contention; retry")
+        self._forget(workspace_id, token)
+        current, _ = await self._read(workspace_id)
+        now_holders = current.live(self.clock.now()) if current else []
+        by = f" by {now_holders[0].user}" if now_holders else ""
+        raise LeaseLost(
+            f"Your lease on Workspace {workspace_id} was released or taken over{by}; "
+            "reopen the Workspace to keep editing (your unsaved changes are still in the "
+            "browser; save them as a copy)",
+            holder=now_holders[0].public() if now_holders else None,
+        )
+
+    async def release(self, workspace_id: str, token: str) -> bool:
+        """Give a lease up; True if it was still held."""
+        self._forget(workspace_id, token)
+        for attempt in range(self.MAX_ATTEMPTS):
+            doc, etag = await self._read(workspace_id)
+            if doc is None or not any(h.token == token for h in doc.holders):
+                return False
+            new = LockDoc(
+                holders=[h for h in doc.holders if h.token != token],
+                generation=doc.generation + 1,
+            )
+            try:
+                await self._write(workspace_id, new, etag)
+                return True
+            except PreconditionFailed:
+                await asyncio.sleep(random.uniform(0, 0.01 * min(attempt + 1, 10)))
+        return False
+
+    async def force_release(self, workspace_id: str) -> int:
+        """Drop every holder (admin action); returns the new generation."""
+        self.held.pop(workspace_id, None)
+        for attempt in range(self.MAX_ATTEMPTS):
+            doc, etag = await self._read(workspace_id)
+            if doc is None:
+                return 0
+            new = LockDoc(holders=[], generation=doc.generation + 1)
+            try:
+                await self._write(workspace_id, new, etag)
+                return new.generation
+            except PreconditionFailed:
+                await asyncio.sleep(random.uniform(0, 0.01 * min(attempt + 1, 10)))
+        raise Conflict(f"Could not release the lock of {workspace_id}: contention; retry")
+
+    async def delete(self, workspace_id: str) -> None:
+        """Remove the lock object with its Workspace."""
+        self.held.pop(workspace_id, None)
+        self._seen.pop(workspace_id, None)
+        await self.store.delete(self.layout.lock(workspace_id))
+
+    async def release_all(self) -> None:
+        """On shutdown: give up every lease this server holds."""
+        for workspace_id, by_user in list(self.held.items()):
+            for lease in list(by_user.values()):
+                try:
+                    await self.release(workspace_id, lease.token)
+                except Exception as e:  # a dead store must not block shutdown
+                    log.warning("could not release lease on %s: %s", workspace_id, e)
+
+    # -- queries without I/O (the authorizer's) -------------------------------------------
+    def lease_for(self, workspace_id: str, user: str) -> Lease | None:
+        lease = self.held.get(workspace_id, {}).get(user)
+        if lease is None or lease.expires_at <= self.clock.now():
+            return None
+        return lease
+
+    def last_known_holder(self, workspace_id: str) -> dict[str, str] | None:
+        """The first live holder in the last lock document seen, for error messages."""
+        seen = self._seen.get(workspace_id)
+        live = seen[0].live(self.clock.now()) if seen else []
+        return live[0].public() if live else None
+
+    def holds(self, workspace_id: str, user: str) -> bool:
+        return self.lease_for(workspace_id, user) is not None
+
+    def generation(self, workspace_id: str) -> int | None:
+        """The newest generation this server holds for a Workspace (the fencing token)."""
+        leases = self.held.get(workspace_id)
+        return max(lease.generation for lease in leases.values()) if leases else None

@@ -1,0 +1,318 @@
+"""The Workspace service: every REST operation on Studios and Workspaces.
+
+It authorizes (with EMR Studio's action names), calls the registry and the lease
+manager, and records audit events. It knows nothing of tornado: handlers parse
+requests and call it; it raises ApiError subclasses that handlers map to HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from . import __version__
+from .access import STUDIO_ACTIONS, WORKSPACE_ACTIONS, AccessControl, Arns
+from .errors import BadRequest, Conflict, Forbidden, LeaseLost
+from .events import AuditLog
+from .folders import WorkspaceFolders
+from .guard import Guard
+from .hooks import HookChain
+from .leases import LeaseManager
+from .studio import Identity, Studio
+from .workspaces import (
+    CREATOR_TAG,
+    Workspace,
+    WorkspaceRegistry,
+    validate_collaboration,
+    validate_description,
+    validate_tags,
+)
+
+EMR = "elasticmapreduce"
+
+
+def _fields(body: dict[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    unknown = set(body) - allowed
+    if unknown:
+        raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: {sorted(allowed)}")
+    missing = required - set(body)
+    if missing:
+        raise BadRequest(f"missing required fields {sorted(missing)}")
+
+
+def _token(body: dict[str, Any]) -> str:
+    _fields(body, {"token"}, {"token"})
+    token = body["token"]
+    if not isinstance(token, str) or not 1 <= len(token) <= 256:
+        raise BadRequest("token must be the string returned by /open")
+    return token
+
+
+class WorkspaceService:
+    def __init__(
+        self,
+        studio: Studio,
+        registry: WorkspaceRegistry,
+        leases: LeaseManager,
+        access: AccessControl,
+        guard: Guard,
+        audit: AuditLog,
+        arns: Arns,
+        folders: WorkspaceFolders,
+        hooks: HookChain,
+    ) -> None:
+        self.studio, self.registry, self.leases = studio, registry, leases
+        self.access, self.guard, self.audit, self.arns = access, guard, audit, arns
+        self.folders, self.hooks = folders, hooks
+
+    # -- views ------------------------------------------------------------------------
+    async def view(
+        self, identity: Identity, ws: Workspace, lock: dict[str, Any] | bool | None = False
+    ) -> dict[str, Any]:
+        """A Workspace as the API shows it: with its folder, lock and the caller's rights."""
+        if lock is False:
+            lock = await self.leases.state(ws.id)
+        data = ws.to_json()
+        data["path"] = self.folders.api_path(ws.id)
+        data["lock"] = lock
+        data["permissions"] = await self.access.permissions(
+            identity, WORKSPACE_ACTIONS, self.arns.workspace(ws.id), ws.tags
+        )
+        return data
+
+    async def studio_info(self, identity: Identity) -> dict[str, Any]:
+        await self.access.require_member(identity)
+        return {
+            "id": self.studio.id,
+            "name": self.studio.name,
+            "description": self.studio.description,
+            "arn": self.arns.studio(),
+            "auth_mode": self.studio.auth_mode,
+            "version": __version__,
+            "user": {"name": identity.name, "groups": list(identity.groups)},
+            "permissions": await self.access.permissions(
+                identity, STUDIO_ACTIONS, self.arns.workspace("*")
+            ),
+            "backup_uri": self.studio.resolved_backup_uri,
+            "workspaces_dir": self.folders.workspaces_dir,
+            "subnet_ids": list(self.studio.subnet_ids),
+            "lease_seconds": self.studio.lease_seconds,
+            "heartbeat_seconds": self.studio.heartbeat_seconds,
+            "autosave_interval": self.studio.autosave_interval,
+            "server_id": self.leases.server_id,
+        }
+
+    # -- Workspaces -------------------------------------------------------------------
+    async def list_workspaces(self, identity: Identity) -> list[dict[str, Any]]:
+        await self.guard.require(identity, f"{EMR}:ListEditors", self.arns.studio())
+        workspaces, locks = await asyncio.gather(self.registry.list(), self.leases.states())
+        out = []
+        for ws in workspaces:
+            view = await self.view(identity, ws, locks.get(ws.id))
+            if view["permissions"].get(f"{EMR}:DescribeEditor"):
+                out.append(view)
+        return out
+
+    async def get_workspace(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
+        ws = await self.registry.get(workspace_id)
+        await self.guard.require(
+            identity, f"{EMR}:DescribeEditor", self.arns.workspace(ws.id), resource_tags=ws.tags
+        )
+        return await self.view(identity, ws)
+
+    async def create_workspace(self, identity: Identity, body: dict[str, Any]) -> dict[str, Any]:
+        _fields(body, {"name", "description", "tags", "collaboration"}, {"name"})
+        tags = validate_tags(body.get("tags", {}))
+        if CREATOR_TAG in tags:
+            raise BadRequest(f"tag {CREATOR_TAG!r} is set by the server")
+        async with self.guard.action(
+            identity,
+            f"{EMR}:CreateEditor",
+            self.arns.workspace("*"),
+            request_tags={**tags, CREATOR_TAG: identity.name},
+            details={"name": str(body.get("name"))[:64]},
+        ) as facts:
+            ws = await self.registry.create(
+                body["name"],
+                identity.name,
+                description=validate_description(body.get("description", "")),
+                tags=tags,
+                collaboration=body.get("collaboration"),
+            )
+            facts["workspace_id"] = ws.id
+        await asyncio.to_thread(self.folders.ensure, ws.id)
+        return await self.view(identity, ws, None)
+
+    async def update_workspace(
+        self, identity: Identity, workspace_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        _fields(body, {"description", "tags", "collaboration"})
+        if not body:
+            raise BadRequest("nothing to change: send description, tags or collaboration")
+        ws = await self.registry.get(workspace_id)
+        arn = self.arns.workspace(ws.id)
+        description = validate_description(body["description"]) if "description" in body else None
+        tags = validate_tags(body["tags"]) if "tags" in body else None
+        if tags is not None and tags.get(CREATOR_TAG, ws.created_by) != ws.created_by:
+            raise BadRequest(f"tag {CREATOR_TAG!r} cannot be changed")
+        collaboration = (
+            validate_collaboration(body["collaboration"]) if "collaboration" in body else None
+        )
+        if collaboration is not None:
+            before = set(ws.collaboration.get("collaborators", []))
+            after = set(collaboration["collaborators"])
+            if after - before or (collaboration["enabled"] and not ws.collaboration["enabled"]):
+                await self.guard.require(
+                    identity, f"{EMR}:PutWorkspaceAccess", arn, resource_tags=ws.tags
+                )
+            if before - after or (not collaboration["enabled"] and ws.collaboration["enabled"]):
+                await self.guard.require(
+                    identity, f"{EMR}:DeleteWorkspaceAccess", arn, resource_tags=ws.tags
+                )
+        async with self.guard.action(
+            identity,
+            f"{EMR}:UpdateEditor",
+            arn,
+            resource_tags=ws.tags,
+            request_tags=tags,
+            details={"fields": sorted(body)},
+        ):
+
+            def change(current: Workspace) -> None:
+                if description is not None:
+                    current.description = description
+                if tags is not None:
+                    current.tags = {**tags, CREATOR_TAG: current.created_by}
+                if collaboration is not None:
+                    current.collaboration = collaboration
+
+            ws = await self.registry.update(ws.id, change)
+        return await self.view(identity, ws)
+
+    async def delete_workspace(
+        self, identity: Identity, workspace_id: str, delete_notebooks: bool
+    ) -> dict[str, Any]:
+        ws = await self.registry.get(workspace_id)
+        async with self.guard.action(
+            identity,
+            f"{EMR}:DeleteEditor",
+            self.arns.workspace(ws.id),
+            resource_tags=ws.tags,
+            details={"name": ws.name, "delete_notebooks": delete_notebooks},
+        ) as facts:
+            lock = await self.leases.state(ws.id)
+            others = [h for h in (lock or {}).get("holders", []) if h["user"] != identity.name]
+            if others:
+                raise Conflict(
+                    f"Workspace {ws.name!r} is open by {others[0]['user']} since "
+                    f"{others[0]['since']}; it can be deleted once they close it",
+                    code="WorkspaceInUse",
+                    holder=others[0],
+                )
+            result = await self.hooks.on_delete(ws, delete_notebooks)
+            await self.registry.delete(ws)
+            await self.leases.delete(ws.id)
+            await asyncio.to_thread(self.folders.remove, ws.id)
+            facts.update(result)
+        return result
+
+    # -- leases -----------------------------------------------------------------------
+    async def open(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
+        ws = await self.registry.get(workspace_id)
+        arn = self.arns.workspace(ws.id)
+        await self.guard.require(identity, f"{EMR}:StartEditor", arn, resource_tags=ws.tags)
+        async with self.guard.action(
+            identity, f"{EMR}:OpenEditorConsole", arn, resource_tags=ws.tags
+        ) as facts:
+            lease = await self.leases.acquire(
+                ws.id,
+                identity.name,
+                shared=bool(ws.collaboration.get("enabled")),
+                may_share=ws.is_collaborator(identity.principals),
+            )
+            facts["generation"] = lease.generation
+            await asyncio.to_thread(self.folders.ensure, ws.id)
+            extra = await self.hooks.on_open(ws, lease)
+            facts.update({k: v for k, v in extra.items() if isinstance(v, int | str | bool)})
+        return {
+            "workspace": await self.view(identity, ws),
+            "lease": lease.to_json(),
+            "path": self.folders.api_path(ws.id),
+            **extra,
+        }
+
+    def _own_lease(self, identity: Identity, workspace_id: str, token: str) -> None:
+        lease = self.leases.held.get(workspace_id, {}).get(identity.name)
+        if lease is not None and lease.token != token:
+            raise LeaseLost(
+                f"This lease token is not yours on Workspace {workspace_id}; reopen it",
+            )
+
+    async def heartbeat(
+        self, identity: Identity, workspace_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        token = _token(body)
+        ws = await self.registry.get(workspace_id)
+        self._own_lease(identity, ws.id, token)
+        try:
+            lease = await self.leases.renew(ws.id, token)
+        except LeaseLost as e:
+            self.audit.record(
+                identity,
+                f"{EMR}:OpenEditorConsole",
+                self.arns.workspace(ws.id),
+                "failure",
+                error_code=e.code,
+                details={"operation": "heartbeat"},
+            )
+            raise
+        if lease.user != identity.name:
+            raise Forbidden("This lease belongs to another user")
+        return {"lease": lease.to_json()}
+
+    async def close(self, identity: Identity, workspace_id: str, body: dict[str, Any]) -> None:
+        token = _token(body)
+        ws = await self.registry.get(workspace_id)
+        self._own_lease(identity, ws.id, token)
+        async with self.guard.action(
+            identity, f"{EMR}:StopEditor", self.arns.workspace(ws.id), resource_tags=ws.tags
+        ):
+            if self.leases.holds(ws.id, identity.name):
+                await self.hooks.on_close(ws)
+            await self.leases.release(ws.id, token)
+
+    async def force_release(self, identity: Identity, workspace_id: str) -> None:
+        ws = await self.registry.get(workspace_id)
+        async with self.guard.action(
+            identity,
+            "emr-workspace:ForceReleaseLock",
+            self.arns.workspace(ws.id),
+            resource_tags=ws.tags,
+        ) as facts:
+            facts["generation"] = await self.leases.force_release(ws.id)
+
+    # -- audit and mappings -------------------------------------------------------------
+    async def events(self, identity: Identity, limit: int) -> list[dict[str, Any]]:
+        await self.guard.require(identity, "emr-workspace:ReadAuditLog", self.arns.studio())
+        return self.audit.recent(limit)
+
+    async def session_mappings(self, identity: Identity) -> dict[str, list[str]]:
+        await self.guard.require(identity, f"{EMR}:GetStudioSessionMapping", self.arns.studio())
+        return await self.access.mappings.effective()
+
+    async def put_session_mapping(
+        self, identity: Identity, body: dict[str, Any]
+    ) -> dict[str, list[str]]:
+        _fields(body, {"principal", "policies"}, {"principal", "policies"})
+        principal, names = body["principal"], body["policies"]
+        if not isinstance(principal, str) or not (
+            names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names))
+        ):
+            raise BadRequest("principal must be 'user:NAME' or 'group:NAME'; policies a list")
+        async with self.guard.action(
+            identity,
+            f"{EMR}:UpdateStudioSessionMapping",
+            self.arns.studio(),
+            details={"principal": principal, "policies": names},
+        ):
+            return await self.access.mappings.put(principal, names)

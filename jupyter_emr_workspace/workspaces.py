@@ -1,0 +1,258 @@
+"""The Workspace registry: metadata of a Studio's Workspaces in the shared store.
+
+One JSON object per Workspace, written with ETag preconditions so concurrent updates
+from several servers never overwrite each other. Listing re-reads only the objects
+whose ETag changed since the last listing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import re
+import secrets
+import string
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from .errors import BadRequest, Conflict, NotFound
+from .layout import Layout
+from .store import BlobStore, ObjectNotFound, PreconditionFailed
+from .studio import PRINCIPAL_RE
+
+WORKSPACE_ID_RE = re.compile(r"^e-[A-Z0-9]{25}$")
+NAME_RE = re.compile(r"^(?!\.)[\w .-]{1,64}$")
+CREATOR_TAG = "creatorUserId"
+MAX_TAGS = 50
+MAX_COLLABORATORS = 100
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+T = TypeVar("T")
+
+
+def new_workspace_id() -> str:
+    return "e-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(25))
+
+
+def utcnow_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def validate_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise BadRequest("name must be a string")
+    if not NAME_RE.match(name) or name != name.strip():
+        raise BadRequest(
+            f"invalid Workspace name {name[:80]!r}: 1-64 letters, digits, spaces, '-', '_' or "
+            "'.', not starting with '.' and without leading or trailing spaces"
+        )
+    return name
+
+
+def validate_description(description: Any) -> str:
+    if not isinstance(description, str) or len(description) > 256 or "\x00" in description:
+        raise BadRequest("description must be a string of at most 256 characters")
+    return description
+
+
+def validate_tags(tags: Any) -> dict[str, str]:
+    if not isinstance(tags, dict):
+        raise BadRequest("tags must be an object of string keys and values")
+    if len(tags) > MAX_TAGS:
+        raise BadRequest(f"at most {MAX_TAGS} tags")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or "\x00" in key:
+            raise BadRequest(f"invalid tag key {str(key)[:80]!r}: 1-128 characters")
+        if key.lower().startswith("aws:"):
+            raise BadRequest(f"tag key {key!r}: the 'aws:' prefix is reserved")
+        if not isinstance(value, str) or len(value) > 256 or "\x00" in value:
+            raise BadRequest(f"tag {key!r}: the value must be a string of at most 256 characters")
+    return dict(tags)
+
+
+def validate_collaboration(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRequest("collaboration must be an object {enabled, collaborators}")
+    unknown = set(value) - {"enabled", "collaborators"}
+    if unknown:
+        raise BadRequest(f"collaboration: unknown fields {sorted(unknown)}")
+    enabled = value.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise BadRequest("collaboration.enabled must be true or false")
+    collaborators = value.get("collaborators", [])
+    if not isinstance(collaborators, list) or len(collaborators) > MAX_COLLABORATORS:
+        raise BadRequest(
+            f"collaboration.collaborators must be a list of at most {MAX_COLLABORATORS}"
+        )
+    for c in collaborators:
+        if not isinstance(c, str) or not PRINCIPAL_RE.match(c) or len(c) > 256 or "\x00" in c:
+            raise BadRequest(f"collaborator {str(c)[:80]!r}: use 'user:NAME' or 'group:NAME'")
+    return {"enabled": enabled, "collaborators": list(dict.fromkeys(collaborators))}
+
+
+def check_workspace_id(workspace_id: str) -> str:
+    if not WORKSPACE_ID_RE.match(workspace_id):
+        raise NotFound(
+            f"No Workspace {workspace_id[:80]!r}: ids look like e-XXXXXXXXXXXXXXXXXXXXXXXXX"
+        )
+    return workspace_id
+
+
+@dataclass
+class Workspace:
+    id: str
+    name: str
+    studio_id: str
+    created_by: str
+    created_at: str
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    collaboration: dict[str, Any] = field(
+        default_factory=lambda: {"enabled": False, "collaborators": []}
+    )
+    attachment: dict[str, Any] | None = None
+    updated_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Workspace:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def is_collaborator(self, principals: Iterable[str]) -> bool:
+        if self.created_by and f"user:{self.created_by}" in principals:
+            return True
+        listed = set(self.collaboration.get("collaborators", []))
+        return any(p in listed for p in principals)
+
+
+async def gather_limited(
+    factories: Iterable[Callable[[], Awaitable[T]]], limit: int = 16
+) -> list[T]:
+    """Run coroutine factories with at most ``limit`` in flight, keeping order."""
+    sem = asyncio.Semaphore(limit)
+
+    async def run(factory: Callable[[], Awaitable[T]]) -> T:
+        async with sem:
+            return await factory()
+
+    return await asyncio.gather(*(run(f) for f in factories))
+
+
+class WorkspaceRegistry:
+    def __init__(self, store: BlobStore, layout: Layout, studio_id: str):
+        self.store, self.layout, self.studio_id = store, layout, studio_id
+        self._cache: dict[str, tuple[str, Workspace]] = {}
+
+    async def _read(self, workspace_id: str) -> tuple[Workspace, str]:
+        check_workspace_id(workspace_id)
+        try:
+            blob = await self.store.get(self.layout.workspace(workspace_id))
+        except ObjectNotFound:
+            self._cache.pop(self.layout.workspace(workspace_id), None)
+            raise NotFound(f"No Workspace {workspace_id} in this Studio") from None
+        ws = Workspace.from_json(json.loads(blob.data))
+        self._cache[self.layout.workspace(workspace_id)] = (blob.etag, ws)
+        return ws, blob.etag
+
+    async def get(self, workspace_id: str) -> Workspace:
+        return (await self._read(workspace_id))[0]
+
+    def cached(self, workspace_id: str) -> Workspace | None:
+        """The last version this server saw, without I/O (for the authorizer)."""
+        entry = self._cache.get(self.layout.workspace(workspace_id))
+        return entry[1] if entry else None
+
+    async def list(self) -> list[Workspace]:
+        infos = await self.store.list(self.layout.workspaces_prefix)
+        live = {i.key for i in infos}
+        for key in list(self._cache):
+            if key not in live:
+                del self._cache[key]
+        stale = [i for i in infos if self._cache.get(i.key, ("",))[0] != i.etag]
+
+        async def fetch(key: str) -> None:
+            wid = Layout.workspace_id_of(key)
+            if wid and WORKSPACE_ID_RE.match(wid):
+                try:
+                    await self._read(wid)
+                except NotFound:
+                    pass
+
+        await gather_limited([functools.partial(fetch, i.key) for i in stale])
+        return sorted(
+            (ws for _, ws in self._cache.values() if ws.studio_id == self.studio_id),
+            key=lambda ws: (ws.name.casefold(), ws.id),
+        )
+
+    async def create(
+        self,
+        name: str,
+        created_by: str,
+        *,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        collaboration: dict[str, Any] | None = None,
+        workspace_id: str | None = None,
+    ) -> Workspace:
+        ws = Workspace(
+            id=workspace_id or new_workspace_id(),
+            name=validate_name(name),
+            studio_id=self.studio_id,
+            created_by=created_by,
+            created_at=utcnow_iso(),
+            description=validate_description(description),
+            tags={**validate_tags(tags or {}), CREATOR_TAG: created_by},
+            collaboration=validate_collaboration(collaboration or {}),
+        )
+        name_key = self.layout.name(ws.name)
+        try:
+            await self.store.put(name_key, ws.id.encode(), if_none_match=True)
+        except PreconditionFailed:
+            raise Conflict(
+                f"A Workspace named {ws.name!r} already exists in this Studio; choose another name",
+                code="NameTaken",
+            ) from None
+        try:
+            result = await self.store.put(
+                self.layout.workspace(ws.id), _dump(ws), if_none_match=True
+            )
+        except BaseException:
+            await self.store.delete(name_key)
+            raise
+        self._cache[self.layout.workspace(ws.id)] = (result.etag, ws)
+        return ws
+
+    async def update(self, workspace_id: str, change: Callable[[Workspace], None]) -> Workspace:
+        """Apply ``change`` to the current version and write it if nobody wrote in between."""
+        for _ in range(10):
+            ws, etag = await self._read(workspace_id)
+            change(ws)
+            ws.updated_at = utcnow_iso()
+            try:
+                result = await self.store.put(
+                    self.layout.workspace(workspace_id), _dump(ws), if_match=etag
+                )
+            except PreconditionFailed:
+                continue
+            self._cache[self.layout.workspace(workspace_id)] = (result.etag, ws)
+            return ws
+        raise Conflict(f"Workspace {workspace_id} is being changed by others; try again")
+
+    async def delete(self, ws: Workspace) -> None:
+        await self.store.delete(self.layout.workspace(ws.id))
+        self._cache.pop(self.layout.workspace(ws.id), None)
+        try:
+            blob = await self.store.get(self.layout.name(ws.name))
+            if blob.data.decode() == ws.id:
+                await self.store.delete(self.layout.name(ws.name), if_match=blob.etag)
+        except (ObjectNotFound, PreconditionFailed):
+            pass
+
+
+def _dump(ws: Workspace) -> bytes:
+    return json.dumps(ws.to_json(), sort_keys=True).encode()

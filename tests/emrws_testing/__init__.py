@@ -1,0 +1,1 @@
+"""Test support: a header identity provider, moto servers and server processes."""
