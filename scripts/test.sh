@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run them all: lint and types, Python tests
+# (real jupyter-server, moto as an HTTP server, real PySpark and sparkmagic kernels,
+# a real JupyterHub), frontend unit tests, and the UI tests in Debian's Chromium.
+#   scripts/test.sh            everything
+#   scripts/test.sh -k lease   extra arguments go to pytest (UI tests still run)
+set -euo pipefail
+. "$(dirname "$0")/_env.sh"
+ensure_system_packages --with-browser
+ensure_venv
+install_package "test"
+cd "$ROOT"
+BIN="$(dirname "$PY")"
+export PATH="$BIN:$PATH"
+export SPARK_LOCAL_IP=127.0.0.1
+
+log "ruff and mypy"
+"$BIN/ruff" check jupyter_emr_workspace tests benchmarks
+"$BIN/mypy"
+
+log "pytest"
+"$BIN/pytest" -p no:asyncio -p no:cacheprovider "$@"
+
+log "frontend lint and unit tests"
+jlpm install --immutable >/dev/null 2>&1 || jlpm install
+jlpm lint:check
+jlpm test
+
+log "UI tests (Galata in /usr/bin/chromium)"
+(
+  cd ui-tests
+  export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+  jlpm install >/dev/null
+  jlpm playwright test
+)
