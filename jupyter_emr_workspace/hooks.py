@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from .leases import Lease
+from .studio import Identity
 from .workspaces import Workspace
 
 
@@ -50,3 +51,10 @@ class HookChain:
         for hook in self.hooks:
             out.update(await hook.on_delete(ws, delete_notebooks) or {})
         return out
+
+    async def on_update(self, identity: Identity, before: Workspace, after: Workspace) -> None:
+        """After PATCH is saved (e.g. collaboration off → revoke hub shares); optional."""
+        for hook in self.hooks:
+            handler = getattr(hook, "on_update", None)
+            if handler is not None:
+                await handler(identity, before, after)

@@ -12,7 +12,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-PARTS: list[str] = []
+PARTS: list[str] = ["jupyter_emr_workspace.hub.part"]
 
 
 def _modules() -> list[Any]:

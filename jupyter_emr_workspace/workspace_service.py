@@ -8,6 +8,7 @@ requests and call it; it raises ApiError subclasses that handlers map to HTTP.
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
 from . import __version__
@@ -178,7 +179,10 @@ class WorkspaceService:
             details={"fields": sorted(body)},
         ):
 
+            previous: list[Workspace] = []
+
             def change(current: Workspace) -> None:
+                previous[:] = [copy.deepcopy(current)]  # what hooks compare against
                 if description is not None:
                     current.description = description
                 if tags is not None:
@@ -187,6 +191,7 @@ class WorkspaceService:
                     current.collaboration = collaboration
 
             ws = await self.registry.update(ws.id, change)
+        await self.hooks.on_update(identity, previous[0], ws)
         return await self.view(identity, ws)
 
     async def delete_workspace(

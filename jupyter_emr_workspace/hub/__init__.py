@@ -1,0 +1,1 @@
+"""JupyterHub support: share a Workspace's server with its collaborators, guard rooms."""
