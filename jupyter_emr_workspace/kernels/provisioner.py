@@ -43,6 +43,10 @@ class WorkspaceKernelProvisioner(LocalProvisioner):
         if conf_dir is not None:
             env[CONF_DIR_ENV] = conf_dir
             self.log.info("Spark kernel in %s uses the sparkmagic config in %s", cwd, conf_dir)
+            config = os.path.join(conf_dir, "config.json")
+            if self._is_spark_kernel() and not await asyncio.to_thread(os.path.exists, config):
+                self.log.warning("%s is missing: sparkmagic will use its defaults (Livy at "
+                                 "http://localhost:8998). Reattach the Workspace.", config)
         elif self._is_spark_kernel():
             current = env.get(CONF_DIR_ENV, "~/.sparkmagic")
             self.log.warning(
