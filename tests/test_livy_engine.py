@@ -249,12 +249,17 @@ def test_exception_is_an_error_output(livy: Livy, sid: int) -> None:
 
 @pytest.mark.spark
 def test_session_conf_reaches_spark(livy: Livy, sid: int) -> None:
-    code = ("print(spark.conf.get('spark.sql.shuffle.partitions'))\n"
+    code = ("import os\n"
+            "print(spark.conf.get('spark.sql.shuffle.partitions'))\n"
             "print(sc.getConf().get('spark.driver.memory'))\n"
-            "print(sc.getConf().get('spark.driver.extraJavaOptions'))")
-    partitions, memory, java_opts = text(livy.run(sid, code)).splitlines()
+            "print(sc.getConf().get('spark.driver.extraJavaOptions'))\n"
+            "print(spark.conf.get('spark.sql.warehouse.dir'))\n"
+            "print('EMR_WORKSPACE_LIVY_TOKEN' in os.environ)")
+    partitions, memory, java_opts, warehouse, token_seen = text(livy.run(sid, code)).splitlines()
     assert (partitions, memory) == ("3", "700m")
     assert FAST_JVM_FLAGS in java_opts
+    assert f"livy-session-{sid}-" in warehouse  # a scratch dir, not ./spark-warehouse
+    assert token_seen == "False"  # user code cannot read the engine's token
 
 
 @pytest.mark.spark

@@ -46,8 +46,9 @@ async def serve(args: argparse.Namespace) -> None:
     reason = await asyncio.to_thread(engine_unavailable_reason)
     if reason:
         logging.warning("sessions will be refused: %s", reason)
+    token = os.environ.pop(TOKEN_ENV, None) or None  # not for session processes to see
     engine = LivyEngine(args.host, idle_timeout=args.idle_timeout, retain_final=args.retain,
-                        token=os.environ.get(TOKEN_ENV) or None)
+                        token=token)
     url = await engine.start(args.port)
     print(f"{READY_PREFIX}{url}", flush=True)
     stop = asyncio.Event()

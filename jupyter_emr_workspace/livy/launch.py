@@ -108,6 +108,6 @@ def worker_env(python: str, base: dict[str, str] | None = None) -> dict[str, str
     env["PYSPARK_PYTHON"] = env.get("PYSPARK_PYTHON") or python
     env["PYTHONUNBUFFERED"] = "1"
     for leak in ("PYSPARK_DRIVER_PYTHON", "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET",
-                 "SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE"):
+                 "SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "EMR_WORKSPACE_LIVY_TOKEN"):
         env.pop(leak, None)
     return env

@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -83,6 +85,7 @@ class Session:
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._failure: str | None = None
+        self._scratch: str | None = None
 
     # -- views -------------------------------------------------------------------------------
 
@@ -134,6 +137,13 @@ class Session:
     async def start(self, python: str, env: dict[str, str]) -> None:
         """Launch the worker; returns once it runs (Spark starts in the background)."""
         self._phase = "starting"
+        if "spark.sql.warehouse.dir" not in self.spark_conf:
+            # Tables live as long as the session's in-memory catalog, and not in the folder
+            # the user browses (Spark's default is ./spark-warehouse).
+            self._scratch = await asyncio.to_thread(tempfile.mkdtemp,
+                                                    prefix=f"livy-session-{self.id}-")
+            self.spark_conf["spark.sql.warehouse.dir"] = os.path.join(self._scratch,
+                                                                      "spark-warehouse")
         parent_sock, child_sock = socket.socketpair()
         try:
             self._proc = await asyncio.create_subprocess_exec(
@@ -185,6 +195,7 @@ class Session:
                 await asyncio.wait_for(proc.wait(), 5)
         await self._cancel_tasks()
         self._end(final_state, None)
+        await self._remove_scratch()
 
     # -- statements ---------------------------------------------------------------------------
 
@@ -324,6 +335,7 @@ class Session:
         self._end("dead", None)
         for task in self._tasks[2:]:
             task.cancel()
+        await self._remove_scratch()
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -348,6 +360,11 @@ class Session:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._writer is not None:
             self._writer.close()
+
+    async def _remove_scratch(self) -> None:
+        if self._scratch is not None:
+            scratch, self._scratch = self._scratch, None
+            await asyncio.to_thread(shutil.rmtree, scratch, True)
 
     def _end(self, state: str, reason: str | None) -> None:
         if reason:
