@@ -157,6 +157,8 @@ class EmrWorkspaceApp(ExtensionApp):
     async def stop_extension(self) -> None:
         from .parts import stop_parts
 
+        if getattr(self, "services", None) is None:
+            return  # the extension failed to load: nothing to stop
         await stop_parts(self, self.services)
         await self.services.leases.release_all()
         await self.services.store.close()
