@@ -68,7 +68,9 @@ def test_twenty_concurrent_opens_make_exactly_one_holder(servers, moto_serial, r
 
     # the store agrees: one holder, the winner, with the generation the winner was given
     key = f"s/.emr-workspace/studios/es-race/locks/{wid}.json"
-    doc = json.loads(client(moto_serial.url, "s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    doc = json.loads(
+        client(moto_serial.url, "s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    )
     assert [h["user"] for h in doc["holders"]] == [winner]
     assert doc["generation"] == body["lease"]["generation"] == 1
     # and every server reports that holder
