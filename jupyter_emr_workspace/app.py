@@ -126,6 +126,9 @@ class EmrWorkspaceApp(ExtensionApp):
         self.server.web_app.settings["emr_workspace"] = self.services
         self._install_authorizer()
         self._start_parts()
+        # ExtensionApp copies self.settings over the web app's settings after this method;
+        # without this line the wrapped authorizers (lock enforcement) would be undone.
+        self.settings["authorizer"] = self.server.web_app.settings["authorizer"]
         self.log.info(
             "jupyter-emr-workspace: Studio %s (%s), store %s, Workspaces in %s",
             studio.name,
