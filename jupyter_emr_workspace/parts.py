@@ -12,7 +12,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-PARTS: list[str] = ["jupyter_emr_workspace.hub.part"]
+PARTS: list[str] = [
+    "jupyter_emr_workspace.hub.part",
+    "jupyter_emr_workspace.compute.part",
+]
 
 
 def _modules() -> list[Any]:

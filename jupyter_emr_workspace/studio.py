@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Dict, Enum, Float, Int, List, Unicode, Union, default
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, default
 from traitlets.config import LoggingConfigurable
 
 from .aws import AwsSettings
@@ -53,6 +53,27 @@ class Studio(LoggingConfigurable):
     groups = Dict(config=True, help="User → list of groups, for servers outside JupyterHub.")
     lease_seconds = Int(90, config=True, help="Lease time of a Workspace lock.")
     autosave_interval = Int(30, config=True, help="Seconds between background backups.")
+    # -- storage
+    checkpoints_per_file = Int(
+        5, config=True, help="Checkpoints kept per file in the backup location (oldest dropped)."
+    )
+    backup_concurrency = Int(8, config=True, help="Backup uploads in flight at once, per server.")
+    restore_concurrency = Int(
+        16, config=True, help="Downloads in flight at once when a Workspace is restored."
+    )
+    backup_max_backoff = Float(
+        300.0, config=True, help="Longest wait (s) between retries of a failing backup."
+    )
+    flush_timeout = Float(
+        20.0, config=True, help="Seconds a close or shutdown waits for pending backups."
+    )
+    storage_state_dir = Unicode(
+        "",
+        config=True,
+        help="Local folder for the backup manifest and the pending set (survives crashes). "
+        "Default: emr-workspace/storage under the Jupyter data dir.",
+    )
+    # -- end storage
     workspaces_dir = Unicode(
         "workspaces", config=True, help="Folder (relative to the server root) for Workspaces."
     )
@@ -81,6 +102,66 @@ class Studio(LoggingConfigurable):
         "so locks and audit events carry a stable name. Default: the OS user. Empty: keep "
         "jupyter_server's random name.",
     )
+
+    # -- compute
+    compute_sources = List(
+        Unicode(),
+        None,
+        allow_none=True,
+        config=True,
+        help="Cluster sources to list: 'emr-ec2', 'emr-eks', 'local'. Default: all three "
+        "when subnet_ids are set, else only 'local' (no AWS account needed).",
+    )
+    cluster_templates = List(
+        Dict(),
+        config=True,
+        help="Cluster templates: [{name, description, run_job_flow: {RunJobFlow params, "
+        "'{{field}}' placeholders}, fields: [{name, label, type: string|number|choice, "
+        "choices, default, required, min, max, pattern}], service_catalog?: {product_id, "
+        "provisioning_artifact_id, path_id?}}]. See docs/compute.md.",
+    )
+    livy_urls = Dict(
+        Unicode(),
+        config=True,
+        help="Cluster id (EMR or EMR on EKS) → Livy URL, overriding resolution "
+        "(SSH tunnels, proxies, tests).",
+    )
+    eks_livy_urls = Dict(
+        Unicode(), config=True, help="EMR on EKS virtual cluster id → Livy URL (Livy on EKS)."
+    )
+    eks_livy_tag = Unicode(
+        "emr-workspace:livy-url",
+        config=True,
+        help="Tag on a virtual cluster whose value is its Livy URL (used when eks_livy_urls "
+        "does not name it).",
+    )
+    livy_auth = Enum(
+        ["None", "Basic", "Kerberos"],
+        "None",
+        config=True,
+        help="How kernels authenticate to Livy on EMR: None, Basic (Livy behind LDAP/Knox) or "
+        "Kerberos (needs requests-kerberos and a ticket, e.g. from kinit).",
+    )
+    livy_username = Unicode("", config=True, help="User name for livy_auth='Basic'.")
+    livy_password_env = Unicode(
+        "EMR_WORKSPACE_LIVY_PASSWORD",
+        config=True,
+        help="Environment variable holding the password for livy_auth='Basic' (kept out of "
+        "config files and Workspace metadata).",
+    )
+    use_public_dns = Bool(
+        False, config=True, help="Reach Livy on the primary node's public DNS name."
+    )
+    livy_probe_timeout = Float(
+        3.0, config=True, help="Seconds the attach-time Livy reachability check waits."
+    )
+    local_engine_idle_timeout = Float(
+        3600.0, config=True, help="Embedded engine: stop Spark sessions idle this long (0: never)."
+    )
+    local_engine_python = Unicode(
+        "", config=True, help="Embedded engine: Python for its sessions (default: the server's)."
+    )
+    # -- end compute
 
     @default("local_user_name")
     def _default_local_user_name(self) -> str:
@@ -149,6 +230,9 @@ class Studio(LoggingConfigurable):
         for user, groups in self.groups.items():
             if not isinstance(groups, list | tuple) or not all(isinstance(g, str) for g in groups):
                 raise ConfigError(f"c.Studio.groups[{user!r}] must be a list of group names")
+        from .compute.config import validate_compute
+
+        validate_compute(self)
 
 
 def check_assignments(assignments: Any, policies: dict[str, Any], where: str) -> None:

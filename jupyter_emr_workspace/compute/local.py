@@ -1,0 +1,102 @@
+"""The embedded engine as a cluster source: Spark on this server, no AWS account needed.
+
+The engine process starts on the first attach (or on opening a Workspace attached to it)
+and stops with the server. Without Java or PySpark it is listed, not attachable, with why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..errors import Conflict, NotFound, UpstreamError
+from ..studio import Identity, Studio
+from .model import Cluster, LivyEndpoint
+
+log = logging.getLogger(__name__)
+LOCAL_ID = "local"
+
+
+class LocalEngineSource:
+    type = "local"
+    list_action = "elasticmapreduce:ListClusters"
+
+    def __init__(self, studio: Studio, arn_of: Any) -> None:
+        self.studio = studio
+        self._arn_of = arn_of
+        self.engine: Any = None  # livy.EngineProcess, created lazily (imports stay light)
+        self._owned = False
+        self._lock = asyncio.Lock()
+
+    def arn(self, cluster_id: str) -> str:
+        return str(self._arn_of(cluster_id))
+
+    def use(self, engine: Any) -> None:
+        """Use an engine someone else runs (tests, embedding); it is not stopped by us."""
+        self.engine, self._owned = engine, False
+
+    async def unavailable_reason(self) -> str | None:
+        from ..livy import engine_unavailable_reason
+
+        return await asyncio.to_thread(engine_unavailable_reason)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.engine is not None and self.engine.running)
+
+    async def list_clusters(self, identity: Identity) -> list[Cluster]:
+        reason = await self.unavailable_reason()
+        return [Cluster(
+            type=self.type, id=LOCAL_ID, name="Local Spark (this server)",
+            state="RUNNING" if self.running else ("WAITING" if reason is None else "UNAVAILABLE"),
+            livy_url=self.engine.url if self.running else None,
+            release_label=_pyspark_version(), applications=["Spark", "Livy"],
+            attachable=reason is None, reason=reason,
+        )]
+
+    async def resolve(
+        self, identity: Identity | None, cluster_id: str, endpoint_id: str | None
+    ) -> tuple[Cluster, LivyEndpoint]:
+        if cluster_id != LOCAL_ID:
+            raise NotFound(f"The local source has one cluster, {LOCAL_ID!r}, not {cluster_id!r}",
+                           code="ClusterNotFound")
+        reason = await self.unavailable_reason()
+        if reason:
+            raise Conflict(f"The local Spark engine cannot run on this server: {reason}",
+                           code="ClusterNotReady")
+        url = await self.ensure_started()
+        cluster = (await self.list_clusters(identity))[0] if identity else Cluster(
+            type=self.type, id=LOCAL_ID, name="Local Spark (this server)", state="RUNNING")
+        cluster.livy_url = url
+        return cluster, LivyEndpoint(url=url, **self.engine.sparkmagic_auth())
+
+    async def ensure_started(self) -> str:
+        async with self._lock:
+            if self.engine is None:
+                from ..livy import EngineProcess
+
+                self.engine = EngineProcess(
+                    idle_timeout=self.studio.local_engine_idle_timeout,
+                    python=self.studio.local_engine_python or None)
+                self._owned = True
+            if not self.running and not self._owned:
+                raise UpstreamError("The local Spark engine this server was given is not running")
+            try:
+                return str(await self.engine.start())
+            except Exception as e:  # EngineStartError carries the engine's last output
+                raise UpstreamError(f"The local Spark engine did not start: {e}",
+                                    code="EngineStartFailed") from None
+
+    async def stop(self) -> None:
+        if self.engine is not None and self._owned:
+            await self.engine.stop()
+
+
+def _pyspark_version() -> str | None:
+    import importlib.metadata
+
+    try:
+        return "pyspark-" + importlib.metadata.version("pyspark")
+    except importlib.metadata.PackageNotFoundError:
+        return None

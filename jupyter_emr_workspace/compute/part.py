@@ -1,0 +1,109 @@
+"""Compute as a part of the server: builds the ComputeService, its handlers and hooks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.utils import ensure_async
+from tornado import web
+
+from ..handlers import WS_ID, BaseHandler
+from .service import ComputeService
+
+KEY = "compute"
+
+
+class ServerKernels:
+    """The jupyter-server's kernels, found by the folder they run in."""
+
+    def __init__(self, kernel_manager: Any) -> None:
+        self.km = kernel_manager
+
+    def running_in(self, folder: Path) -> list[str]:
+        root = os.path.realpath(folder)
+        found = []
+        for kernel_id in list(self.km.list_kernel_ids()):
+            try:
+                kernel = self.km.get_kernel(kernel_id)
+            except KeyError:
+                continue
+            cwd = (getattr(kernel, "_launch_args", None) or {}).get("cwd")
+            if cwd:
+                real = os.path.realpath(cwd)
+                if real == root or real.startswith(root + os.sep):
+                    found.append(kernel_id)
+        return found
+
+    async def restart(self, kernel_ids: list[str]) -> None:
+        for kernel_id in kernel_ids:
+            await ensure_async(self.km.restart_kernel(kernel_id))
+
+
+def start(app: Any, services: Any) -> None:
+    server = getattr(app, "serverapp", None)
+    kernels = ServerKernels(server.kernel_manager) if server is not None else None
+    compute = ComputeService(
+        services.studio, services.aws, services.registry, services.leases, services.access,
+        services.guard, services.arns, services.folders, services.workspaces, kernels)
+    services.extra[KEY] = compute
+    services.hooks.add(compute.hooks)
+
+
+async def stop(app: Any, services: Any) -> None:
+    compute: ComputeService | None = services.extra.get(KEY)
+    if compute is not None:
+        await compute.stop()
+
+
+class ComputeHandler(BaseHandler):
+    @property
+    def compute(self) -> ComputeService:
+        return self.services.extra[KEY]
+
+
+class ClustersHandler(ComputeHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.send(await self.compute.list_clusters(self.identity()))
+
+    @web.authenticated
+    async def post(self) -> None:
+        self.send(await self.compute.create_cluster(self.identity(), self.json_body()), 201)
+
+
+class TemplatesHandler(ComputeHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        await self.services.access.require_member(self.identity())
+        self.send(self.compute.list_templates())
+
+
+class AttachHandler(ComputeHandler):
+    @web.authenticated
+    async def post(self, workspace_id: str) -> None:
+        self.send(await self.compute.attach(self.identity(), workspace_id, self.json_body()))
+
+
+class DetachHandler(ComputeHandler):
+    @web.authenticated
+    async def post(self, workspace_id: str) -> None:
+        self.send(await self.compute.detach(self.identity(), workspace_id, self.json_body()))
+
+
+class RestartKernelsHandler(ComputeHandler):
+    @web.authenticated
+    async def post(self, workspace_id: str) -> None:
+        self.json_body()
+        self.send(await self.compute.restart_kernels(self.identity(), workspace_id))
+
+
+def handlers() -> list[tuple[str, Any]]:
+    return [
+        ("clusters", ClustersHandler),
+        ("templates", TemplatesHandler),
+        (f"workspaces/{WS_ID}/attach", AttachHandler),
+        (f"workspaces/{WS_ID}/detach", DetachHandler),
+        (f"workspaces/{WS_ID}/restart-kernels", RestartKernelsHandler),
+    ]
