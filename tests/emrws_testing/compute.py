@@ -1,0 +1,70 @@
+"""Helpers for the compute tests: EMR clusters in moto, a stand-in Livy, free ports."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def subnet_id() -> str:
+    return "subnet-" + uuid.uuid4().hex[:17]
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_cluster(emr: Any, name: str, subnet: str | None = None, *, livy: bool = True,
+                configurations: list[dict[str, Any]] | None = None,
+                tags: dict[str, str] | None = None) -> str:
+    instances: dict[str, Any] = {"InstanceCount": 1, "MasterInstanceType": "m5.xlarge",
+                                 "KeepJobFlowAliveWhenNoSteps": True}
+    if subnet:
+        instances["Ec2SubnetId"] = subnet
+    apps = [{"Name": "Spark"}] + ([{"Name": "Livy"}] if livy else [])
+    kwargs: dict[str, Any] = {}
+    if configurations:
+        kwargs["Configurations"] = configurations
+    return str(emr.run_job_flow(
+        Name=name, ReleaseLabel="emr-7.1.0", Instances=instances, Applications=apps,
+        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole",
+        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()], **kwargs,
+    )["JobFlowId"])
+
+
+class FakeLivy:
+    """Answers Livy's GET /sessions (enough for the attach-time probe), counting requests."""
+
+    def __init__(self) -> None:
+        owner = self
+        self.requests: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.requests.append(self.path)
+                body = json.dumps({"from": 0, "total": 0, "sessions": []}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
