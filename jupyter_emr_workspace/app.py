@@ -126,6 +126,10 @@ class EmrWorkspaceApp(ExtensionApp):
         self.server.web_app.settings["emr_workspace"] = self.services
         self._install_authorizer()
         self._start_parts()
+        # ExtensionApp copies self.settings over the web app's settings after this method:
+        # keep the wrapped authorizer (ours, and any part's) from being replaced by the
+        # server's original one.
+        self.settings["authorizer"] = self.server.web_app.settings["authorizer"]
         # ExtensionApp copies self.settings over the web app's settings after this method;
         # without this line the wrapped authorizers (lock enforcement) would be undone.
         self.settings["authorizer"] = self.server.web_app.settings["authorizer"]

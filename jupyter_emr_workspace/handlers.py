@@ -31,6 +31,25 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
     def services(self) -> Any:
         return self.settings["emr_workspace"]
 
+    async def prepare(self) -> None:  # type: ignore[override]
+        """Studio membership first, for every route (core and parts): in IDENTITY_CENTER
+        mode an unassigned user gets 403 before any validation or lookup."""
+        await super().prepare()
+        if self._finished or self.current_user is None:
+            return  # @web.authenticated answers
+        identity = self.identity()
+        access = self.services.access
+        if not await access.is_member(identity):
+            self.services.audit.record(
+                identity,
+                "emr-workspace:UseStudio",
+                self.services.arns.studio(),
+                "denied",
+                error_code="NotAssignedToStudio",
+                details={"method": self.request.method, "path": self.request.path[:200]},
+            )
+            await access.require_member(identity)
+
     def identity(self) -> Identity:
         return identity_from_user(
             self.current_user, self.services.studio, source_ip=self.request.remote_ip
@@ -186,8 +205,8 @@ class EventsHandler(BaseHandler):
 class OpenApiHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        self.set_header("Content-Type", "application/yaml")
-        self.finish(files(__package__).joinpath("openapi.yaml").read_text())
+        text = files(__package__).joinpath("openapi.yaml").read_text()
+        self.finish(text, set_content_type="application/yaml")
 
 
 class NotFoundHandler(BaseHandler):

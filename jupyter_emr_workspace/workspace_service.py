@@ -258,6 +258,10 @@ class WorkspaceService:
     ) -> dict[str, Any]:
         token = _token(body)
         ws = await self.registry.get(workspace_id)
+        # renewing continues an open: unassigned or no longer allowed users are refused
+        await self.guard.require(
+            identity, f"{EMR}:OpenEditorConsole", self.arns.workspace(ws.id), resource_tags=ws.tags
+        )
         self._own_lease(identity, ws.id, token)
         try:
             lease = await self.leases.renew(ws.id, token)
