@@ -80,7 +80,7 @@ class RoomGuardAuthorizer(Authorizer):
             if is_write(message) and not leases.holds(workspace_id, name):
                 if not warned:
                     warned = True
-                    log.warning(
+                    handler.log.warning(
                         "dropping edits from %s to Workspace %s: they do not hold its lease "
                         "on this server (read-only)",
                         name,

@@ -1,0 +1,533 @@
+"""A real JupyterHub (PyPI) with configurable-http-proxy (npm), DummyAuthenticator and
+local-process single-user servers running the extension against one shared Studio
+store (S3 on moto's HTTP server). Everything goes through the hub's public URL.
+
+One hub for the module (spawns take seconds); the tests run in order and build on each
+other's users and servers, never on each other's Workspaces.
+
+configurable-http-proxy: ``$CHP`` or ``<repo>/.hub-proxy/node_modules/.bin/`` (``npm
+install --prefix .hub-proxy configurable-http-proxy``), else ``PATH``; skipped if none.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import websocket
+from emrws_testing.moto_servers import MotoHttp, client
+from emrws_testing.servers import free_port
+from jupyter_ydoc import YNotebook
+from pycrdt import Doc, Text, create_sync_message, create_update_message, handle_sync_message
+
+pytestmark = pytest.mark.hub
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+ADMIN_TOKEN = "hub-test-admin-" + uuid.uuid4().hex
+CACHE_SECONDS = 1  # HubAuth.cache_max_age in the single-user servers
+
+
+def find_chp() -> str | None:
+    for candidate in (
+        os.environ.get("CHP"),
+        str(REPO / ".hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"),
+        shutil.which("configurable-http-proxy"),
+    ):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except (requests.RequestException, AssertionError, KeyError) as e:
+            last = e
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out waiting for {what}; last: {last!r}")
+
+
+HUB_CONFIG = """
+import sys
+c = get_config()  # noqa
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {proxy_port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.JupyterHub.db_url = "sqlite:///{tmp}/hub.sqlite"
+c.JupyterHub.cookie_secret_file = "{tmp}/cookie_secret"
+c.JupyterHub.pid_file = "{tmp}/hub.pid"
+c.JupyterHub.cleanup_servers = True
+c.ConfigurableHTTPProxy.command = ["{chp}"]
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
+c.ConfigurableHTTPProxy.pid_file = "{tmp}/proxy.pid"
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allow_all = True
+c.JupyterHub.spawner_class = (
+    "jupyter_emr_workspace.hub.spawners.TermFirstSimpleLocalProcessSpawner"
+)
+c.SimpleLocalProcessSpawner.home_dir_template = "{tmp}/home/{{username}}"
+c.Spawner.cmd = ["{singleuser}"]
+c.Spawner.args = ["--allow-root", "--config={singleuser_config}"]
+c.Spawner.environment = {environment}
+c.Spawner.http_timeout = 60
+c.Spawner.start_timeout = 60
+c.Spawner.term_timeout = 15
+c.JupyterHub.load_groups = {{"analysts": {{"users": ["bob"]}}}}
+# Sharing: users (and their servers' tokens) may share their own servers with users
+# they can name, and expand groups to members (a group share grants nothing in 6.1.1).
+c.JupyterHub.load_roles = [
+    {{"name": "user",
+     "scopes": ["self", "shares!user", "read:users:name", "read:groups"]}},
+    {{"name": "server",
+     "scopes": ["users:activity!user", "access:servers!server", "shares!user",
+                "read:users:name", "read:groups"]}},
+    {{"name": "tester", "services": ["tester"],
+     "scopes": ["admin:users", "admin:servers", "tokens", "admin:groups", "shares",
+                "read:hub"]}},
+]
+c.JupyterHub.services = [{{"name": "tester", "api_token": "{admin_token}"}}]
+"""
+
+SINGLEUSER_CONFIG = """
+c = get_config()  # noqa
+c.ServerApp.jpserver_extensions = {{
+    "jupyter_emr_workspace": True,
+    "jupyter_server_ydoc": True,
+    "jupyter_server_fileid": True,
+}}
+c.ServerApp.contents_manager_class = (
+    "jupyter_emr_workspace.contents.WorkspaceContentsManager"
+)
+c.HubAuth.cache_max_age = {cache}
+c.HubOAuth.cache_max_age = {cache}
+c.Studio.id = "es-hub"
+c.Studio.name = "Hub test Studio"
+c.Studio.backup_uri = "s3://{bucket}/studio"
+c.Studio.endpoint_url = "{moto}"
+c.Studio.region = "us-east-1"
+c.Studio.lease_seconds = 60
+c.Studio.autosave_interval = 1
+# Group-based access from the hub's groups: analysts and alice may do everything,
+# carol (in no group) everything but create and delete Workspaces.
+c.Studio.policies = {{
+    "full": {{"Version": "2012-10-17",
+             "Statement": [{{"Effect": "Allow", "Action": "*", "Resource": "*"}}]}},
+    "member": {{"Version": "2012-10-17", "Statement": [
+        {{"Effect": "Allow", "Action": "*", "Resource": "*"}},
+        {{"Effect": "Deny", "Resource": "*", "Action": [
+            "elasticmapreduce:CreateEditor", "elasticmapreduce:DeleteEditor"]}}]}},
+}}
+c.Studio.assignments = {{"group:analysts": "full", "user:alice": "full", "user:carol": "member"}}
+c.YDocExtension.document_save_delay = 0.2
+c.YDocExtension.file_poll_interval = 0.5
+"""
+
+
+class Hub:
+    """The running hub, its admin API and per-user tokens."""
+
+    def __init__(self, tmp: Path, moto: MotoHttp, chp: str) -> None:
+        self.tmp = tmp
+        self.bucket = f"hub-{uuid.uuid4().hex[:10]}"
+        client(moto.url, "s3").create_bucket(Bucket=self.bucket)
+        self.s3 = client(moto.url, "s3")
+        self.port, self.hub_port, api_port = free_port(), free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        singleuser_config = tmp / "singleuser_config.py"
+        singleuser_config.write_text(
+            SINGLEUSER_CONFIG.format(cache=CACHE_SECONDS, bucket=self.bucket, moto=moto.url)
+        )
+        environment = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PATH": os.environ.get("PATH", ""),
+        }
+        config = tmp / "jupyterhub_config.py"
+        config.write_text(
+            HUB_CONFIG.format(
+                proxy_port=self.port,
+                hub_port=self.hub_port,
+                proxy_api_port=api_port,
+                proxy_token=uuid.uuid4().hex,
+                tmp=tmp,
+                chp=chp,
+                singleuser=VENV_BIN / "jupyterhub-singleuser",
+                singleuser_config=singleuser_config,
+                environment=repr(environment),
+                admin_token=ADMIN_TOKEN,
+            )
+        )
+        self.log_path = tmp / "hub.log"
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "jupyterhub"), "-f", str(config), "--debug"],
+            cwd=tmp,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.tokens: dict[str, str] = {}
+
+    # -- the hub's API, as the admin service --------------------------------------------
+    def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(
+            method,
+            f"{self.url}/hub/api/{path}",
+            headers={"Authorization": f"token {ADMIN_TOKEN}"},
+            timeout=60,
+            **kwargs,
+        )
+
+    def wait_ready(self) -> None:
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited:\n{self.log_tail()}")
+            return self.admin("GET", "").status_code == 200
+
+        wait_for(up, 60, "the hub")
+
+    def log_tail(self, n: int = 6000) -> str:
+        return self.log_path.read_text(errors="replace")[-n:]
+
+    def add_users(self, *names: str) -> None:
+        r = self.admin("POST", "users", json={"usernames": list(names)})
+        assert r.status_code in (201, 409), r.text
+        for name in names:
+            r = self.admin("POST", f"users/{name}/tokens", json={"note": "test"})
+            assert r.status_code == 201, r.text
+            self.tokens[name] = r.json()["token"]
+
+    def start_server(self, name: str) -> None:
+        r = self.admin("POST", f"users/{name}/server")
+        assert r.status_code in (201, 202, 400), r.text
+
+        def ready() -> bool:
+            server = self.admin("GET", f"users/{name}").json()["servers"].get("")
+            return bool(server and server.get("ready"))
+
+        wait_for(ready, 90, f"{name}'s server")
+
+    def stop_server(self, name: str) -> None:
+        r = self.admin("DELETE", f"users/{name}/server")
+        assert r.status_code in (202, 204), r.text
+        wait_for(
+            lambda: "" not in self.admin("GET", f"users/{name}").json()["servers"],
+            60,
+            f"{name}'s server to stop",
+        )
+
+    def shares(self, owner: str) -> set[str]:
+        items = self.admin("GET", f"shares/{owner}/").json()["items"]
+        return {s["user"]["name"] for s in items if s.get("user")}
+
+    # -- a user's calls through the hub's URL -------------------------------------------
+    def as_user(self, user: str, server: str) -> UserClient:
+        return UserClient(self, user, server)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self._log.close()
+
+
+class UserClient:
+    """``user`` calling the server of ``server`` (``/user/<server>/``) with their token."""
+
+    def __init__(self, hub: Hub, user: str, server: str) -> None:
+        self.hub, self.user, self.server = hub, user, server
+        self.base = f"{hub.url}/user/{server}"
+        self.headers = {"Authorization": f"token {hub.tokens[user]}"}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(
+            method,
+            f"{self.base}/{path.lstrip('/')}",
+            headers=self.headers,
+            timeout=60,
+            allow_redirects=False,
+            **kwargs,
+        )
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.request(method, f"emr-workspace/api/{path.lstrip('/')}", **kwargs)
+
+    def save_notebook(self, path: str, source: str) -> requests.Response:
+        nb = {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "id": "c1",
+                    "metadata": {},
+                    "outputs": [],
+                    "source": source,
+                }
+            ],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+        return self.request("PUT", f"api/contents/{path}", json={"type": "notebook", "content": nb})
+
+    def notebook_source(self, path: str) -> str:
+        r = self.request("GET", f"api/contents/{path}")
+        assert r.status_code == 200, r.text
+        return "".join(c["source"] for c in r.json()["content"]["cells"])
+
+
+@pytest.fixture(scope="module")
+def hub(moto: MotoHttp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    chp = find_chp()
+    if chp is None:
+        pytest.skip("configurable-http-proxy not installed (npm install --prefix .hub-proxy)")
+    tmp = tmp_path_factory.mktemp("hub")
+    h = Hub(tmp, moto, chp)
+    try:
+        h.wait_ready()
+        h.add_users("alice", "bob", "carol")
+        threads = [threading.Thread(target=h.start_server, args=(n,)) for n in ("alice", "bob")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        yield h
+    except BaseException:
+        print(h.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        h.stop()
+
+
+def create_workspace(c: UserClient, **body: Any) -> dict[str, Any]:
+    body.setdefault("name", f"ws-{uuid.uuid4().hex[:8]}")
+    r = c.api("POST", "workspaces", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def open_workspace(c: UserClient, wid: str) -> dict[str, Any]:
+    r = c.api("POST", f"workspaces/{wid}/open", json={})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def backup_text(hub: Hub, wid: str, name: str) -> str:
+    return hub.s3.get_object(Bucket=hub.bucket, Key=f"studio/{wid}/{name}")["Body"].read().decode()
+
+
+# -- 1. the deployment: hub identities and groups reach the extension --------------------
+def test_hub_identity_groups_and_policies(hub: Hub) -> None:
+    alice = hub.as_user("alice", "alice")
+    bob = hub.as_user("bob", "bob")
+    r = alice.api("GET", "studio")
+    assert r.status_code == 200, r.text
+    assert r.json()["user"] == {"name": "alice", "groups": []}
+    info = bob.api("GET", "studio").json()
+    assert info["user"] == {"name": "bob", "groups": ["analysts"]}
+    assert info["permissions"]["elasticmapreduce:CreateEditor"] is True  # via group:analysts
+    assert info["backup_uri"] == f"s3://{hub.bucket}/studio"
+    # carol has no server of her own: only the hub lets users in
+    assert hub.as_user("carol", "alice").api("GET", "studio").status_code == 403
+
+
+# -- 2. cross-server single editor ---------------------------------------------------------
+def test_single_editor_across_servers_then_close(hub: Hub) -> None:
+    alice, bob = hub.as_user("alice", "alice"), hub.as_user("bob", "bob")
+    ws = create_workspace(alice, name="cross-server")
+    wid = ws["id"]
+    lease = open_workspace(alice, wid)["lease"]
+    assert alice.save_notebook(f"{ws['path']}/analysis.ipynb", "print('alice')").status_code in (
+        200,
+        201,
+    )
+    r = bob.api("POST", f"workspaces/{wid}/open", json={})
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "WorkspaceInUse"
+    assert r.json()["error"]["holder"]["user"] == "alice"
+    assert "alice" in r.json()["error"]["message"]
+    listed = {w["id"]: w for w in bob.api("GET", "workspaces").json()["workspaces"]}
+    assert listed[wid]["lock"]["holders"][0]["user"] == "alice"
+    # bob cannot write into it on his own server either
+    assert bob.save_notebook(f"{ws['path']}/bob.ipynb", "x").status_code == 423
+
+    r = alice.api("POST", f"workspaces/{wid}/close", json={"token": lease["token"]})
+    assert r.status_code == 204, r.text
+    opened = open_workspace(bob, wid)
+    assert opened["lease"]["generation"] > lease["generation"]
+    assert opened.get("restored") == 1, opened
+    assert bob.notebook_source(f"{ws['path']}/analysis.ipynb") == "print('alice')"
+
+
+def test_lease_released_when_the_server_stops(hub: Hub) -> None:
+    alice, bob = hub.as_user("alice", "alice"), hub.as_user("bob", "bob")
+    ws = create_workspace(alice, name="server-stops")
+    wid = ws["id"]
+    open_workspace(alice, wid)
+    r = alice.save_notebook(f"{ws['path']}/late.ipynb", "print('saved just before stop')")
+    assert r.status_code in (200, 201), r.text
+    assert bob.api("POST", f"workspaces/{wid}/open", json={}).status_code == 409
+    hub.stop_server("alice")  # SIGTERM: pending backups flushed, leases released
+    try:
+        # the lease (60 s) has not expired: only the shutdown can have freed it
+        opened = open_workspace(bob, wid)
+        assert opened.get("restored") == 1, opened
+        assert "saved just before stop" in bob.notebook_source(f"{ws['path']}/late.ipynb")
+        r = bob.api("POST", f"workspaces/{wid}/close", json={"token": opened["lease"]["token"]})
+        assert r.status_code == 204
+    finally:
+        hub.start_server("alice")
+
+
+# -- 3. collaboration through the hub's sharing API and jupyter-collaboration ---------------
+class YClient:
+    """A real-time session on a notebook's collaboration room, as JupyterLab opens one."""
+
+    def __init__(self, c: UserClient, path: str) -> None:
+        r = c.request(
+            "PUT", f"api/collaboration/session/{path}", json={"format": "json", "type": "notebook"}
+        )
+        assert r.status_code in (200, 201), r.text
+        session = r.json()
+        url = (
+            c.base.replace("http://", "ws://", 1)
+            + f"/api/collaboration/room/json:notebook:{session['fileId']}"
+            + f"?sessionId={session['sessionId']}"
+        )
+        self.user = c.user
+        self.ws = websocket.create_connection(
+            url, header=[f"Authorization: {c.headers['Authorization']}"], timeout=10
+        )
+        self.doc = Doc()
+        self.nb = YNotebook(self.doc)
+        self.ws.send_binary(create_sync_message(self.doc))
+
+    def source(self) -> str:
+        cells = self.nb.ycells
+        return str(cells[0]["source"]) if len(cells) else ""
+
+    def pump(self, until: Callable[[], bool], timeout: float = 20) -> None:
+        """Apply what the server sends (answering sync requests) until ``until()``."""
+        deadline = time.monotonic() + timeout
+        while not until():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{self.user}: document is {self.source()!r}")
+            self.ws.settimeout(min(remaining, 0.5))
+            try:
+                message = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                continue
+            if isinstance(message, bytes) and message[:1] == b"\x00":
+                reply = handle_sync_message(message[1:], self.doc)
+                if reply is not None:
+                    self.ws.send_binary(reply)
+
+    def append(self, text: str) -> None:
+        """Type at the end of the first cell and send the change, as the editor would."""
+        state = self.doc.get_state()
+        source = self.nb.ycells[0]["source"]
+        assert isinstance(source, Text)
+        source.insert(len(source), text)
+        self.ws.send_binary(create_update_message(self.doc.get_update(state)))
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def test_collaboration_shared_through_the_hub(hub: Hub) -> None:
+    alice = hub.as_user("alice", "alice")
+    bob = hub.as_user("bob", "alice")  # bob on alice's server, through the hub's URL
+    carol = hub.as_user("carol", "alice")
+    ws = create_workspace(
+        alice, name="pair", collaboration={"enabled": True, "collaborators": ["group:analysts"]}
+    )
+    wid, path = ws["id"], f"{ws['path']}/pair.ipynb"
+    assert bob.api("GET", "studio").status_code == 403  # the hub keeps bob out for now
+
+    r = alice.api("POST", f"workspaces/{wid}/share", json={})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "WorkspaceNotOpen", r.text
+    open_workspace(alice, wid)
+    assert alice.save_notebook(path, "x = 1\n").status_code in (200, 201)
+    r = alice.api("POST", f"workspaces/{wid}/share", json={})
+    assert r.status_code == 200, r.text
+    assert r.json()["shared_with"] == ["bob"]  # group:analysts expanded to its users
+    assert r.json()["server"] == {"owner": "alice", "name": "", "url": "/user/alice/"}
+    assert hub.shares("alice") == {"bob"}
+
+    # bob joins alice's server under his own identity and opens the Workspace with her
+    wait_for(lambda: bob.api("GET", "studio").status_code == 200, 15, "bob's access")
+    assert bob.api("GET", "studio").json()["user"] == {"name": "bob", "groups": ["analysts"]}
+    assert bob.api("POST", f"workspaces/{wid}/share", json={}).status_code == 403  # not his
+    open_workspace(bob, wid)
+    holders = alice.api("GET", f"workspaces/{wid}").json()["lock"]["holders"]
+    assert {h["user"] for h in holders} == {"alice", "bob"}
+
+    ya, yb = YClient(alice, path), YClient(bob, path)
+    try:
+        ya.pump(lambda: ya.source() == "x = 1\n")
+        yb.pump(lambda: yb.source() == "x = 1\n")
+        ya.append("y = 2\n")
+        yb.pump(lambda: "y = 2" in yb.source())
+        yb.append("z = 3\n")
+        ya.pump(lambda: "z = 3" in ya.source())
+        assert ya.source() == yb.source() == "x = 1\ny = 2\nz = 3\n"
+        # the room saves through the contents manager: on disk and backed up
+        wait_for(lambda: "z = 3" in alice.notebook_source(path), 15, "the room's save")
+
+        # carol: the hub lets her in (an admin shared the server), the extension does not
+        assert hub.admin("POST", "shares/alice/", json={"user": "carol"}).status_code == 200
+        wait_for(lambda: carol.api("GET", "studio").status_code == 200, 15, "carol's access")
+        r = carol.api("POST", f"workspaces/{wid}/open", json={})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "WorkspaceInUse", r.text
+        assert carol.save_notebook(path, "carol was here").status_code == 423
+        assert carol.api("POST", f"workspaces/{wid}/share", json={}).status_code == 403
+        yc = YClient(carol, path)
+        try:
+            yc.pump(lambda: "z = 3" in yc.source())  # she may watch
+            yc.append("carol was here\n")  # but her edits are dropped
+            ya.append("w = 4\n")
+            yb.pump(lambda: "w = 4" in yb.source())
+            yc.pump(lambda: "w = 4" in yc.source())
+            assert "carol" not in yb.source() and "carol" not in ya.source()
+            wait_for(lambda: "w = 4" in alice.notebook_source(path), 15, "the room's save")
+            assert "carol" not in alice.notebook_source(path)
+        finally:
+            yc.close()
+    finally:
+        ya.close()
+        yb.close()
+
+    # collaboration off: what sharing granted is revoked; carol's admin share is not ours
+    r = alice.api(
+        "PATCH",
+        f"workspaces/{wid}",
+        json={"collaboration": {"enabled": False, "collaborators": ["group:analysts"]}},
+    )
+    assert r.status_code == 200, r.text
+    assert hub.shares("alice") == {"carol"}
+    wait_for(lambda: bob.api("GET", "studio").status_code == 403, 15, "bob's access to end")
