@@ -20,15 +20,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import websocket
+from emrws_testing.compute import run_cluster
 from emrws_testing.moto_servers import MotoHttp, client
 from emrws_testing.servers import free_port
 from jupyter_ydoc import YNotebook
+from moto.emr.models import Cluster as MotoCluster
 from pycrdt import Doc, Text, create_sync_message, create_update_message, handle_sync_message
 
 pytestmark = pytest.mark.hub
@@ -37,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 ADMIN_TOKEN = "hub-test-admin-" + uuid.uuid4().hex
 CACHE_SECONDS = 1  # HubAuth.cache_max_age in the single-user servers
+SUBNET = "subnet-0a1b2c3d4e5f60718"
 
 
 def find_chp() -> str | None:
@@ -137,6 +142,11 @@ c.Studio.policies = {{
             "elasticmapreduce:CreateEditor", "elasticmapreduce:DeleteEditor"]}}]}},
 }}
 c.Studio.assignments = {{"group:analysts": "full", "user:alice": "full", "user:carol": "member"}}
+# compute: EMR on EC2 clusters in this subnet, Livy on the primary node's public name
+c.Studio.subnet_ids = ["{subnet}"]
+c.Studio.compute_sources = ["emr-ec2"]
+c.Studio.use_public_dns = True
+c.Studio.livy_probe_timeout = 2
 c.YDocExtension.document_save_delay = 0.2
 c.YDocExtension.file_poll_interval = 0.5
 """
@@ -154,7 +164,9 @@ class Hub:
         self.url = f"http://127.0.0.1:{self.port}"
         singleuser_config = tmp / "singleuser_config.py"
         singleuser_config.write_text(
-            SINGLEUSER_CONFIG.format(cache=CACHE_SECONDS, bucket=self.bucket, moto=moto.url)
+            SINGLEUSER_CONFIG.format(
+                cache=CACHE_SECONDS, bucket=self.bucket, moto=moto.url, subnet=SUBNET
+            )
         )
         environment = {
             "AWS_ACCESS_KEY_ID": "testing",
@@ -531,3 +543,87 @@ def test_collaboration_shared_through_the_hub(hub: Hub) -> None:
     assert r.status_code == 200, r.text
     assert hub.shares("alice") == {"carol"}
     wait_for(lambda: bob.api("GET", "studio").status_code == 403, 15, "bob's access to end")
+
+
+# -- 4. restart and failover ----------------------------------------------------------------
+class LivyStandIn:
+    """Answers Livy's ``GET /sessions`` on one address: a cluster's primary node."""
+
+    def __init__(self, host: str, port: int) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = b'{"from": 0, "total": 0, "sessions": []}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def primary_nodes(names: dict[str, str]) -> Iterator[None]:
+    """Let tests move a moto cluster's primary node (moto's server runs in this process)."""
+    original = MotoCluster.master_public_dns_name
+
+    def dns(self: Any) -> str:
+        return names.get(self.id) or original.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    MotoCluster.master_public_dns_name = property(dns)  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        MotoCluster.master_public_dns_name = original  # type: ignore[method-assign]
+
+
+def test_restart_loses_nothing_and_follows_the_primary_node(hub: Hub, moto: MotoHttp) -> None:
+    alice = hub.as_user("alice", "alice")
+    port = free_port()
+    cluster = run_cluster(
+        client(moto.url, "emr"),
+        "hub-cluster",
+        SUBNET,
+        configurations=[
+            {"Classification": "livy-conf", "Properties": {"livy.server.port": str(port)}}
+        ],
+    )
+    names = {cluster: "127.0.0.1"}
+    old_primary = LivyStandIn("127.0.0.1", port)
+    with primary_nodes(names):
+        ws = create_workspace(alice, name="restart")
+        wid, path = ws["id"], f"{ws['path']}/work.ipynb"
+        open_workspace(alice, wid)
+        r = alice.api(
+            "POST", f"workspaces/{wid}/attach", json={"type": "emr-ec2", "cluster_id": cluster}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["attachment"]["livy_url"] == f"http://127.0.0.1:{port}"
+        for i in range(3):  # saved right before the stop: backups still pending
+            assert alice.save_notebook(path, f"step {i}").status_code in (200, 201)
+
+        hub.stop_server("alice")
+        assert "step 2" in backup_text(hub, wid, "work.ipynb")  # flushed at shutdown
+        # the cluster's primary node is replaced while the server is down
+        old_primary.close()
+        names[cluster] = "127.0.0.2"
+        new_primary = LivyStandIn("127.0.0.2", port)
+        try:
+            hub.start_server("alice")
+            opened = open_workspace(alice, wid)  # the lease was released at shutdown
+            attachment = opened["workspace"]["attachment"]
+            assert attachment["cluster_id"] == cluster
+            assert attachment["livy_url"] == f"http://127.0.0.2:{port}", opened
+            assert alice.notebook_source(path) == "step 2"
+            stored = alice.api("GET", f"workspaces/{wid}").json()["attachment"]
+            assert stored["livy_url"] == f"http://127.0.0.2:{port}"
+        finally:
+            new_primary.close()
