@@ -220,11 +220,24 @@ class LeaseManager:
                 live.append(holder)
                 changed = True
             new = LockDoc(holders=live, generation=doc.generation + (1 if changed else 0))
+            offset = self.clock.offset
             try:
                 await self._write(workspace_id, new, etag)
             except PreconditionFailed:
                 await asyncio.sleep(random.uniform(0, 0.02 * min(attempt + 1, 10)))
                 continue
+            shift = self.clock.offset - offset
+            if abs(shift) > timedelta(seconds=1):
+                # The write was our first word from the store's clock (a new lock: nothing
+                # was read before it) and ours is off: restate the lease in the store's
+                # time, or a slow clock would create a lease others see as expired.
+                if mine is None:
+                    holder.since = _iso(_parse(holder.since) + shift)
+                holder.expires_at = _iso(_parse(holder.expires_at) + shift)
+                try:
+                    await self._write(workspace_id, new, self._seen[workspace_id][1])
+                except PreconditionFailed:
+                    continue
             return self._remember(workspace_id, holder, new.generation)
         raise Conflict(f"Could not take the lock of {workspace_id}: too much contention; retry")
 

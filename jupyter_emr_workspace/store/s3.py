@@ -128,7 +128,14 @@ class S3Store(BlobStore):
             params["IfMatch"] = if_match
         if metadata:
             params["Metadata"] = metadata
-        r = await self._call("put_object", **params)
+        try:
+            r = await self._call("put_object", **params)
+        except ObjectNotFound:
+            # S3 answers If-Match on a missing object with 404: for the contract (and the
+            # lease's retry loops) that is a failed precondition, as on the local store
+            if if_match is None:
+                raise
+            raise PreconditionFailed(f"{key} is gone") from None
         return WriteResult(etag=r["ETag"], store_time=_store_time(r))
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
