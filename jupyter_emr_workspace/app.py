@@ -11,7 +11,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Unicode
+from traitlets import TraitError, Unicode
 
 from .access import AccessControl, Arns, SessionMappings
 from .authz import WorkspaceAuthorizer
@@ -113,10 +113,10 @@ class EmrWorkspaceApp(ExtensionApp):
         return self.serverapp
 
     def initialize_settings(self) -> None:
-        studio = Studio(parent=self)
         try:
+            studio = Studio(parent=self)  # a wrong type fails here (traitlets' TraitError)
             studio.validate()
-        except ConfigError as e:
+        except (ConfigError, TraitError) as e:
             self.log.critical("jupyter-emr-workspace: invalid configuration: %s", e)
             raise SystemExit(f"jupyter-emr-workspace: invalid configuration: {e}") from None
         server_id = self.server_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
