@@ -70,8 +70,11 @@ def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "conditi
 
 
 HUB_CONFIG = """
-import sys
+# The documented example, as an admin would use it ...
+load_subconfig("{example}")  # noqa
 c = get_config()  # noqa
+# ... with what only a test needs: free loopback ports, a throwaway state folder, the
+# npm proxy, and an admin service to drive the hub's API.
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = {proxy_port}
 c.JupyterHub.hub_ip = "127.0.0.1"
@@ -84,31 +87,13 @@ c.ConfigurableHTTPProxy.command = ["{chp}"]
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
 c.ConfigurableHTTPProxy.pid_file = "{tmp}/proxy.pid"
-c.JupyterHub.authenticator_class = "dummy"
-c.Authenticator.allow_all = True
-c.JupyterHub.spawner_class = (
-    "jupyter_emr_workspace.hub.spawners.TermFirstSimpleLocalProcessSpawner"
-)
-c.SimpleLocalProcessSpawner.home_dir_template = "{tmp}/home/{{username}}"
-c.Spawner.cmd = ["{singleuser}"]
-c.Spawner.args = ["--allow-root", "--config={singleuser_config}"]
-c.Spawner.environment = {environment}
-c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 60
 c.Spawner.term_timeout = 15
-c.JupyterHub.load_groups = {{"analysts": {{"users": ["bob"]}}}}
-# Sharing: users (and their servers' tokens) may share their own servers with users
-# they can name, and expand groups to members (a group share grants nothing in 6.1.1).
-c.JupyterHub.load_roles = [
-    {{"name": "user",
-     "scopes": ["self", "shares!user", "read:users:name", "read:groups"]}},
-    {{"name": "server",
-     "scopes": ["users:activity!user", "access:servers!server", "shares!user",
-                "read:users:name", "read:groups"]}},
+c.JupyterHub.load_roles.append(
     {{"name": "tester", "services": ["tester"],
      "scopes": ["admin:users", "admin:servers", "tokens", "admin:groups", "shares",
-                "read:hub"]}},
-]
+                "read:hub"]}}
+)
 c.JupyterHub.services = [{{"name": "tester", "api_token": "{admin_token}"}}]
 """
 
@@ -168,11 +153,15 @@ class Hub:
                 cache=CACHE_SECONDS, bucket=self.bucket, moto=moto.url, subnet=SUBNET
             )
         )
-        environment = {
+        env = {
+            **os.environ,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
-            "PATH": os.environ.get("PATH", ""),
+            "EMR_STUDIO_CONFIG": str(singleuser_config),
+            "EMR_HUB_SPAWNER": "simple",
+            "EMR_HUB_HOMES": str(tmp / "home" / "{username}"),
+            "EMR_HUB_AUTHENTICATOR": "dummy",
         }
         config = tmp / "jupyterhub_config.py"
         config.write_text(
@@ -183,9 +172,7 @@ class Hub:
                 proxy_token=uuid.uuid4().hex,
                 tmp=tmp,
                 chp=chp,
-                singleuser=VENV_BIN / "jupyterhub-singleuser",
-                singleuser_config=singleuser_config,
-                environment=repr(environment),
+                example=REPO / "examples" / "jupyterhub" / "jupyterhub_config.py",
                 admin_token=ADMIN_TOKEN,
             )
         )
@@ -197,6 +184,7 @@ class Hub:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=env,
         )
         self.tokens: dict[str, str] = {}
 
