@@ -151,7 +151,7 @@ async def test_provisioner_sets_only_the_conf_dir(tmp_path: Path, registry: Path
     base = {"PATH": "/bin", "SPARKMAGIC_CONF_DIR": "/elsewhere"}
     kw = await _provisioner().pre_launch(cwd=str(tmp_path / "ws" / "sub"), env=dict(base))
     assert kw["env"] == {**base, "SPARKMAGIC_CONF_DIR": str(tmp_path / "conf")}
-    assert kw["cmd"][1:3] == ["-m", "sparkmagic.kernels.pysparkkernel.pysparkkernel"]
+    assert kw["cmd"][1:3] == ["-m", "jupyter_emr_workspace.kernels.pysparkkernel"]
 
 
 async def test_spark_kernel_outside_a_workspace_falls_back_with_a_warning(
@@ -296,3 +296,26 @@ def test_real_pyspark_kernel_runs_on_the_workspace_engine(
     assert cell.reply["content"]["status"] == "ok", cell.text
     assert "3" in cell.text
 
+
+
+# -- cluster hints --------------------------------------------------------------------------
+
+
+def test_errors_that_mean_the_cluster_is_gone_get_a_hint(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_emr_workspace.kernels.cluster_hints import CLUSTER_FILE, with_hint
+
+    (tmp_path / CLUSTER_FILE).write_text(json.dumps(
+        {"type": "emr-ec2", "cluster_id": "j-1", "name": "etl", "livy_url": "http://h:8998"}))
+    monkeypatch.setenv("SPARKMAGIC_CONF_DIR", str(tmp_path))
+    from jupyter_emr_workspace.kernels.cluster_hints import cluster_info
+
+    gone = with_hint("Error sending http request and maximum retry encountered.",
+                     cluster_info())
+    assert "The Workspace's cluster etl (j-1) did not answer (Livy at http://h:8998)" in gone
+    assert "attach the Workspace to a running cluster" in gone
+    assert with_hint("NameError: x", cluster_info()) == "NameError: x"  # user errors untouched
+    local = with_hint("Invalid status code '404' from ...", {"type": "local"})
+    assert "local Spark engine" in local
+    monkeypatch.setenv("SPARKMAGIC_CONF_DIR", str(tmp_path / "missing"))
+    assert cluster_info() == {}

@@ -14,14 +14,15 @@ from typing import Any
 
 PROVISIONER_NAME = "emr-workspace-provisioner"
 SPECS_DIR = Path(__file__).parent / "specs"
-# name -> (display name, sparkmagic kernel module, language)
+# name -> (display name, kernel module, language); each module is sparkmagic's wrapper kernel
+# plus errors that name the Workspace's cluster (cluster_hints.py)
 KERNELS: dict[str, tuple[str, str, str]] = {
     "emr-pysparkkernel": ("PySpark (EMR Workspace)",
-                          "sparkmagic.kernels.pysparkkernel.pysparkkernel", "python"),
+                          "jupyter_emr_workspace.kernels.pysparkkernel", "python"),
     "emr-sparkkernel": ("Spark (EMR Workspace)",
-                        "sparkmagic.kernels.sparkkernel.sparkkernel", "scala"),
+                        "jupyter_emr_workspace.kernels.sparkkernel", "scala"),
     "emr-sparkrkernel": ("SparkR (EMR Workspace)",
-                         "sparkmagic.kernels.sparkrkernel.sparkrkernel", "r"),
+                         "jupyter_emr_workspace.kernels.sparkrkernel", "r"),
 }
 
 

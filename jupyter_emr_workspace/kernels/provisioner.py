@@ -33,7 +33,7 @@ class WorkspaceKernelProvisioner(LocalProvisioner):
 
     def _is_spark_kernel(self) -> bool:
         argv = " ".join(getattr(self.kernel_spec, "argv", None) or [])
-        return "sparkmagic" in argv
+        return "sparkmagic" in argv or "jupyter_emr_workspace.kernels" in argv
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         kwargs = await super().pre_launch(**kwargs)

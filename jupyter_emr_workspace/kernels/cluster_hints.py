@@ -1,0 +1,88 @@
+"""sparkmagic's kernels, with errors that say what happened to the Workspace's cluster.
+
+When a cluster terminates under a running kernel, sparkmagic reports only "Error sending
+http request and maximum retry encountered.". These subclasses add which cluster the
+Workspace is attached to and what to do, from `workspace.json`, which the server writes
+beside the Workspace's sparkmagic `config.json` (so the kernel needs no server access).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+CLUSTER_FILE = "workspace.json"
+#: sparkmagic messages that mean the Livy endpoint or the session on it is gone
+GONE_MARKERS = (
+    "Error sending http request",
+    "maximum retry encountered",
+    "Invalid status code '404'",
+    "Invalid status code '502'",
+    "Invalid status code '503'",
+    "unexpectedly reached final status",
+)
+
+
+def cluster_info(conf_dir: str | None = None) -> dict[str, Any]:
+    """What the server wrote about the attachment; {} when there is nothing to read."""
+    folder = conf_dir or os.environ.get("SPARKMAGIC_CONF_DIR")
+    if not folder:
+        return {}
+    try:
+        data = json.loads((Path(folder) / CLUSTER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def with_hint(message: str, info: dict[str, Any]) -> str:
+    """``message``, plus what to do when it means the cluster is gone."""
+    if not any(marker in message for marker in GONE_MARKERS):
+        return message
+    if info.get("type") == "local":
+        what = "The local Spark engine of this Jupyter server"
+        todo = ("Reattach the Workspace to 'Local Spark' in the EMR Workspaces panel (that "
+                "starts the engine again), then restart this kernel.")
+    else:
+        label = info.get("name") or info.get("cluster_id") or "its cluster"
+        ident = f" ({info['cluster_id']})" if info.get("cluster_id") not in (None, label) else ""
+        what = f"The Workspace's cluster {label}{ident}"
+        todo = ("It may have terminated, been stopped or replaced. In the EMR Workspaces panel, "
+                "attach the Workspace to a running cluster, then restart this kernel.")
+    url = info.get("livy_url")
+    where = f" at {url}" if url else ""
+    return f"{message.rstrip()}\n\n{what} did not answer (Livy{where}). {todo}\n"
+
+
+def install(kernel: Any) -> None:
+    """Route the sparkmagic magics' error output of ``kernel`` through `with_hint`."""
+    shell = getattr(kernel, "shell", None)
+    magics = shell.magics_manager.registry.get("KernelMagics") if shell else None
+    for display in {id(d): d for d in (getattr(magics, "ipython_display", None),
+                                         getattr(kernel, "ipython_display", None)) if d}.values():
+        original = display.send_error
+
+        def send_error(error: str, _original: Any = original) -> None:
+            _original(with_hint(str(error), cluster_info()))
+
+        display.send_error = send_error
+
+
+def hinting(base: type) -> type:
+    """A subclass of sparkmagic kernel ``base`` that adds cluster hints to its errors."""
+
+    class HintingKernel(base):
+        def _load_magics_extension(self) -> None:
+            super()._load_magics_extension()
+            install(self)
+
+    HintingKernel.__name__ = HintingKernel.__qualname__ = f"Workspace{base.__name__}"
+    return HintingKernel
+
+
+def launch(kernel_class: type) -> None:
+    from ipykernel.kernelapp import IPKernelApp
+
+    IPKernelApp.launch_instance(kernel_class=kernel_class)
