@@ -9,6 +9,7 @@ nothing of tornado: handlers call it; it raises ApiError subclasses.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import shutil
@@ -23,6 +24,7 @@ from ..errors import ApiError, BadRequest, Conflict, Locked, NotFound, UpstreamE
 from ..folders import WorkspaceFolders
 from ..guard import Guard
 from ..kernels import register_workspace_conf, registry_path, unregister_workspace_conf
+from ..kernels.cluster_hints import CLUSTER_FILE
 from ..kernels.sparkmagic_config import write_sparkmagic_config
 from ..leases import Lease, LeaseManager
 from ..studio import Identity, Studio
@@ -266,10 +268,15 @@ class ComputeService:
         kernel registry, never in the Workspace folder (which is backed up and shared)."""
         return registry_path().parent / "sparkmagic" / self.studio.id / workspace_id
 
-    def _wire(self, workspace_id: str, endpoint: LivyEndpoint, session: dict[str, Any]) -> None:
+    def _wire(self, workspace_id: str, endpoint: LivyEndpoint, session: dict[str, Any],
+              attachment: dict[str, Any]) -> None:
         conf_dir = self.conf_dir(workspace_id)
         write_sparkmagic_config(conf_dir, endpoint.url, session_settings=session,
                                 **endpoint.sparkmagic_kwargs())
+        # what the kernels say when the cluster stops answering (kernels/cluster_hints.py)
+        about = {k: attachment.get(k) for k in ("type", "cluster_id", "endpoint_id", "name")}
+        (conf_dir / CLUSTER_FILE).write_text(json.dumps({**about, "livy_url": endpoint.url}),
+                                             encoding="utf-8")
         register_workspace_conf(self.folders.ensure(workspace_id), conf_dir)
 
     def _unwire(self, workspace_id: str) -> None:
@@ -317,7 +324,7 @@ class ComputeService:
                 current.attachment = attachment
 
             ws = await self.registry.update(ws.id, change)
-            await asyncio.to_thread(self._wire, ws.id, endpoint, session)
+            await asyncio.to_thread(self._wire, ws.id, endpoint, session, attachment)
             facts["livy_url"] = endpoint.url
         return await self._answer(identity, ws, bool(body.get("restart_kernels")))
 
@@ -387,7 +394,7 @@ class ComputeService:
 
             await self.registry.update(ws.id, change)
             ws.attachment = {**att, "livy_url": url}
-        await asyncio.to_thread(self._wire, ws.id, endpoint, att.get("session") or {})
+        await asyncio.to_thread(self._wire, ws.id, endpoint, att.get("session") or {}, att)
         return {"attachment_livy_url": endpoint.url}
 
 
