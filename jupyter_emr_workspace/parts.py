@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 PARTS: list[str] = [
     "jupyter_emr_workspace.hub.part",
+    "jupyter_emr_workspace.contents",
     "jupyter_emr_workspace.compute.part",
 ]
 

@@ -1,0 +1,57 @@
+"""Notebook storage (DESIGN.md section 7): local saves, background backups to the
+Studio's backup location, checkpoints there, restore on open, delete semantics.
+
+This module is a part (see ``parts.py``): ``start``, ``stop`` and ``handlers``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornado.ioloop import IOLoop
+
+from .manager import WorkspaceContentsManager
+
+__all__ = ["WorkspaceContentsManager", "handlers", "start", "stop"]
+
+MANAGER = "jupyter_emr_workspace.contents.WorkspaceContentsManager"
+
+
+def start(app: Any, services: Any) -> None:
+    from .service import Storage
+
+    storage = Storage(services)
+    services.extra["storage"] = storage
+    services.hooks.add(storage)
+    manager = app.serverapp.contents_manager
+    if isinstance(manager, WorkspaceContentsManager):
+        manager.storage = storage
+    else:
+        app.log.warning(
+            "jupyter-emr-workspace: the contents manager is %s.%s, not %s: Workspace files "
+            "are saved on this server but NOT backed up to %s, and their checkpoints stay "
+            "local. Another extension or your config (c.ServerApp.contents_manager_class) "
+            "chose it; set it to %r (or a subclass of it) to enable backups.",
+            type(manager).__module__,
+            type(manager).__name__,
+            WorkspaceContentsManager.__name__,
+            services.store.uri,
+            MANAGER,
+        )
+    IOLoop.current().add_callback(storage.scheduler.start)
+
+
+async def stop(app: Any, services: Any) -> None:
+    storage = services.extra.get("storage")
+    if storage is None:
+        return
+    manager = app.serverapp.contents_manager
+    if getattr(manager, "storage", None) is storage:
+        manager.storage = None
+    await storage.scheduler.stop(storage.flush_timeout)
+
+
+def handlers() -> list[tuple[str, Any]]:
+    from .api import ROUTES
+
+    return list(ROUTES)
