@@ -386,3 +386,65 @@ def test_kernelspecs_ship_with_the_package() -> None:
                                                  "emr-sparkrkernel"}
     assert all(stat.S_ISREG(os.stat(specs / n / "kernel.json").st_mode)
                for n in ("emr-pysparkkernel", "emr-sparkkernel", "emr-sparkrkernel"))
+
+
+CATALOG_TEMPLATES = [{
+    "name": "governed",
+    "description": "The platform team's EMR product in Service Catalog",
+    "service_catalog": {"product_id": "prod-abcdefghijklm",
+                        "provisioning_artifact_id": "pa-abcdefghijklm"},
+    "fields": [{"name": "ClusterSize", "type": "choice", "choices": ["S", "M"],
+                "default": "S"}],
+}]
+
+
+@pytest.mark.parametrize("compute_config", [{"cluster_templates": CATALOG_TEMPLATES}])
+async def test_service_catalog_template_provisions_the_product(
+        api: Api, services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto lacks Service Catalog provisioning: a botocore Stubber replays AWS's answer."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    sc = boto3.client("servicecatalog", region_name="us-east-1", aws_access_key_id="x",
+                      aws_secret_access_key="x")
+    stub = Stubber(sc)
+    stub.add_response("provision_product", {"RecordDetail": {
+        "RecordId": "rec-abcdefghijklm", "ProvisionedProductName": "nightly-etl",
+        "Status": "CREATED", "ProvisionedProductType": "CFN_STACK",
+        "RecordType": "PROVISION_PRODUCT", "ProvisionedProductId": "pp-abcdefghijklm",
+        "ProductId": "prod-abcdefghijklm", "ProvisioningArtifactId": "pa-abcdefghijklm"}}, {
+        "ProductId": "prod-abcdefghijklm", "ProvisioningArtifactId": "pa-abcdefghijklm",
+        "ProvisionedProductName": "nightly-etl",
+        "ProvisioningParameters": [{"Key": "ClusterSize", "Value": "M"}], "Tags": ANY})
+    compute = services.extra["compute"]
+    real_client = compute.client
+
+    async def client(identity: Any, service: str) -> Any:
+        return sc if service == "servicecatalog" else await real_client(identity, service)
+
+    monkeypatch.setattr(compute, "client", client)
+    assert (await api("GET", "templates")).json["templates"][0]["service_catalog"] is True
+    with stub:
+        r = await api("POST", "clusters", {"template": "governed", "name": "nightly-etl",
+                                           "parameters": {"ClusterSize": "M"}})
+        stub.assert_no_pending_responses()
+    assert r.code == 201, r
+    assert r.json["provisioning"] == {"record_id": "rec-abcdefghijklm", "status": "CREATED",
+                                      "provisioned_product_id": "pp-abcdefghijklm"}
+    assert r.json["state"] == "STARTING" and r.json["attachable"] is False
+    actions = [(e["action"], e["outcome"]) for e in services.audit.recent(50)]
+    assert ("servicecatalog:ProvisionProduct", "denied") not in actions
+    assert (f"{EMR}:RunJobFlow", "success") in actions
+
+
+@pytest.mark.parametrize("compute_config", [{
+    "cluster_templates": CATALOG_TEMPLATES,
+    "policies": {"emr-only": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "elasticmapreduce:*", "Resource": "*"}]}},
+    "assignments": {"user:alice": "emr-only"},
+}])
+async def test_service_catalog_template_needs_provision_product(
+        api: Api, services: Any) -> None:
+    r = await api("POST", "clusters", {"template": "governed", "name": "n"})
+    assert r.code == 403 and "servicecatalog:ProvisionProduct" in r.error["message"]
+    assert events(services, "servicecatalog:ProvisionProduct")[0]["outcome"] == "denied"
