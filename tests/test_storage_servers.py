@@ -1,0 +1,132 @@
+"""Storage across real server processes: restore on another server, and a server killed
+with SIGKILL in the middle of a backup resumes the pending files when it comes back."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from emrws_testing.moto_servers import MotoHttp, client
+from emrws_testing.proxy import DelayProxy
+from emrws_testing.servers import ServerProcess
+from storage_helpers import cell_text, keys, nb_model, read, wait_sync
+
+MANAGER = "jupyter_emr_workspace.contents.WorkspaceContentsManager"
+
+
+def server(root: Path, studio: dict[str, Any], name: str) -> ServerProcess:
+    """A server process with the storage contents manager (set as pip install sets it)."""
+    proc = ServerProcess(root, studio, name=name)
+    config = json.loads(proc.config_path.read_text())
+    config["ServerApp"]["contents_manager_class"] = MANAGER
+    proc.config_path.write_text(json.dumps(config))
+    return proc
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ServerProcess]]:
+    started: list[ServerProcess] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def studio(bucket: str, endpoint: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "es-mp",
+        "backup_uri": f"s3://{bucket}/backups",
+        "endpoint_url": endpoint,
+        "autosave_interval": 1,
+        "backup_max_backoff": 2.0,
+        **extra,
+    }
+
+
+def open_ws(proc: ServerProcess, ws_id: str) -> dict[str, Any]:
+    r = proc.api("POST", f"/workspaces/{ws_id}/open")
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def save(proc: ServerProcess, path: str, text: str) -> None:
+    r = proc.request("PUT", f"/api/contents/{path}", json=nb_model(text))
+    assert r.status_code in (200, 201), r.text
+
+
+def test_a_second_server_restores_the_workspace(
+    tmp_path: Path, moto: MotoHttp, bucket: str, servers: list[ServerProcess]
+) -> None:
+    config = studio(bucket, moto.url)
+    a = server(tmp_path / "a-root", config, "a").start()
+    servers.append(a)
+    ws_id = a.api("POST", "/workspaces", json={"name": "travels"}).json()["id"]
+    opened = open_ws(a, ws_id)
+    r = a.request("PUT", f"/api/contents/{opened['path']}/sub", json={"type": "directory"})
+    assert r.status_code == 201, r.text
+    for i in range(5):
+        save(
+            a,
+            f"{opened['path']}/sub/n{i}.ipynb" if i % 2 else f"{opened['path']}/n{i}.ipynb",
+            f"n{i}",
+        )
+    r = a.api("POST", f"/workspaces/{ws_id}/close", json={"token": opened["lease"]["token"]})
+    assert r.status_code == 204, r.text  # close flushed the backups
+    assert len(keys(client(moto.url, "s3"), bucket, f"backups/{ws_id}/")) == 5
+
+    b = server(tmp_path / "b-root", config, "b").start()
+    servers.append(b)
+    reopened = open_ws(b, ws_id)
+    assert reopened["restored"] == 5 and reopened["conflicts"] == [] and reopened["refused"] == []
+    folder = tmp_path / "b-root" / "workspaces" / ws_id
+    for i in range(5):
+        rel = f"sub/n{i}.ipynb" if i % 2 else f"n{i}.ipynb"
+        assert (folder / rel).read_bytes() == (
+            tmp_path / "a-root" / "workspaces" / ws_id / rel
+        ).read_bytes()
+    # restored files are known to be backed up: nothing pending, nothing re-sent
+    status = b.api("GET", f"/workspaces/{ws_id}/backup").json()
+    assert status["pending"] == [] and status["failed"] == []
+
+
+def test_a_server_killed_mid_backup_resumes_after_restart(
+    tmp_path: Path, moto: MotoHttp, bucket: str, servers: list[ServerProcess]
+) -> None:
+    proxy = DelayProxy(moto.server.server_port, delay=0.25).start()
+    try:
+        config = studio(bucket, proxy.url, backup_concurrency=1)
+        root = tmp_path / "root"
+        a = server(root, config, "a").start()
+        servers.append(a)
+        ws_id = a.api("POST", "/workspaces", json={"name": "crashy"}).json()["id"]
+        opened = open_ws(a, ws_id)
+        for i in range(10):
+            save(a, f"{opened['path']}/k{i}.ipynb", f"k{i}")
+        s3 = client(moto.url, "s3")
+        prefix = f"backups/{ws_id}/"
+        wait_sync(lambda: 1 <= len(keys(s3, bucket, prefix)) < 10, "a backup under way")
+        a.stop(sig=signal.SIGKILL)
+        assert len(keys(s3, bucket, prefix)) < 10
+
+        proxy.delay = 0.0
+        again = server(root, config, "a").start()
+        servers.append(again)
+        # the pending set survived the crash (it is on disk, not only in memory)
+        status = again.api("GET", f"/workspaces/{ws_id}/backup").json()
+        assert status["pending"], status
+        open_ws(again, ws_id)  # same server id and user: the lease is still ours
+        wait_sync(
+            lambda: all(
+                cell_text(read(s3, bucket, f"{prefix}k{i}.ipynb")) == f"k{i}" for i in range(10)
+            ),
+            "every file backed up after the restart",
+        )
+        wait_sync(
+            lambda: not again.api("GET", f"/workspaces/{ws_id}/backup").json()["pending"],
+            "nothing pending",
+        )
+    finally:
+        proxy.close()
