@@ -253,7 +253,7 @@ function WorkspaceItem(props: {
             {trans.__('Delete')}
           </button>
         )}
-        {state.kind !== 'free' &&
+        {(state.kind === 'in-use' || state.kind === 'collaborative') &&
           model.canOn(workspace, Actions.forceRelease) && (
             <button
               type="button"

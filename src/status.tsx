@@ -116,21 +116,6 @@ function StatusView(props: {
       </span>
       {state.mode === 'editing' && (
         <>
-          <span
-            className={`jp-EmrWorkspace-statusBackup${
-              problem ? ' jp-mod-error' : ''
-            }`}
-            title={problem ?? text}
-            data-pending={backup.status?.pending?.length ?? 0}
-          >
-            {text}
-            {problem && (
-              <span className="jp-EmrWorkspace-statusProblem">
-                {' '}
-                ⚠ {problem.split('\n')[0]}
-              </span>
-            )}
-          </span>
           <button
             type="button"
             className="jp-EmrWorkspace-statusButton"
@@ -139,6 +124,15 @@ function StatusView(props: {
           >
             {backup.busy ? trans.__('Backing up…') : trans.__('Back up now')}
           </button>
+          <span
+            className={`jp-EmrWorkspace-statusBackup${
+              problem ? ' jp-mod-error' : ''
+            }`}
+            title={problem ? `${text}\n${problem}` : text}
+            data-pending={backup.status?.pending?.length ?? 0}
+          >
+            {problem ? `⚠ ${text}: ${problem.split('\n')[0]}` : text}
+          </span>
         </>
       )}
     </div>

@@ -23,6 +23,7 @@ sys.path.insert(0, str(HERE))
 
 configure_jupyter_server(c)  # noqa: F821
 
+c.ServerApp.port = int(os.environ.get("EMR_WS_UI_PORT", "8888"))  # noqa: F821
 c.ServerApp.allow_root = True  # noqa: F821
 c.ServerApp.identity_provider_class = "identity.HeaderIdentityProvider"  # noqa: F821
 

@@ -6,6 +6,13 @@
  */
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
+const port = process.env.EMR_WS_UI_PORT || '8888';
+
+// One Workspace name per run, the same in every worker (a worker restarts
+// after a failed test and loads the test file again).
+process.env.EMR_WS_UI_NAME =
+  process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`;
+
 module.exports = {
   ...baseConfig,
   // The scenarios share one server and build on each other.
@@ -20,7 +27,9 @@ module.exports = {
   ],
   use: {
     ...baseConfig.use,
+    baseURL: `http://localhost:${port}`,
     video: 'off',
+    screenshot: 'only-on-failure',
     trace: 'retain-on-failure',
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
@@ -36,7 +45,7 @@ module.exports = {
   },
   webServer: {
     command: 'jlpm start',
-    url: 'http://localhost:8888/lab',
+    url: `http://localhost:${port}/lab`,
     timeout: 120 * 1000,
     reuseExistingServer: !process.env.CI
   }

@@ -14,8 +14,10 @@ import * as path from 'path';
  */
 
 const PANEL_ID = 'jp-emr-workspace-panel';
+
 const API = '/emr-workspace/api';
-const NAME = `ui-test-${Date.now().toString(36)}`;
+const NAME =
+  process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`;
 const SCREENSHOTS = path.join(__dirname, '..', 'screenshots');
 
 interface IWorkspace {
@@ -37,12 +39,28 @@ async function findWorkspace(
 }
 
 async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
-  await page.sidebar.openTab(PANEL_ID);
+  // The command only activates (clicking the tab of an open panel closes it).
+  await page.evaluate(async () => {
+    await window.jupyterapp.commands.execute('emr-workspace:show-panel');
+  });
   const panel = page.locator(`#${PANEL_ID}`);
   await expect(panel).toBeVisible();
   await expect(
     panel.getByRole('heading', { name: 'Workspaces', exact: true })
   ).toBeVisible();
+  return panel;
+}
+
+/**
+ * Open the Workspace in this tab (alice may take her own lease over) and
+ * return the panel.
+ */
+async function openWorkspace(page: IJupyterLabPageFixture): Promise<Locator> {
+  const panel = await openPanel(page);
+  await panel.getByRole('button', { name: `Open ${NAME}` }).click();
+  await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+    'Lease held'
+  );
   return panel;
 }
 
@@ -60,7 +78,14 @@ async function screenshot(
   await testInfo.attach(file, { path: target, contentType: 'image/png' });
 }
 
-test.describe.serial('EMR Workspaces panel', () => {
+// Galata's `mockState` answers every GET matching /.*\/api\/workspaces/ with
+// JupyterLab's own layout workspaces, which would hide this extension's
+// /emr-workspace/api/workspaces: keep JupyterLab's real (temporary) state.
+test.use({ mockState: false });
+
+// The scenarios build on each other and run in order on one worker; a failure
+// does not skip the rest, so each test reports on its own part.
+test.describe('EMR Workspaces panel', () => {
   test('the server extension answers and versions match', async ({
     page,
     request
@@ -97,95 +122,100 @@ test.describe.serial('EMR Workspaces panel', () => {
     expect(workspace?.id).toMatch(/^e-[A-Z0-9]{25}$/);
   });
 
-  test('open it, save a notebook, back it up, attach the local cluster', async ({
+  test('open it: the lease is taken and the file browser moves', async ({
     page,
     request
   }) => {
-    const panel = await openPanel(page);
     const workspace = (await findWorkspace(request))!;
+    await openWorkspace(page);
+    await expect
+      .poll(() => page.filebrowser.getCurrentDirectory())
+      .toBe(workspace.path);
+    const status = page.locator('.jp-EmrWorkspace-statusItem');
+    await expect(status).toContainText(NAME);
+    await expect(status).toContainText('Lease held');
+    const held = await findWorkspace(request);
+    expect(held?.lock?.holders.map(h => h.user)).toEqual(['alice']);
+  });
 
-    await test.step('open: the lease is taken and the file browser moves', async () => {
-      await panel.getByRole('button', { name: `Open ${NAME}` }).click();
-      await expect(page.locator('.jp-FileBrowser')).toBeVisible();
-      await expect
-        .poll(() => page.filebrowser.getCurrentDirectory())
-        .toBe(workspace.path);
-      const status = page.locator('.jp-EmrWorkspace-statusItem');
-      await expect(status).toContainText(NAME);
-      await expect(status).toContainText('Lease held');
-      const held = await findWorkspace(request);
-      expect(held?.lock?.holders.map(h => h.user)).toEqual(['alice']);
-    });
+  test('create and save a notebook in it', async ({ page, request }) => {
+    const workspace = (await findWorkspace(request))!;
+    await openWorkspace(page);
+    const name = await page.notebook.createNew('analysis.ipynb');
+    expect(name).toBe('analysis.ipynb');
+    await page.notebook.setCell(0, 'code', 'print("hello from EMR")');
+    await page.notebook.save();
+    await page.filebrowser.refresh();
+    expect(
+      await page.filebrowser.isFileListedInBrowser('analysis.ipynb')
+    ).toBeTruthy();
+    const file = await request.get(
+      `/api/contents/${workspace.path}/analysis.ipynb?content=0`
+    );
+    expect(file.ok()).toBeTruthy();
+  });
 
-    await test.step('create and save a notebook in it', async () => {
-      const name = await page.notebook.createNew('analysis.ipynb');
-      expect(name).toBe('analysis.ipynb');
-      await page.notebook.setCell(0, 'code', 'print("hello from EMR")');
-      await page.notebook.save();
-      await page.filebrowser.refresh();
-      expect(
-        await page.filebrowser.isFileListedInBrowser('analysis.ipynb')
-      ).toBeTruthy();
-      const file = await request.get(
-        `/api/contents/${workspace.path}/analysis.ipynb?content=0`
-      );
-      expect(file.ok()).toBeTruthy();
-    });
+  test('the backup state changes', async ({ page, request }) => {
+    const workspace = (await findWorkspace(request))!;
+    await openWorkspace(page);
+    const backup = page.locator('.jp-EmrWorkspace-statusBackup');
+    await expect(backup).toBeVisible();
+    await page
+      .locator('.jp-EmrWorkspace-statusItem')
+      .getByRole('button', { name: 'Back up now' })
+      .click();
+    await expect(backup).toContainText('Backed up', { timeout: 60000 });
+    await expect(backup).not.toContainText('pending');
+    const status = await (
+      await request.get(`${API}/workspaces/${workspace.id}/backup`)
+    ).json();
+    expect(status.last_backup_at).toBeTruthy();
+    expect(status.pending).toEqual([]);
+    expect(status.failed).toEqual([]);
+  });
 
-    await test.step('the backup state changes', async () => {
-      const backup = page.locator('.jp-EmrWorkspace-statusBackup');
-      await expect(backup).toBeVisible();
-      await page
-        .locator('.jp-EmrWorkspace-statusItem')
-        .getByRole('button', { name: 'Back up now' })
-        .click();
-      await expect(backup).toContainText('Backed up', { timeout: 60000 });
-      await expect(backup).not.toContainText('pending');
-      const status = await (
-        await request.get(`${API}/workspaces/${workspace.id}/backup`)
-      ).json();
-      expect(status.last_backup_at).toBeTruthy();
-      expect(status.pending).toEqual([]);
-      expect(status.failed).toEqual([]);
+  test('attach it to the local cluster', async ({ page, request }) => {
+    const panel = await openWorkspace(page);
+    await openPanel(page);
+    const local = panel.locator('.jp-EmrWorkspace-group', {
+      has: page.getByRole('heading', { name: 'Local', exact: true })
     });
+    await expect(local).toBeVisible({ timeout: 60000 });
+    await local
+      .getByRole('button', { name: /^Attach to / })
+      .first()
+      .click();
+    await expect(page.locator('.jp-EmrWorkspace-statusCluster')).toHaveText(
+      /^Cluster /,
+      { timeout: 120000 }
+    );
+    await expect(item(panel)).toContainText('Cluster: ');
+    await expect(
+      local.getByRole('button', { name: /^Detach from / })
+    ).toBeVisible();
+    const attached = await findWorkspace(request);
+    expect(attached?.attachment?.type).toBe('local');
+  });
 
-    await test.step('attach it to the local cluster', async () => {
-      await openPanel(page);
-      const local = panel.locator('.jp-EmrWorkspace-group', {
-        has: page.getByRole('heading', { name: 'Local', exact: true })
-      });
-      await expect(local).toBeVisible({ timeout: 60000 });
-      await local
-        .getByRole('button', { name: /^Attach to / })
-        .first()
-        .click();
-      await expect(page.locator('.jp-EmrWorkspace-statusCluster')).toHaveText(
-        /^Cluster /,
-        { timeout: 120000 }
-      );
-      await expect(item(panel)).toContainText('Cluster: ');
-      await expect(local.getByRole('button', { name: /^Detach from / })).toBeVisible();
-      const attached = await findWorkspace(request);
-      expect(attached?.attachment?.type).toBe('local');
-    });
-
-    await test.step('screenshots of the panel in the light and dark themes', async () => {
-      await page.theme.setLightTheme();
-      await openPanel(page);
-      await screenshot(panel, 'panel-light.png');
-      await page.theme.setDarkTheme();
-      await openPanel(page);
-      await screenshot(panel, 'panel-dark.png');
-      await screenshot(
-        page.locator('.jp-EmrWorkspace-statusItem'),
-        'status-dark.png'
-      );
-      await page.theme.setLightTheme();
-      await screenshot(
-        page.locator('.jp-EmrWorkspace-statusItem'),
-        'status-light.png'
-      );
-    });
+  test('screenshots of the panel in the light and dark themes', async ({
+    page
+  }) => {
+    const panel = await openWorkspace(page);
+    await page.theme.setLightTheme();
+    await openPanel(page);
+    await screenshot(panel, 'panel-light.png');
+    await screenshot(
+      page.locator('.jp-EmrWorkspace-statusItem'),
+      'status-light.png'
+    );
+    await page.theme.setDarkTheme();
+    await openPanel(page);
+    await screenshot(panel, 'panel-dark.png');
+    await screenshot(
+      page.locator('.jp-EmrWorkspace-statusItem'),
+      'status-dark.png'
+    );
+    await page.theme.setLightTheme();
   });
 
   test('another user sees it in use and opens it read-only', async ({
@@ -196,11 +226,7 @@ test.describe.serial('EMR Workspaces panel', () => {
     waitForApplication
   }) => {
     // alice (this page) holds the Workspace.
-    const alicePanel = await openPanel(page);
-    await alicePanel.getByRole('button', { name: `Open ${NAME}` }).click();
-    await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
-      'Lease held'
-    );
+    const alicePanel = await openWorkspace(page);
 
     // bob, in a second browser context.
     const { page: bob } = await galata.newPage({
@@ -208,7 +234,8 @@ test.describe.serial('EMR Workspaces panel', () => {
       browser,
       waitForApplication,
       autoGoto: false,
-      mockSettings: galata.DEFAULT_SETTINGS
+      mockSettings: galata.DEFAULT_SETTINGS,
+      mockState: false
     });
     try {
       const url = new URL(baseURL!);
