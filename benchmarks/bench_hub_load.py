@@ -1,0 +1,375 @@
+"""A JupyterHub's worth of users on one Studio store: S3 requests and lock latency.
+
+    python benchmarks/bench_hub_load.py [--users 100] [--speedup 50] [--window 60]
+
+Simulates ``--users`` single-user servers, each with one user holding one open
+Workspace, all on one shared S3 store (moto's HTTP server, in its own process so it does
+not share this process's GIL). Each simulated server runs the real code: its own
+LeaseManager (heartbeats renew the lease), BackupScheduler (autosave of changed files,
+with fencing) and WorkspaceRegistry, on its own S3Store; they only share one boto3
+client. Time is compressed by ``--speedup``: heartbeats every 30 s / speedup, autosave
+every 30 s / speedup, the panel's list refresh every 30 s / speedup. Each phase is
+measured over ``--window`` seconds of wall time (``--window`` x ``--speedup`` simulated
+seconds); request counts are reported per user per simulated (real-world) minute.
+
+Phases, one after the other, each measured after a warm-up interval:
+
+- idle: the Workspaces are open, nobody types (heartbeats; autosave finds nothing);
+- editing: every user changes their notebook once per autosave interval (worst case);
+- idle, panel open: as idle, and each user's EMR Workspaces panel refreshes its list
+  (GET /workspaces) every 30 s, as the frontend does while visible.
+
+Lock latency: every heartbeat (renew) is timed; a probe server also opens and closes a
+Workspace (acquire + release) and does a bare PUT of a lock-sized body (the floor: one
+S3 round trip at that moment) in a loop, so the percentiles are under the same load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.pop("AWS_PROFILE", None)
+
+import boto3
+import botocore.config
+
+from jupyter_emr_workspace.contents.backup import BackupScheduler
+from jupyter_emr_workspace.contents.state import StateFiles
+from jupyter_emr_workspace.folders import WorkspaceFolders
+from jupyter_emr_workspace.layout import Layout
+from jupyter_emr_workspace.leases import Lease, LeaseManager
+from jupyter_emr_workspace.store.s3 import S3Store
+from jupyter_emr_workspace.workspaces import WorkspaceRegistry
+
+STUDIO = "es-bench"
+HEARTBEAT_S = 30.0  # what the frontend does with the default 90 s lease
+AUTOSAVE_S = 30.0  # c.Studio.autosave_interval default
+PANEL_S = 30.0  # the panel's list refresh while visible
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return proc, url
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("moto server did not start")
+
+
+def notebook(version: int) -> bytes:
+    """A ~20 KB notebook whose first cell changes with ``version``."""
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"c{i}",
+            "metadata": {},
+            "outputs": [],
+            "source": f"# v{version}\n" if i == 0 else "x = 1\n" * 60,
+        }
+        for i in range(50)
+    ]
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+
+
+@dataclass
+class Server:
+    """One user's single-user server, reduced to what runs while a Workspace is open."""
+
+    name: str
+    store: S3Store
+    leases: LeaseManager
+    registry: WorkspaceRegistry
+    scheduler: BackupScheduler
+    folders: WorkspaceFolders
+    workspace_id: str = ""
+    lease: Lease | None = None
+    version: int = 0
+
+
+@dataclass
+class Stats:
+    """Latency samples per (phase, operation), taken only while a phase is measured."""
+
+    latencies: dict[tuple[str, str], list[float]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
+    phase: str | None = None
+
+    def add(self, op: str, seconds: float) -> None:
+        if self.phase is not None:
+            self.latencies[(self.phase, op)].append(seconds)
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+def requests_of(servers: list[Server]) -> collections.Counter[str]:
+    total: collections.Counter[str] = collections.Counter()
+    for s in servers:
+        total.update(s.store.requests)
+    return total
+
+
+async def make_server(name: str, s3: Any, uri: str, tmp: Path) -> Server:
+    store = S3Store(s3, uri, max_workers=4)
+    layout = Layout(STUDIO)
+    root = tmp / name
+    folders = WorkspaceFolders(root, "workspaces")
+    leases = LeaseManager(store, layout, name, 90)
+    scheduler = BackupScheduler(
+        store,
+        folders,
+        leases,
+        StateFiles(tmp / "state" / name, STUDIO, root),
+        interval=AUTOSAVE_S,  # set per run below
+        concurrency=8,
+        max_backoff=300,
+    )
+    return Server(name, store, leases, WorkspaceRegistry(store, layout, STUDIO), scheduler, folders)
+
+
+async def every(period: float) -> Any:
+    """Ticks on a fixed schedule (as the frontend's timers), from a random phase."""
+    next_at = time.monotonic() + random.uniform(0, period)
+    while True:
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        yield
+        next_at = max(next_at + period, time.monotonic())
+
+
+async def heartbeats(server: Server, period: float, stats: Stats) -> None:
+    async for _ in every(period):
+        assert server.lease is not None
+        t0 = time.perf_counter()
+        server.lease = await server.leases.renew(server.workspace_id, server.lease.token)
+        stats.add("heartbeat (renew)", time.perf_counter() - t0)
+
+
+async def edits(server: Server, period: float) -> None:
+    """A change in the user's notebook once per autosave interval (the editor's save)."""
+    path = server.folders.local_path(server.workspace_id) / "analysis.ipynb"
+    async for _ in every(period):
+        server.version += 1
+        await asyncio.to_thread(path.write_bytes, notebook(server.version))
+        server.scheduler.changed(server.workspace_id, "analysis.ipynb")
+
+
+@dataclass
+class Panel:
+    """A user's EMR Workspaces panel; its requests go through a store of its own so they
+    are counted apart (same code path as GET /workspaces: registry list + lock states)."""
+
+    store: S3Store
+    registry: WorkspaceRegistry
+    leases: LeaseManager
+    refreshes: int = 0
+
+
+async def panel(p: Panel, period: float, stats: Stats) -> None:
+    async for _ in every(period):
+        t0 = time.perf_counter()
+        await asyncio.gather(p.registry.list(), p.leases.states())
+        p.refreshes += 1
+        stats.add("panel refresh (GET /workspaces)", time.perf_counter() - t0)
+
+
+async def probe(server: Server, period: float, stats: Stats) -> None:
+    """Open/close of a Workspace and a bare PUT, timed under the load."""
+    key = Layout(STUDIO).base + "/bench-floor"
+    body = b"x" * 300
+    async for _ in every(period):
+        t0 = time.perf_counter()
+        lease = await server.leases.acquire(
+            server.workspace_id, server.name, shared=False, may_share=True
+        )
+        t1 = time.perf_counter()
+        await server.leases.release(server.workspace_id, lease.token)
+        t2 = time.perf_counter()
+        await server.store.put(key, body)
+        t3 = time.perf_counter()
+        stats.add("open (acquire)", t1 - t0)
+        stats.add("close (release)", t2 - t1)
+        stats.add("floor: bare PUT", t3 - t2)
+
+
+async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        config=botocore.config.Config(max_pool_connections=200, retries={"max_attempts": 2}),
+    )
+    bucket = "bench-hub"
+    s3.create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/studio"
+    k = args.speedup
+    hb, autosave = HEARTBEAT_S / k, AUTOSAVE_S / k
+
+    servers = [await make_server(f"user{i:03d}", s3, uri, tmp) for i in range(args.users)]
+    for i, server in enumerate(servers):
+        server.scheduler.interval = autosave
+        ws = await server.registry.create(f"ws-{i:03d}", server.name)
+        server.workspace_id = ws.id
+        server.lease = await server.leases.acquire(ws.id, server.name, shared=False, may_share=True)
+        folder = server.folders.ensure(ws.id)
+        (folder / "analysis.ipynb").write_bytes(notebook(0))
+    prober = await make_server("probe", s3, uri, tmp)
+    prober.workspace_id = (await prober.registry.create("probe", "probe")).id
+    for server in servers:
+        server.scheduler.start()
+        await server.scheduler.flush(server.workspace_id, 60)  # first backup: setup
+
+    stats = Stats()
+    tasks = [asyncio.ensure_future(heartbeats(s, hb, stats)) for s in servers]
+    tasks.append(asyncio.ensure_future(probe(prober, hb / 10, stats)))
+    results: dict[str, Any] = {"phases": {}, "latency": {}}
+
+    async def phase(
+        name: str, counted: list[Any], warmup: float, speed: float = k
+    ) -> dict[str, Any]:
+        await asyncio.sleep(warmup)  # every loop has run at least once
+        before = collections.Counter[str]()
+        for store in counted:
+            before.update(store.requests)
+        stats.phase = name
+        t0 = time.monotonic()
+        await asyncio.sleep(args.window)
+        elapsed = time.monotonic() - t0
+        stats.phase = None
+        delta = collections.Counter[str]()
+        for store in counted:
+            delta.update(store.requests)
+        delta -= before
+        simulated_minutes = elapsed * speed / 60
+        out: dict[str, Any] = {
+            "per_user_per_minute": round(sum(delta.values()) / args.users / simulated_minutes, 2),
+            "by_operation": {
+                op: round(n / args.users / simulated_minutes, 2) for op, n in sorted(delta.items())
+            },
+            "store_requests_per_second": round(sum(delta.values()) / elapsed, 1),
+            "requests": sum(delta.values()),
+        }
+        results["phases"][name] = out
+        print(f"{name}: {out}", flush=True)
+        return out
+
+    stores = [s.store for s in servers]
+    await phase("idle", stores, 2 * max(hb, autosave))
+    editing = [asyncio.ensure_future(edits(s, autosave)) for s in servers]
+    await phase("editing", stores, 2 * max(hb, autosave))
+    for task in editing:
+        task.cancel()
+    if args.panel:
+        panels = []
+        for server in servers:
+            store = S3Store(s3, uri, max_workers=4)
+            layout = Layout(STUDIO)
+            panels.append(
+                Panel(
+                    store,
+                    WorkspaceRegistry(store, layout, STUDIO),
+                    LeaseManager(store, layout, server.name, 90),
+                )
+            )
+        refresh = PANEL_S / args.panel_speedup
+        tasks += [asyncio.ensure_future(panel(p, refresh, stats)) for p in panels]
+        await asyncio.sleep(2 * refresh)  # first refreshes read everything once
+        done_before = sum(p.refreshes for p in panels)
+        out = await phase(
+            "panel open (its refreshes only)", [p.store for p in panels], 0, args.panel_speedup
+        )
+        refreshes = sum(p.refreshes for p in panels) - done_before
+        out["requests_per_refresh"] = round(out["requests"] / max(1, refreshes), 1)
+        out["refreshes"] = refreshes
+        for p in panels:
+            await p.store.close()
+
+    for (name, op), samples in stats.latencies.items():
+        results["latency"].setdefault(name, {})[op] = {
+            "n": len(samples),
+            "p50_ms": round(pct(samples, 0.5), 1),
+            "p99_ms": round(pct(samples, 0.99), 1),
+        }
+    for task in tasks:
+        task.cancel()
+    for server in servers:
+        await server.scheduler.stop(5)
+    for server in [*servers, prober]:
+        await server.store.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--speedup", type=float, default=50.0, help="time compression")
+    parser.add_argument("--window", type=float, default=30.0, help="seconds measured per phase")
+    parser.add_argument(
+        "--panel-speedup",
+        type=float,
+        default=5.0,
+        help="time compression of the panel's refreshes (each costs O(users) requests)",
+    )
+    parser.add_argument(
+        "--no-panel", dest="panel", action="store_false", help="skip the panel phase"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    proc, url = start_moto()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            results = asyncio.run(run(args, url, Path(tmp)))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    results["settings"] = {
+        "users": args.users,
+        "speedup": args.speedup,
+        "window_s": args.window,
+        "heartbeat_every_s": HEARTBEAT_S,
+        "autosave_every_s": AUTOSAVE_S,
+        "panel_refresh_every_s": PANEL_S,
+        "panel_speedup": args.panel_speedup,
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+    }
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
