@@ -227,7 +227,7 @@ class LeaseManager:
                 await asyncio.sleep(random.uniform(0, 0.02 * min(attempt + 1, 10)))
                 continue
             shift = self.clock.offset - offset
-            if abs(shift) > timedelta(seconds=1):
+            if abs(shift) > timedelta(seconds=2):  # beyond the Date header's jitter
                 # The write was our first word from the store's clock (a new lock: nothing
                 # was read before it) and ours is off: restate the lease in the store's
                 # time, or a slow clock would create a lease others see as expired.
