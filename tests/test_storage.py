@@ -418,3 +418,38 @@ async def test_a_100mb_upload_in_chunks_is_backed_up_whole(
     head = s3.head_object(Bucket=bucket, Key=f"backups/{ws_id}/big.ipynb")
     assert head["ContentLength"] == total
     assert head["Metadata"]["md5"] == digest.hexdigest()
+
+
+async def test_import_registers_an_emr_studio_backup_prefix(
+    api: Any, services: Any, s3: Any, bucket: str, moto: MotoHttp
+) -> None:
+    import asyncio
+    import sys
+
+    old_id = "e-" + "A1B2C3D4E5F6G7H8J9K0L1M2N"
+    for rel, body in (("a.ipynb", json.dumps(notebook("from emr"))), ("sub/b.py", "print(1)")):
+        s3.put_object(Bucket=bucket, Key=f"old-studio/{old_id}/{rel}", Body=body.encode())
+    s3.put_object(Bucket=bucket, Key=f"old-studio/{old_id}/sub/../../evil.txt", Body=b"x")
+    args = [
+        "-m", "jupyter_emr_workspace.cli", "import", f"s3://{bucket}/old-studio/{old_id}",
+        "--name", "From EMR", "--created-by", "alice", "--studio-id", "es-test",
+        "--backup-uri", f"s3://{bucket}/backups", "--endpoint-url", moto.url,
+    ]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    result = json.loads(out)
+    assert result["workspace_id"] == old_id and result["copied"] == 2
+    assert [s["key"] for s in result["skipped"]] == [f"old-studio/{old_id}/sub/../../evil.txt"]
+    assert sorted(keys(s3, bucket, f"backups/{old_id}/")) == [
+        f"backups/{old_id}/a.ipynb",
+        f"backups/{old_id}/sub/b.py",
+    ]
+
+    r = await api("POST", f"workspaces/{old_id}/open")
+    assert r.code == 200, r
+    assert r.json["restored"] == 2 and r.json["workspace"]["name"] == "From EMR"
+    folder = services.folders.local_path(old_id)
+    assert cell_text((folder / "a.ipynb").read_bytes()) == "from emr"

@@ -10,14 +10,23 @@ from typing import Any
 
 from tornado.ioloop import IOLoop
 
-from .manager import WorkspaceContentsManager
-
 __all__ = ["WorkspaceContentsManager", "handlers", "start", "stop"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the CLI (contents.importer) must not pay for importing jupyter_server's
+    # contents stack; ``c.ServerApp.contents_manager_class`` resolves through here.
+    if name == "WorkspaceContentsManager":
+        from .manager import WorkspaceContentsManager
+
+        return WorkspaceContentsManager
+    raise AttributeError(name)
 
 MANAGER = "jupyter_emr_workspace.contents.WorkspaceContentsManager"
 
 
 def start(app: Any, services: Any) -> None:
+    from .manager import WorkspaceContentsManager
     from .service import Storage
 
     storage = Storage(services)
