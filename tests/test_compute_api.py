@@ -448,3 +448,24 @@ async def test_service_catalog_template_needs_provision_product(
     r = await api("POST", "clusters", {"template": "governed", "name": "n"})
     assert r.code == 403 and "servicecatalog:ProvisionProduct" in r.error["message"]
     assert events(services, "servicecatalog:ProvisionProduct")[0]["outcome"] == "denied"
+
+
+@pytest.mark.parametrize("compute_config", [{
+    "auth_mode": "IDENTITY_CENTER",
+    "user_role_arn": "arn:aws:iam::123456789012:role/emr-studio-user",
+    "policies": {"ds": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["elasticmapreduce:*", "emr-containers:*"],
+         "Resource": "*"}]}},
+    "assignments": {"group:data-science": "ds"},
+}])
+async def test_identity_center_lists_clusters_as_the_user_role_with_the_session_policy(
+        api: Api, emr: Any, subnets: list[str], services: Any) -> None:
+    cluster = run_cluster(emr, "ic", subnets[0])
+    r = await api("GET", "clusters", groups="data-science")
+    assert r.code == 200 and r.json["errors"] == [], r
+    assert cluster in {c["id"] for c in r.json["clusters"]}
+    roles = {key[:2] for key in services.aws._clients}
+    assert ("emr", "arn:aws:iam::123456789012:role/emr-studio-user") in roles
+    assert ("emr-containers", "arn:aws:iam::123456789012:role/emr-studio-user") in roles
+    r = await api("GET", "clusters", user="mallory")  # not assigned to the Studio
+    assert r.code == 403 and r.error["code"] == "NotAssignedToStudio"
