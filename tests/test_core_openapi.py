@@ -3,6 +3,7 @@ by the extension, and real responses of the main operations match its schemas.""
 
 from __future__ import annotations
 
+import json
 import re
 from importlib.resources import files
 from typing import Any
@@ -138,6 +139,10 @@ async def test_real_responses_match_the_schemas(api: Api, doc: dict[str, Any]) -
     listed = await call("GET", "/workspaces")
     assert listed.json["workspaces"][0]["lock"]["holders"]
     await call("POST", "/workspaces/{workspace_id}/heartbeat", {"token": lease["token"]})
+    if "jupyter_emr_workspace.contents" in parts.PARTS:
+        await call("GET", "/workspaces/{workspace_id}/backup")
+    if "jupyter_emr_workspace.compute.part" in parts.PARTS:
+        await call("GET", "/templates")
     await call("POST", "/workspaces/{workspace_id}/close", {"token": lease["token"]})
     await call("POST", "/workspaces/{workspace_id}/heartbeat", {"token": lease["token"]})  # 409
     await call("DELETE", "/workspaces/{workspace_id}/lock")
@@ -151,3 +156,36 @@ async def test_the_document_is_served(jp_fetch: Any, doc: dict[str, Any]) -> Non
     r = await jp_fetch("emr-workspace", "api", "openapi.yaml", headers={"X-Test-User": "bob"})
     assert r.code == 200 and "yaml" in r.headers["Content-Type"]
     assert yaml.safe_load(r.body) == doc
+
+
+def test_the_checker_rejects_responses_that_break_the_schema(doc: dict[str, Any]) -> None:
+    """The checks above are not vacuous: a Workspace without its lock, or a lease that
+    leaks into the lock, fails."""
+    check = Checker(doc)
+    good = {
+        "id": "e-" + "A" * 25,
+        "name": "w",
+        "studio_id": "es",
+        "description": "",
+        "created_by": "alice",
+        "created_at": "2026-01-01T00:00:00Z",
+        "tags": {"creatorUserId": "alice"},
+        "collaboration": {"enabled": False, "collaborators": []},
+        "attachment": None,
+        "lock": None,
+        "path": "workspaces/e-" + "A" * 25,
+        "permissions": {"elasticmapreduce:DeleteEditor": True},
+    }
+    check("GET", "/workspaces/{workspace_id}", Response(200, json.dumps(good).encode()))
+    bad_cases = [
+        {k: v for k, v in good.items() if k != "lock"},
+        {**good, "lock": {"holders": [{"user": "a", "since": "x", "expires_at": "y"}]}},
+        {**good, "lock": {"generation": 1, "holders": [{"user": "a", "token": "t"}]}},
+        {**good, "id": "e-lower"},
+        {**good, "tags": {}},
+    ]
+    for bad in bad_cases:
+        with pytest.raises(AssertionError):
+            check("GET", "/workspaces/{workspace_id}", Response(200, json.dumps(bad).encode()))
+    with pytest.raises(AssertionError):  # an undocumented status
+        check("GET", "/workspaces/{workspace_id}", Response(418, b'{"error": {}}'))
