@@ -24,6 +24,8 @@ function useSignals(signals: ISignal<any, any>[]): void {
   React.useEffect(() => {
     const bump = () => setTick(tick => tick + 1);
     signals.forEach(signal => signal.connect(bump));
+    // Catch up with changes emitted before this effect subscribed.
+    bump();
     return () => {
       signals.forEach(signal => signal.disconnect(bump));
     };

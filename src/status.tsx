@@ -86,6 +86,7 @@ function StatusView(props: {
     const bump = () => setTick(tick => tick + 1);
     keeper.stateChanged.connect(bump);
     backup.changed.connect(bump);
+    bump();
     // Keep "backed up N minutes ago" fresh.
     const timer = setInterval(bump, 30000);
     return () => {

@@ -1,7 +1,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
-import { framePromise } from '@jupyterlab/testing';
+import { framePromise, sleep } from '@jupyterlab/testing';
 
 import { IWorkspace } from '../api';
 import { ActivityModel, LeaseKeeper, WorkspaceListModel } from '../models';
@@ -9,6 +9,19 @@ import { EmrWorkspacePanel, stateText } from '../panel';
 import { backupText } from '../status';
 
 const trans = nullTranslator.load('jupyter_emr_workspace');
+
+/**
+ * Wait until `condition` holds (React renders asynchronously).
+ */
+async function until(condition: () => boolean, timeout = 2000) {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeout) {
+      return;
+    }
+    await sleep(10);
+  }
+}
 
 function workspace(overrides: Partial<IWorkspace> = {}): IWorkspace {
   return {
@@ -87,6 +100,7 @@ async function render(
   await model.refresh();
   await model.refreshClusters();
   await framePromise();
+  await until(() => !panel.node.textContent?.includes('Loading'));
   return { panel, model, keeper };
 }
 
@@ -178,7 +192,7 @@ describe('EmrWorkspacePanel', () => {
     });
     Widget.attach(panel, document.body);
     await model.refresh();
-    await framePromise();
+    await until(() => !!panel.node.textContent?.includes('do not match'));
     expect(panel.node.textContent).toBe(
       'jupyter-emr-workspace server extension 9.9.9 and frontend 0.1.0 do not match: reinstall the package and restart JupyterLab.'
     );
