@@ -469,3 +469,23 @@ async def test_identity_center_lists_clusters_as_the_user_role_with_the_session_
     assert ("emr-containers", "arn:aws:iam::123456789012:role/emr-studio-user") in roles
     r = await api("GET", "clusters", user="mallory")  # not assigned to the Studio
     assert r.code == 403 and r.error["code"] == "NotAssignedToStudio"
+
+
+@pytest.mark.parametrize("compute_config", [{
+    "livy_auth": "Basic", "livy_username": "analyst", "livy_password_env": "EMRWS_UNSET_PW"}])
+async def test_basic_auth_without_the_password_says_which_variable_is_missing(
+        api: Api, emr: Any, subnets: list[str], services: Any, livy: FakeLivy,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMRWS_UNSET_PW", raising=False)
+    cluster = run_cluster(emr, "ldap", subnets[0])
+    services.studio.livy_urls = {cluster: livy.url}
+    wid = await new_workspace(api, "ldap")
+    body = {"type": "emr-ec2", "cluster_id": cluster}
+    r = await api("POST", f"workspaces/{wid}/attach", body)
+    assert r.code == 500 and r.error["code"] == "LivyCredentialsMissing"
+    assert "EMRWS_UNSET_PW" in r.error["message"]
+    assert (await api("GET", f"workspaces/{wid}")).json["attachment"] is None
+    monkeypatch.setenv("EMRWS_UNSET_PW", "s3cret")
+    r = await api("POST", f"workspaces/{wid}/attach", body)
+    assert r.code == 200 and r.json["attachment"]["auth"] == "Basic_Access"
+    assert "s3cret" not in json.dumps(r.json)  # never in the Workspace metadata

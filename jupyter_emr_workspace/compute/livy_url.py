@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from ..errors import UpstreamError
+from ..errors import ApiError, UpstreamError
 from .model import LivyEndpoint
 
 DEFAULT_PORT = 8998
@@ -89,6 +89,11 @@ def probe(url: str, timeout: float, *, cluster_id: str | None = None,
 def emr_auth(auth: str, username: str, password_env: str, url: str) -> LivyEndpoint:
     """The Studio's Livy auth setting as a sparkmagic endpoint (password from the env)."""
     password = os.environ.get(password_env) if auth == "Basic" else None
+    if auth == "Basic" and not password:
+        raise ApiError(
+            f"c.Studio.livy_auth is 'Basic' but the environment variable {password_env} that "
+            "should hold the Livy password is not set on the Jupyter server; ask the admin",
+            code="LivyCredentialsMissing")
     return LivyEndpoint(url=url, auth=SPARKMAGIC_AUTH[auth],
                         username=username or None if auth == "Basic" else None,
                         password=password)

@@ -25,7 +25,7 @@ from ..folders import WorkspaceFolders
 from ..guard import Guard
 from ..kernels import register_workspace_conf, registry_path, unregister_workspace_conf
 from ..kernels.cluster_hints import CLUSTER_FILE
-from ..kernels.sparkmagic_config import write_sparkmagic_config
+from ..kernels.sparkmagic_config import build_sparkmagic_config, write_sparkmagic_config
 from ..leases import Lease, LeaseManager
 from ..studio import Identity, Studio
 from ..workspace_service import WorkspaceService
@@ -314,6 +314,11 @@ class ComputeService:
         ) as facts:
             await self._check_not_held_by_others(identity, ws)
             cluster, endpoint = await source.resolve(identity, cluster_id, endpoint_id)
+            try:  # refuse what sparkmagic would refuse before anything is stored
+                build_sparkmagic_config(endpoint.url, session_settings=session,
+                                        **endpoint.sparkmagic_kwargs())
+            except ValueError as e:
+                raise BadRequest(f"Cannot write the sparkmagic config: {e}") from None
             attachment = {
                 "type": source.type, "cluster_id": cluster.id, "endpoint_id": endpoint_id,
                 "name": cluster.name, "livy_url": endpoint.url, "attached_by": identity.name,
