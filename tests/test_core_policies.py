@@ -245,6 +245,11 @@ async def test_unassigned_user_gets_403_on_every_endpoint(api: Api, services) ->
     assert calls >= 12
     after = {i.key: i.etag for i in await services.store.list("")}
     assert after == before
+    # each refusal is a denial event
+    events = (await api("GET", "events", user="alice", params={"limit": "1000"})).json["events"]
+    denials = [e for e in events if e["user"] == "mallory"]
+    assert len(denials) >= calls
+    assert {(e["outcome"], e["error_code"]) for e in denials} == {("denied", "NotAssignedToStudio")}
     # an assigned user (directly, or through a group) works
     assert (await api("GET", "workspaces", user="alice")).code == 200
     r = await api("GET", "studio", user="dora", groups="team")
