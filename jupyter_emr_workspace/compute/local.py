@@ -80,8 +80,11 @@ class LocalEngineSource:
                     idle_timeout=self.studio.local_engine_idle_timeout,
                     python=self.studio.local_engine_python or None)
                 self._owned = True
-            if not self.running and not self._owned:
-                raise UpstreamError("The local Spark engine this server was given is not running")
+            if not self._owned:
+                if not self.running:
+                    raise UpstreamError("The local Spark engine this server was given is not "
+                                        "running", code="EngineStopped")
+                return str(self.engine.url)
             try:
                 return str(await self.engine.start())
             except Exception as e:  # EngineStartError carries the engine's last output
