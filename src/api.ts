@@ -84,6 +84,14 @@ export interface IOpenResult {
    * How many files were restored from the backups.
    */
   restored?: number;
+  /**
+   * Files changed both here and in the backup: both copies were kept.
+   */
+  conflicts?: unknown[];
+  /**
+   * Why restoring from the backups failed (the Workspace opened anyway).
+   */
+  restore_error?: string;
 }
 
 export interface IHeartbeatResult {

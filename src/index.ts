@@ -293,6 +293,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
             if (state.workspace) {
               model.upsert(state.workspace);
             }
+            if (state.restoreError) {
+              reportError(
+                trans.__(
+                  'Opened "%1", but its files could not be restored from the backups:',
+                  workspace.name
+                ),
+                new Error(state.restoreError)
+              );
+            }
+            if (state.conflicts) {
+              Notification.warning(
+                trans._n(
+                  '%1 file of "%2" changed both here and in its backup: both copies were kept.',
+                  '%1 files of "%2" changed both here and in their backups: both copies were kept.',
+                  state.conflicts,
+                  workspace.name
+                ),
+                { autoClose: false }
+              );
+            }
           } else if (state.mode === 'read-only') {
             Notification.warning(
               trans.__(

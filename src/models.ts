@@ -445,6 +445,14 @@ export interface ILeaseState {
    * Files restored from the backups on open.
    */
   restored: number;
+  /**
+   * Files changed both locally and in the backup on open (both kept).
+   */
+  conflicts: number;
+  /**
+   * Why restoring failed on open, if it did.
+   */
+  restoreError: string | null;
   lastHeartbeat: Date | null;
   /**
    * The last heartbeat error; cleared by the next success.
@@ -460,6 +468,8 @@ const CLOSED: ILeaseState = {
   holder: null,
   reason: null,
   restored: 0,
+  conflicts: 0,
+  restoreError: null,
   lastHeartbeat: null,
   heartbeatError: null
 };
@@ -573,6 +583,8 @@ export class LeaseKeeper implements IDisposable {
       lease: result.lease,
       path: result.path ?? result.workspace?.path ?? workspace.path,
       restored: result.restored ?? 0,
+      conflicts: result.conflicts?.length ?? 0,
+      restoreError: result.restore_error ?? null,
       lastHeartbeat: new Date()
     });
     this._schedule(this._interval);

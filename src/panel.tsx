@@ -297,9 +297,12 @@ function ClusterItem(props: {
   const attached =
     !!attachment &&
     attachment.cluster_id === cluster.id &&
-    attachment.type === cluster.type;
+    attachment.type === cluster.type &&
+    (!cluster.endpoint_id || attachment.endpoint_id === cluster.endpoint_id);
   const canAct = state.mode === 'editing';
-  const headingId = `jp-EmrWorkspace-cluster-${cluster.type}-${cluster.id}`;
+  const headingId = `jp-EmrWorkspace-cluster-${cluster.type}-${cluster.id}-${
+    cluster.endpoint_id ?? ''
+  }`;
   return (
     <li
       className={`jp-EmrWorkspace-item${attached ? ' jp-mod-current' : ''}`}
@@ -436,7 +439,7 @@ function ComputeSection(props: IPanelProps): JSX.Element {
             <ul aria-labelledby={id}>
               {items.map(cluster => (
                 <ClusterItem
-                  key={`${cluster.type}/${cluster.id}`}
+                  key={`${cluster.type}/${cluster.id}/${cluster.endpoint_id ?? ''}`}
                   cluster={cluster}
                   props={props}
                 />

@@ -13,7 +13,7 @@ const trans = nullTranslator.load('jupyter_emr_workspace');
 /**
  * Wait until `condition` holds (React renders asynchronously).
  */
-async function until(condition: () => boolean, timeout = 2000) {
+async function until(condition: () => boolean, timeout = 5000) {
   const start = Date.now();
   while (!condition()) {
     if (Date.now() - start > timeout) {
