@@ -413,6 +413,7 @@ class YClient:
         )
         assert r.status_code in (200, 201), r.text
         session = r.json()
+        self.room = f"json:notebook:{session['fileId']}"
         url = (
             c.base.replace("http://", "ws://", 1)
             + f"/api/collaboration/room/json:notebook:{session['fileId']}"
@@ -516,6 +517,13 @@ def test_collaboration_shared_through_the_hub(hub: Hub) -> None:
             assert "carol" not in yb.source() and "carol" not in ya.source()
             wait_for(lambda: "w = 4" in alice.notebook_source(path), 15, "the room's save")
             assert "carol" not in alice.notebook_source(path)
+            # nor can she merge a fork of the document back into it; alice can
+            for who, status in ((carol, 423), (alice, 200)):
+                r = who.request("PUT", f"api/collaboration/fork/{ya.room}", json={})
+                assert r.status_code == 201, r.text
+                fork = r.json()["fork_roomid"]
+                r = who.request("DELETE", f"api/collaboration/fork/{fork}?merge=true")
+                assert r.status_code == status, r.text
         finally:
             yc.close()
     finally:

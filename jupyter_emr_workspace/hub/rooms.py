@@ -6,7 +6,8 @@ sees them. This layer wraps the server's authorizer: when a room of a document i
 Workspace folder is joined, the connection stays open for reading (a read-only viewer
 still sees live changes), but document updates and save requests from a user who does
 not hold the Workspace's lease on this server are dropped, message by message, so a
-lease taken or lost while connected counts at once.
+lease taken or lost while connected counts at once. Merging a fork back into such a
+document (``DELETE /api/collaboration/fork/<id>?merge=true``) needs the lease too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.utils import ensure_async
+from tornado import web
 
 from ..studio import identity_from_user
 
@@ -35,8 +37,18 @@ def is_write(message: Any) -> bool:
     return message[0] == RAW
 
 
-def _is_room_handler(handler: Any) -> bool:
-    return "/api/collaboration/room/" in getattr(getattr(handler, "request", None), "path", "")
+def _request_path(handler: Any) -> str:
+    return str(getattr(getattr(handler, "request", None), "path", ""))
+
+
+def _fork_root(fork_id: str) -> str | None:
+    """The room a fork was made from (jupyter-collaboration keeps them in FORK_ROOMS)."""
+    try:
+        from jupyter_server_ydoc.handlers import FORK_ROOMS
+    except ImportError:
+        return None
+    info = FORK_ROOMS.get(fork_id)
+    return str(info["root_roomid"]) if info else None
 
 
 class RoomGuardAuthorizer(Authorizer):
@@ -49,12 +61,31 @@ class RoomGuardAuthorizer(Authorizer):
     async def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
         if not await ensure_async(self.inner.is_authorized(handler, user, action, resource)):
             return False
-        if resource == "contents" and _is_room_handler(handler):
+        if resource != "contents":
+            return True
+        path = _request_path(handler)
+        if "/api/collaboration/room/" in path:
             self.guard(handler, user)
+        elif "/api/collaboration/fork/" in path and handler.request.method == "DELETE":
+            fork_id = path.rsplit("/api/collaboration/fork/", 1)[1]
+            if handler.get_query_argument("merge", "") == "true":
+                self.check_merge(handler, user, _fork_root(fork_id))
         return True
 
-    def workspace_of_room(self, handler: Any) -> str | None:
-        room_id = str(getattr(handler, "_room_id", "") or "")
+    def check_merge(self, handler: Any, user: Any, root_room: str | None) -> None:
+        workspace_id = self.workspace_of_room(handler, root_room or "")
+        name = identity_from_user(user, self.services.studio).name
+        if workspace_id and not self.services.leases.holds(workspace_id, name):
+            raise web.HTTPError(
+                423,
+                f"Workspace {workspace_id} is read-only for you: open it in the EMR Workspaces "
+                "panel before merging changes into its documents",
+            )
+
+    def workspace_of_room(self, handler: Any, room_id: str | None = None) -> str | None:
+        """The Workspace whose folder holds the document of a room, if any."""
+        if room_id is None:
+            room_id = str(getattr(handler, "_room_id", "") or "")
         parts = room_id.split(":", 2)
         if len(parts) != 3:
             return None
