@@ -1,6 +1,7 @@
 """A JupyterHub's worth of users on one Studio store: S3 requests and lock latency.
 
-    python benchmarks/bench_hub_load.py [--users 100] [--speedup 50] [--window 60]
+    python benchmarks/bench_hub_load.py [--users 100] [--speedup 50] [--window 30]
+        [--phases idle,editing,panel] [--panels N] [--probe-every 0.25] [--json out.json]
 
 Simulates ``--users`` single-user servers, each with one user holding one open
 Workspace, all on one shared S3 store (moto's HTTP server, in its own process so it does
@@ -16,8 +17,9 @@ Phases, one after the other, each measured after a warm-up interval:
 
 - idle: the Workspaces are open, nobody types (heartbeats; autosave finds nothing);
 - editing: every user changes their notebook once per autosave interval (worst case);
-- idle, panel open: as idle, and each user's EMR Workspaces panel refreshes its list
-  (GET /workspaces) every 30 s, as the frontend does while visible.
+- panel: as idle, and ``--panels`` users' EMR Workspaces panels refresh their list
+  (GET /workspaces) every 30 s, as the frontend does while visible; counted apart,
+  per refresh and per user whose panel is open.
 
 Lock latency: every heartbeat (renew) is timed; a probe server also opens and closes a
 Workspace (acquire + release) and does a bare PUT of a lock-sized body (the floor: one
@@ -254,12 +256,10 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
 
     stats = Stats()
     tasks = [asyncio.ensure_future(heartbeats(s, hb, stats)) for s in servers]
-    tasks.append(asyncio.ensure_future(probe(prober, hb / 10, stats)))
+    tasks.append(asyncio.ensure_future(probe(prober, args.probe_every, stats)))
     results: dict[str, Any] = {"phases": {}, "latency": {}}
 
-    async def phase(
-        name: str, counted: list[Any], warmup: float, speed: float = k
-    ) -> dict[str, Any]:
+    async def phase(name: str, counted: list[Any], warmup: float) -> dict[str, Any]:
         await asyncio.sleep(warmup)  # every loop has run at least once
         before = collections.Counter[str]()
         for store in counted:
@@ -273,7 +273,7 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         for store in counted:
             delta.update(store.requests)
         delta -= before
-        simulated_minutes = elapsed * speed / 60
+        simulated_minutes = elapsed * k / 60
         out: dict[str, Any] = {
             "per_user_per_minute": round(sum(delta.values()) / args.users / simulated_minutes, 2),
             "by_operation": {
@@ -287,14 +287,16 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         return out
 
     stores = [s.store for s in servers]
-    await phase("idle", stores, 2 * max(hb, autosave))
-    editing = [asyncio.ensure_future(edits(s, autosave)) for s in servers]
-    await phase("editing", stores, 2 * max(hb, autosave))
-    for task in editing:
-        task.cancel()
-    if args.panel:
+    if "idle" in args.phases:
+        await phase("idle", stores, 2 * max(hb, autosave))
+    if "editing" in args.phases:
+        editing = [asyncio.ensure_future(edits(s, autosave)) for s in servers]
+        await phase("editing", stores, 2 * max(hb, autosave))
+        for task in editing:
+            task.cancel()
+    if "panel" in args.phases:
         panels = []
-        for server in servers:
+        for server in servers[: args.panels or len(servers)]:
             store = S3Store(s3, uri, max_workers=4)
             layout = Layout(STUDIO)
             panels.append(
@@ -304,16 +306,20 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
                     LeaseManager(store, layout, server.name, 90),
                 )
             )
-        refresh = PANEL_S / args.panel_speedup
+        refresh = PANEL_S / k
         tasks += [asyncio.ensure_future(panel(p, refresh, stats)) for p in panels]
         await asyncio.sleep(2 * refresh)  # first refreshes read everything once
         done_before = sum(p.refreshes for p in panels)
-        out = await phase(
-            "panel open (its refreshes only)", [p.store for p in panels], 0, args.panel_speedup
-        )
+        out = await phase("panel open (its refreshes only)", [p.store for p in panels], 0)
         refreshes = sum(p.refreshes for p in panels) - done_before
-        out["requests_per_refresh"] = round(out["requests"] / max(1, refreshes), 1)
+        out["panels_open"] = len(panels)
         out["refreshes"] = refreshes
+        out["requests_per_refresh"] = round(out["requests"] / max(1, refreshes), 1)
+        # per user whose panel is open (the phase divided by all users)
+        out["per_user_per_minute"] = round(out["per_user_per_minute"] * args.users / len(panels), 2)
+        out["by_operation"] = {
+            op: round(n * args.users / len(panels), 2) for op, n in out["by_operation"].items()
+        }
         for p in panels:
             await p.store.close()
 
@@ -338,13 +344,19 @@ def main() -> None:
     parser.add_argument("--speedup", type=float, default=50.0, help="time compression")
     parser.add_argument("--window", type=float, default=30.0, help="seconds measured per phase")
     parser.add_argument(
-        "--panel-speedup",
-        type=float,
-        default=5.0,
-        help="time compression of the panel's refreshes (each costs O(users) requests)",
+        "--panels",
+        type=int,
+        default=0,
+        help="users whose panel is open (default: all; each refresh costs O(users) requests)",
     )
     parser.add_argument(
-        "--no-panel", dest="panel", action="store_false", help="skip the panel phase"
+        "--probe-every", type=float, default=0.25, help="seconds between probe open/close"
+    )
+    parser.add_argument(
+        "--phases",
+        type=lambda v: set(v.split(",")),
+        default={"idle", "editing", "panel"},
+        help="comma-separated subset of idle,editing,panel",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -362,7 +374,7 @@ def main() -> None:
         "heartbeat_every_s": HEARTBEAT_S,
         "autosave_every_s": AUTOSAVE_S,
         "panel_refresh_every_s": PANEL_S,
-        "panel_speedup": args.panel_speedup,
+        "panels_open": args.panels or args.users,
         "cpus": os.cpu_count(),
         "load_average": [round(x, 1) for x in os.getloadavg()],
     }
