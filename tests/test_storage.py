@@ -83,6 +83,17 @@ async def settled(api: Any, ws_id: str) -> dict[str, Any]:
     return await until(check, "backups to settle")  # type: ignore[no-any-return]
 
 
+async def first_checkpoint(api: Any, path: str) -> None:
+    """The checkpoint jupyter_server makes on a notebook's first save (here: in the
+    background, off the save path)."""
+
+    async def listed() -> Any:
+        r = await api("GET", f"{path}/checkpoints", base="api/contents")
+        return r.json
+
+    await until(listed, f"the first checkpoint of {path}")
+
+
 async def test_autosave_sends_exactly_the_changed_files_and_idle_costs_nothing(
     api: Any, services: Any, s3: Any, bucket: str
 ) -> None:
@@ -98,6 +109,8 @@ async def test_autosave_sends_exactly_the_changed_files_and_idle_costs_nothing(
     assert head["Metadata"]["md5"] == hashlib.md5(local).hexdigest()
     assert int(head["Metadata"]["generation"]) == services.leases.generation(ws_id)
 
+    for i in range(3):  # the first checkpoints are made in the background; let them land
+        await first_checkpoint(api, f"{path}/nb{i}.ipynb")
     # the status API reads Workspace metadata; watch the scheduler itself instead
     scheduler = services.extra["storage"].scheduler
     before = dict(services.store.requests)
@@ -143,8 +156,7 @@ async def test_delete_and_rename_follow_the_files(
     await save(api, f"{path}/a.ipynb", nb_model("a"))
     await save(api, f"{path}/dir", {"type": "directory"})
     await save(api, f"{path}/dir/b.txt", {"type": "file", "format": "text", "content": "b"})
-    r = await api("POST", f"{path}/a.ipynb/checkpoints", base="api/contents")
-    assert r.code == 201, r
+    await first_checkpoint(api, f"{path}/a.ipynb")
     await settled(api, ws_id)
     prefix = f"backups/{ws_id}/"
     ck = f"backups/.emr-workspace/checkpoints/{ws_id}/"
@@ -180,6 +192,8 @@ async def test_checkpoints_round_trip_in_the_backup_location(
     ws_id, path, _ = await open_workspace(api)
     nb = f"{path}/n.ipynb"
     ids = []
+    await save(api, nb, nb_model("zero"))
+    await first_checkpoint(api, nb)  # as stock: a notebook's first save makes one
     for version in ("one", "two", "three"):
         await save(api, nb, nb_model(version))
         r = await api("POST", f"{nb}/checkpoints", base="api/contents")

@@ -22,6 +22,7 @@ def __getattr__(name: str) -> Any:
         return WorkspaceContentsManager
     raise AttributeError(name)
 
+
 MANAGER = "jupyter_emr_workspace.contents.WorkspaceContentsManager"
 
 

@@ -95,7 +95,9 @@ class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
         return storage, f"{checkpoint_prefix(workspace_id)}{rel}/"
 
     # -- the checkpoints API ------------------------------------------------------------
-    async def create_checkpoint(self, contents_mgr: Any, path: str) -> dict[str, Any]:
+    async def create_checkpoint(
+        self, contents_mgr: Any, path: str, *, prune: bool = True
+    ) -> dict[str, Any]:
         target = self._target(path)
         if target is None:
             return await self.local.create_checkpoint(contents_mgr, path)
@@ -107,23 +109,27 @@ class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
             raise web.HTTPError(404, f"No such file: {path}") from None
         except IsADirectoryError:
             raise web.HTTPError(400, f"Folders have no checkpoints: {path}") from None
-        return await self._put(storage, prefix, data)
+        return await self._put(storage, prefix, data, prune=prune)
 
-    async def _put(self, storage: Any, prefix: str, data: bytes) -> dict[str, Any]:
+    async def _put(
+        self, storage: Any, prefix: str, data: bytes, *, prune: bool = True
+    ) -> dict[str, Any]:
         checkpoint_id = new_checkpoint_id()
         with _store_errors("create checkpoint"):
             result = await storage.store.put(prefix + checkpoint_id, data)
             self._known.add(prefix)
-            await self._prune(storage, prefix)
+            if prune:
+                await self._prune(storage, prefix)
         return {"id": checkpoint_id, "last_modified": result.store_time}
 
     def _ensure_one_later(self, contents_mgr: Any, path: str, prefix: str) -> None:
         """Stock behaviour (a first checkpoint for every notebook), off the save path."""
 
         async def ensure() -> None:
+            IN_SAVE.set(False)  # this task inherited the save's context: ask for real
             try:
                 if not await self.list_checkpoints(path):
-                    await self.create_checkpoint(contents_mgr, path)
+                    await self.create_checkpoint(contents_mgr, path, prune=False)
             except Exception as e:  # S3 down or file gone: the next save tries again
                 self.log.debug("first checkpoint of %s not created: %s", path, e)
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import threading
 from typing import Any
+
+_REQUEST_LINE = re.compile(r"^[A-Z]+ \S+ HTTP/1\.[01]$")
 
 
 def _free_port() -> int:
@@ -29,6 +32,8 @@ class DelayProxy:
         self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests = 0
+        #: "METHOD /path" of each request seen (first line of each request turn)
+        self.request_lines: list[str] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -82,9 +87,12 @@ class DelayProxy:
                 while data := await src.read(1 << 16):
                     if upstream and turn["new_request"]:
                         turn["new_request"] = False
-                        self.requests += 1
-                        if self.delay:
-                            await asyncio.sleep(self.delay)
+                        line = data.split(b"\r\n", 1)[0].decode("latin-1")
+                        if _REQUEST_LINE.match(line):  # not a body after "100 Continue"
+                            self.requests += 1
+                            self.request_lines.append(" ".join(line.split(" ")[:2]))
+                            if self.delay:
+                                await asyncio.sleep(self.delay)
                     if not upstream:
                         turn["new_request"] = True
                     dst.write(data)
