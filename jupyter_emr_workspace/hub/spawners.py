@@ -1,9 +1,9 @@
 """Local-process spawners that stop single-user servers with SIGTERM first.
 
 JupyterHub's LocalProcessSpawner interrupts with SIGINT and waits ``interrupt_timeout``
-(10 s) before SIGTERM. jupyter_server asks for confirmation on SIGINT, and with a
-jupyter-collaboration room open it stays up until it is killed, which would skip the
-extension's shutdown (flush backups, release leases). SIGTERM ends it cleanly at once.
+(10 s) before SIGTERM. With a jupyter-collaboration room open, a single-user server
+ignores that SIGINT and stays up until it is killed, which would skip the extension's
+shutdown (flush backups, release leases). SIGTERM ends it cleanly in under a second.
 Import this module from ``jupyterhub_config.py`` only: it needs JupyterHub.
 """
 
