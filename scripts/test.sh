@@ -14,6 +14,10 @@ BIN="$(dirname "$PY")"
 export PATH="$BIN:$PATH"
 export SPARK_LOCAL_IP=127.0.0.1
 
+log "configurable-http-proxy for the JupyterHub tests"
+[ -x .hub-proxy/node_modules/.bin/configurable-http-proxy ] ||
+  npm install --prefix .hub-proxy configurable-http-proxy@4 --no-audit --no-fund --silent
+
 log "ruff and mypy"
 "$BIN/ruff" check jupyter_emr_workspace tests benchmarks
 "$BIN/mypy"

@@ -6,7 +6,8 @@ One hub for the module (spawns take seconds); the tests run in order and build o
 other's users and servers, never on each other's Workspaces.
 
 configurable-http-proxy: ``$CHP`` or ``<repo>/.hub-proxy/node_modules/.bin/`` (``npm
-install --prefix .hub-proxy configurable-http-proxy``), else ``PATH``; skipped if none.
+install --prefix .hub-proxy configurable-http-proxy``, which scripts/test.sh runs), else
+``PATH``; a missing proxy fails the tests, it never skips them.
 """
 
 from __future__ import annotations
@@ -304,7 +305,10 @@ class UserClient:
 def hub(moto: MotoHttp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     chp = find_chp()
     if chp is None:
-        pytest.skip("configurable-http-proxy not installed (npm install --prefix .hub-proxy)")
+        pytest.fail(
+            "configurable-http-proxy not found: run scripts/test.sh, or "
+            "npm install --prefix .hub-proxy configurable-http-proxy@4"
+        )
     tmp = tmp_path_factory.mktemp("hub")
     h = Hub(tmp, moto, chp)
     try:
