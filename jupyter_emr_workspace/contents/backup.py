@@ -179,16 +179,20 @@ class BackupScheduler:
         """Back up now, ignoring the backoff, until nothing is pending, the store is
         unreachable or ``budget`` seconds pass."""
         deadline = time.monotonic() + budget
+        st = self.state(workspace_id)
         while time.monotonic() < deadline:
+            before = set(st.pending)
             try:
                 outage = await asyncio.wait_for(
                     self.backup(workspace_id, force=True), deadline - time.monotonic()
                 )
             except TimeoutError:
                 return
-            st = self.state(workspace_id)
-            ready = [p for p in st.pending if (workspace_id, p) not in self._chunking]
-            if outage or not (ready or st.deletes) or self.leases.generation(workspace_id) is None:
+            ready = {p for p in st.pending if (workspace_id, p) not in self._chunking}
+            stuck = bool(ready) and ready <= before and all(p in st.failed for p in ready)
+            if outage or stuck or not (ready or st.deletes):
+                return
+            if self.leases.generation(workspace_id) is None:
                 return
 
     async def backup(self, workspace_id: str, *, force: bool = False) -> bool:
