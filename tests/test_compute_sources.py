@@ -24,7 +24,7 @@ from jupyter_emr_workspace.compute.emr_ec2 import EmrEc2Source
 from jupyter_emr_workspace.compute.emr_eks import EmrEksSource
 from jupyter_emr_workspace.compute.livy_url import livy_port
 from jupyter_emr_workspace.compute.templates import parse_templates
-from jupyter_emr_workspace.errors import ConfigError, Conflict, NotFound
+from jupyter_emr_workspace.errors import ConfigError, Conflict, NotFound, UpstreamError
 from jupyter_emr_workspace.studio import Studio
 
 ARNS = Arns("us-east-1", "123456789012", "es-units")
@@ -189,6 +189,7 @@ def test_unknown_and_not_ready_clusters() -> None:
     starting["Status"]["State"] = "STARTING"
     starting["Ec2InstanceAttributes"] = {"Ec2SubnetId": "subnet-0123456789abcdef0"}
     stub.add_response("describe_cluster", {"Cluster": starting})
+    stub.add_client_error("describe_cluster", "ThrottlingException", "Rate exceeded", 400)
     source = EmrEc2Source(Studio(subnet_ids=["subnet-0123456789abcdef0"]), ARNS,
                           factory(client))
     with stub:
@@ -196,6 +197,8 @@ def test_unknown_and_not_ready_clusters() -> None:
             asyncio.run(source.resolve(None, "j-NOPE", None))
         with pytest.raises(Conflict, match="STARTING"):
             asyncio.run(source.resolve(None, "j-STARTING1234", None))
+        with pytest.raises(UpstreamError, match="Rate exceeded"):  # not "no such cluster"
+            asyncio.run(source.resolve(None, "j-BUSY12345678", None))
 
 
 # -- templates and settings -------------------------------------------------------------------

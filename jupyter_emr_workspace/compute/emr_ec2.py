@@ -118,10 +118,10 @@ class EmrEc2Source:
         try:
             desc = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
         except ClientError as e:
+            # EMR answers InvalidRequestException "Cluster id '...' is not valid." for an
+            # unknown id; throttling and access errors must not read as "no such cluster"
             code = e.response.get("Error", {}).get("Code", "")
-            if code in {"InvalidRequestException", "ResourceNotFoundException",
-                        "ClusterNotFound"} or e.response.get("ResponseMetadata", {}).get(
-                            "HTTPStatusCode") in {400, 404}:
+            if code in {"InvalidRequestException", "ResourceNotFoundException"}:
                 raise NotFound(f"No EMR cluster {cluster_id} in this account and region",
                                code="ClusterNotFound") from None
             raise UpstreamError(f"EMR DescribeCluster failed: {e}") from None

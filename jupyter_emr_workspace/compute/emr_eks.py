@@ -121,7 +121,10 @@ class EmrEksSource:
         try:
             vc = client.describe_virtual_cluster(id=vc_id)["virtualCluster"]
         except ClientError as e:
-            if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in {400, 404}:
+            # unknown ids answer ResourceNotFoundException, or ValidationException "Virtual
+            # cluster ... doesn't exist"; throttling and access errors are not "not found"
+            if e.response.get("Error", {}).get("Code") in {"ResourceNotFoundException",
+                                                           "ValidationException"}:
                 raise NotFound(f"No EMR on EKS virtual cluster {vc_id}",
                                code="ClusterNotFound") from None
             raise UpstreamError(f"emr-containers DescribeVirtualCluster failed: {e}") from None
