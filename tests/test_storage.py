@@ -467,3 +467,31 @@ async def test_import_registers_an_emr_studio_backup_prefix(
     assert r.json["restored"] == 2 and r.json["workspace"]["name"] == "From EMR"
     folder = services.folders.local_path(old_id)
     assert cell_text((folder / "a.ipynb").read_bytes()) == "from emr"
+
+
+async def test_saves_behind_the_api_are_backed_up_but_hidden_files_are_not(
+    api: Any, services: Any, s3: Any, bucket: str, jp_serverapp: Any
+) -> None:
+    ws_id, path, _ = await open_workspace(api)
+    # jupyter-collaboration saves through the manager itself, not through HTTP
+    await jp_serverapp.contents_manager.save(nb_model("from a room"), f"{path}/collab.ipynb")
+    folder = services.folders.local_path(ws_id)
+    (folder / ".ipynb_checkpoints").mkdir()
+    (folder / ".ipynb_checkpoints" / "x-checkpoint.ipynb").write_text("{}")
+    (folder / ".secret").write_text("s")
+    (folder / "out").mkdir()
+    (folder / "out" / "written-by-kernel.csv").write_text("a,b\n1,2\n")
+    prefix = f"backups/{ws_id}/"
+    await until(
+        lambda: (
+            sorted(keys(s3, bucket, prefix))
+            == [prefix + "collab.ipynb", prefix + "out/written-by-kernel.csv"]
+        ),
+        "the API-less save and the kernel's file backed up",
+    )
+    s = await settled(api, ws_id)
+    assert s["pending"] == []
+    assert sorted(keys(s3, bucket, prefix)) == [
+        prefix + "collab.ipynb",
+        prefix + "out/written-by-kernel.csv",
+    ]

@@ -130,3 +130,20 @@ def test_a_server_killed_mid_backup_resumes_after_restart(
         )
     finally:
         proxy.close()
+
+
+def test_stopping_the_server_flushes_pending_backups(
+    tmp_path: Path, moto: MotoHttp, bucket: str, servers: list[ServerProcess]
+) -> None:
+    a = server(tmp_path / "root", studio(bucket, moto.url, autosave_interval=3600), "a").start()
+    servers.append(a)
+    ws_id = a.api("POST", "/workspaces", json={"name": "flushed"}).json()["id"]
+    opened = open_ws(a, ws_id)
+    for i in range(3):
+        save(a, f"{opened['path']}/s{i}.ipynb", f"s{i}")
+    s3 = client(moto.url, "s3")
+    assert keys(s3, bucket, f"backups/{ws_id}/") == []  # the next round is an hour away
+    a.stop()  # SIGTERM: the extension stops, the storage part flushes
+    assert sorted(keys(s3, bucket, f"backups/{ws_id}/")) == [
+        f"backups/{ws_id}/s{i}.ipynb" for i in range(3)
+    ]
