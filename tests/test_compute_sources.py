@@ -257,3 +257,26 @@ def test_default_sources_follow_the_studio_subnets() -> None:
     assert effective_sources(Studio(subnet_ids=["subnet-0123456789abcdef0"])) == [
         "emr-ec2", "emr-eks", "local"]
     assert effective_sources(Studio(compute_sources=["emr-eks"])) == ["emr-eks"]
+
+
+def test_listing_reuses_descriptions_while_the_state_is_unchanged() -> None:
+    """The panel polls: a cluster is described again only when its state changed."""
+    ours = subnet_id()
+    desc = fleet_cluster("j-POLLED123456", [ours], 8998)
+    client, stub = stubbed("emr")
+    listed = {"Clusters": [{"Id": "j-POLLED123456", "Name": "fleet",
+                            "Status": {"State": "WAITING"}}]}
+    stub.add_response("list_clusters", listed)
+    stub.add_response("describe_cluster", {"Cluster": desc})
+    stub.add_response("list_clusters", listed)  # same state: no DescribeCluster
+    running = {"Clusters": [{"Id": "j-POLLED123456", "Name": "fleet",
+                             "Status": {"State": "RUNNING"}}]}
+    stub.add_response("list_clusters", running)
+    stub.add_response("describe_cluster", {"Cluster": {**desc, "Status": {
+        **desc["Status"], "State": "RUNNING"}}})
+    source = EmrEc2Source(Studio(subnet_ids=[ours]), ARNS, factory(client))
+    with stub:
+        states = [asyncio.run(source.list_clusters(None))[0].state  # type: ignore[arg-type]
+                  for _ in range(3)]
+        stub.assert_no_pending_responses()
+    assert states == ["WAITING", "WAITING", "RUNNING"]

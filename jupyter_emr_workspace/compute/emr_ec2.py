@@ -6,6 +6,7 @@ All boto3 calls are blocking; the async methods run them in threads.
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -43,8 +44,14 @@ class EmrEc2Source:
     type = "emr-ec2"
     list_action = "elasticmapreduce:ListClusters"
 
+    #: seconds a listing reuses a cluster's DescribeCluster while its state is unchanged
+    DESCRIBE_TTL = 60.0
+
     def __init__(self, studio: Studio, arns: Arns, clients: ClientFactory) -> None:
         self.studio, self.arns, self.clients = studio, arns, clients
+        # the panel polls the list: one DescribeCluster per cluster per poll would cost
+        # N calls (and throttling) for facts that change only with the state
+        self._described: dict[str, tuple[float, str, dict[str, Any]]] = {}
 
     def arn(self, cluster_id: str) -> str:
         return self.arns.cluster(cluster_id)
@@ -92,20 +99,28 @@ class EmrEc2Source:
         return [self.to_cluster(d) for d in descs if self.in_studio(d)]
 
     def _describe_active(self, emr: Any) -> list[dict[str, Any]]:
-        ids: list[str] = []
+        states: dict[str, str] = {}
         for page in emr.get_paginator("list_clusters").paginate(ClusterStates=ACTIVE_STATES):
-            ids += [c["Id"] for c in page.get("Clusters", [])]
-        if not ids:
-            return []
+            states.update({c["Id"]: c.get("Status", {}).get("State", "") for c in
+                           page.get("Clusters", [])})
+        now = time.monotonic()
+        self._described = {k: v for k, v in self._described.items() if k in states}
+        fresh = {cid: entry[2] for cid, entry in self._described.items()
+                 if entry[1] == states[cid] and now - entry[0] < self.DESCRIBE_TTL}
+        missing = [cid for cid in states if cid not in fresh]
 
         def describe(cluster_id: str) -> dict[str, Any] | None:
             try:
-                return emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
+                desc: dict[str, Any] = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
             except ClientError:
                 return None  # terminated between the two calls
+            self._described[cluster_id] = (now, states[cluster_id], desc)
+            return desc
 
-        with ThreadPoolExecutor(min(DESCRIBE_CONCURRENCY, len(ids))) as pool:
-            return [d for d in pool.map(describe, ids) if d]
+        if missing:
+            with ThreadPoolExecutor(min(DESCRIBE_CONCURRENCY, len(missing))) as pool:
+                fresh.update({d["Id"]: d for d in pool.map(describe, missing) if d})
+        return [fresh[cid] for cid in states if cid in fresh]
 
     # -- resolve ------------------------------------------------------------------------
     async def resolve(
