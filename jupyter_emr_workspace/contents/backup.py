@@ -285,7 +285,8 @@ class BackupScheduler:
         user: str,
         outage: asyncio.Event,
     ) -> None:
-        assert self._sem is not None
+        if self._sem is None:  # a flush before the loop started (early shutdown)
+            self._sem = asyncio.Semaphore(self.concurrency)
         async with self._sem:
             if outage.is_set():
                 return
