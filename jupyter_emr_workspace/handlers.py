@@ -153,10 +153,11 @@ class WorkspaceHandler(BaseHandler):
         raw = self.get_query_argument("delete_notebooks", "false").lower()
         if raw not in {"true", "false", "1", "0"}:
             raise BadRequest("delete_notebooks must be true or false")
-        await self.services.workspaces.delete_workspace(
+        result = await self.services.workspaces.delete_workspace(
             self.identity(), workspace_id, raw in {"true", "1"}
         )
-        self.send(None, 204)
+        # 200 with facts, not 204: the caller must learn that backups remain and cost storage.
+        self.send(result)
 
 
 class OpenHandler(BaseHandler):

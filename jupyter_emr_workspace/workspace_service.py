@@ -214,7 +214,8 @@ class WorkspaceService:
                     code="WorkspaceInUse",
                     holder=others[0],
                 )
-            result = await self.hooks.on_delete(ws, delete_notebooks)
+            result = {"id": ws.id, "name": ws.name, "delete_notebooks": delete_notebooks}
+            result.update(await self.hooks.on_delete(ws, delete_notebooks))
             await self.registry.delete(ws)
             await self.leases.delete(ws.id)
             await asyncio.to_thread(self.folders.remove, ws.id)

@@ -237,11 +237,13 @@ async def test_deleting_a_workspace_keeps_backups_unless_asked(
     assert facts["backups_kept"] is True and facts["backup_objects"] == 1
     assert facts["backup_uri"] == f"s3://{bucket}/backups/{kept}/"
     r = await api("DELETE", f"workspaces/{kept}")
-    assert r.code == 204, r
+    assert r.code == 200, r
+    assert r.json["backups_kept"] is True and r.json["backup_objects"] == 1
     assert keys(s3, bucket, f"backups/{kept}/") == [f"backups/{kept}/k.ipynb"]
 
     r = await api("DELETE", f"workspaces/{gone}", params={"delete_notebooks": "true"})
-    assert r.code == 204, r
+    assert r.code == 200, r
+    assert r.json["backups_kept"] is False
     assert keys(s3, bucket, f"backups/{gone}/") == []
     assert keys(s3, bucket, f"backups/.emr-workspace/checkpoints/{gone}/") == []
     r = await api("GET", "events")

@@ -39,7 +39,9 @@ async def test_create_list_get_patch_delete(api: Api, services) -> None:
     assert (await api("GET", f"workspaces/{ws['id']}")).json["description"] == "new"
 
     r = await api("DELETE", f"workspaces/{ws['id']}")
-    assert r.code == 204
+    assert r.code == 200
+    assert r.json["id"] == ws["id"] and r.json["backups_kept"] is True
+    assert "storage" in r.json["message"]
     assert (await api("GET", f"workspaces/{ws['id']}")).code == 404
     assert (await api("GET", "workspaces")).json["workspaces"] == []
     # the name is free again
