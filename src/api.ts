@@ -137,6 +137,15 @@ export interface ITemplateField {
   default?: string | number;
   required?: boolean;
   description?: string;
+  /**
+   * Bounds of a number field.
+   */
+  min?: number;
+  max?: number;
+  /**
+   * A regular expression a string field must match as a whole.
+   */
+  pattern?: string;
 }
 
 export interface ITemplate {

@@ -313,6 +313,8 @@ export async function deleteWorkspaceDialog(
   const result = await showDialog<IDeleteValues>({
     title: trans.__('Delete EMR Workspace'),
     body: new DeleteWorkspaceBody(trans, workspace, backupUri),
+    // Enter cancels: deleting takes a deliberate click.
+    defaultButton: 0,
     buttons: [
       Dialog.cancelButton({ label: trans.__('Cancel') }),
       Dialog.warnButton({ label: trans.__('Delete') })
@@ -345,6 +347,15 @@ function defaultParameters(template: ITemplate | undefined) {
           : '';
   }
   return parameters;
+}
+
+function fullMatch(pattern: string, value: string): boolean {
+  try {
+    return new RegExp(`^(?:${pattern})$`).test(value);
+  } catch {
+    // A pattern JavaScript cannot read is left to the server to check.
+    return true;
+  }
 }
 
 /**
@@ -380,6 +391,12 @@ export function clusterRequest(
       if (!Number.isFinite(value)) {
         return trans.__('%1 must be a number.', label);
       }
+      if (field.min !== undefined && value < field.min) {
+        return trans.__('%1 must be at least %2.', label, field.min);
+      }
+      if (field.max !== undefined && value > field.max) {
+        return trans.__('%1 must be at most %2.', label, field.max);
+      }
       parameters[field.name] = value;
     } else if (field.type === 'choice') {
       if (field.choices && !field.choices.includes(raw)) {
@@ -391,6 +408,9 @@ export function clusterRequest(
       }
       parameters[field.name] = raw;
     } else {
+      if (field.pattern && !fullMatch(field.pattern, raw)) {
+        return trans.__('%1 must match %2.', label, field.pattern);
+      }
       parameters[field.name] = raw;
     }
   }
@@ -425,6 +445,18 @@ class CreateClusterBody extends FormBody<IClusterValues> {
     const value = this.values.parameters[field.name] ?? '';
     const id = `jp-EmrWorkspace-param-${field.name}`;
     const label = field.label ?? field.name;
+    const help: string[] = [];
+    if (field.description) {
+      help.push(field.description);
+    }
+    if (field.min !== undefined && field.max !== undefined) {
+      help.push(this.trans.__('From %1 to %2.', field.min, field.max));
+    } else if (field.min !== undefined) {
+      help.push(this.trans.__('At least %1.', field.min));
+    } else if (field.max !== undefined) {
+      help.push(this.trans.__('At most %1.', field.max));
+    }
+    const describedBy = help.length > 0 ? `${id}-help` : undefined;
     let input: JSX.Element;
     if (field.type === 'choice') {
       input = (
@@ -434,6 +466,7 @@ class CreateClusterBody extends FormBody<IClusterValues> {
           name={field.name}
           value={value}
           aria-required={field.required ? 'true' : undefined}
+          aria-describedby={describedBy}
           onChange={e => this.setParameter(field.name, e.target.value)}
         >
           {!field.required && (
@@ -453,9 +486,12 @@ class CreateClusterBody extends FormBody<IClusterValues> {
           className="jp-mod-styled"
           name={field.name}
           type={field.type === 'number' ? 'number' : 'text'}
+          min={field.min}
+          max={field.max}
           value={value}
           required={field.required}
           aria-required={field.required ? 'true' : undefined}
+          aria-describedby={describedBy}
           onChange={e => this.setParameter(field.name, e.target.value)}
         />
       );
@@ -467,8 +503,10 @@ class CreateClusterBody extends FormBody<IClusterValues> {
           {field.required ? ' *' : ''}
         </label>
         {input}
-        {field.description && (
-          <span className="jp-EmrWorkspace-help">{field.description}</span>
+        {help.length > 0 && (
+          <span id={`${id}-help`} className="jp-EmrWorkspace-help">
+            {help.join(' ')}
+          </span>
         )}
       </div>
     );
@@ -569,6 +607,7 @@ export async function confirm(
   const result = await showDialog({
     title,
     body: message,
+    defaultButton: options.warn ? 0 : 1,
     buttons: [
       Dialog.cancelButton({ label: trans.__('Cancel') }),
       options.warn

@@ -26,10 +26,53 @@ configure_jupyter_server(c)  # noqa: F821
 c.ServerApp.port = int(os.environ.get("EMR_WS_UI_PORT", "8888"))  # noqa: F821
 c.ServerApp.allow_root = True  # noqa: F821
 c.ServerApp.identity_provider_class = "identity.HeaderIdentityProvider"  # noqa: F821
+# `--config FILE` skips jupyter_server_config.d/*.json, where the package sets
+# this (only the extension's enabling is still read from there): set it here.
+c.ServerApp.contents_manager_class = (  # noqa: F821
+    "jupyter_emr_workspace.contents.WorkspaceContentsManager"
+)
 
 c.Studio.name = "UI tests"  # noqa: F821
 c.Studio.lease_seconds = 90  # noqa: F821
 c.Studio.autosave_interval = 5  # noqa: F821
+
+
+# A cluster template, so the UI tests can create a cluster (RunJobFlow on moto).
+TEMPLATES = [
+    {
+        "name": "small-spark",
+        "description": "Spark + Livy, one primary and N core nodes",
+        "run_job_flow": {
+            "ReleaseLabel": "emr-7.2.0",
+            "Applications": [{"Name": "Spark"}, {"Name": "Livy"}],
+            "Instances": {
+                "InstanceCount": "{{nodes}}",
+                "MasterInstanceType": "{{type}}",
+                "SlaveInstanceType": "{{type}}",
+                "KeepJobFlowAliveWhenNoSteps": True,
+            },
+            "JobFlowRole": "EMR_EC2_DefaultRole",
+            "ServiceRole": "EMR_DefaultRole",
+        },
+        "fields": [
+            {
+                "name": "nodes",
+                "label": "Nodes",
+                "type": "number",
+                "default": 2,
+                "min": 1,
+                "max": 10,
+            },
+            {
+                "name": "type",
+                "label": "Instance type",
+                "type": "choice",
+                "choices": ["m5.xlarge", "r5.2xlarge"],
+                "default": "m5.xlarge",
+            },
+        ],
+    }
+]
 
 
 def _free_port() -> int:
@@ -39,7 +82,7 @@ def _free_port() -> int:
 
 
 def _moto_store() -> None:
-    """Start moto's S3 in this process and point the Studio at it."""
+    """Start moto (S3, EC2, EMR) in this process and point the Studio at it."""
     from moto.server import ThreadedMotoServer
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -55,9 +98,16 @@ def _moto_store() -> None:
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
         Bucket="emr-workspace-ui-tests"
     )
+    # A subnet of the Studio (moto's EC2), where clusters from templates go.
+    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
+
     c.Studio.endpoint_url = endpoint  # noqa: F821
     c.Studio.region = "us-east-1"  # noqa: F821
     c.Studio.backup_uri = "s3://emr-workspace-ui-tests/studio"  # noqa: F821
+    c.Studio.subnet_ids = [subnet]  # noqa: F821
+    c.Studio.cluster_templates = TEMPLATES  # noqa: F821
 
 
 if os.environ.get("EMR_WS_UI_STORE", "moto") == "local":

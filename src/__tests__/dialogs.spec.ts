@@ -42,7 +42,8 @@ describe('clusterRequest', () => {
           type: 'choice',
           choices: ['emr-7.1.0', 'emr-6.15.0']
         },
-        { name: 'note', type: 'string' }
+        { name: 'note', type: 'string', pattern: '[a-z]+' },
+        { name: 'disk', label: 'Disk', type: 'number', min: 32, max: 1024 }
       ]
     }
   ];

@@ -18,7 +18,9 @@ const PANEL_ID = 'jp-emr-workspace-panel';
 const API = '/emr-workspace/api';
 const NAME =
   process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`;
-const SCREENSHOTS = path.join(__dirname, '..', 'screenshots');
+// Kept after the run (Playwright empties test-results/ when a run starts);
+// the best ones are copied to docs/screenshots/ for the README.
+const SCREENSHOTS = path.join(__dirname, '..', 'test-results', 'screenshots');
 
 interface IWorkspace {
   id: string;
@@ -39,12 +41,15 @@ async function findWorkspace(
 }
 
 async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
-  // The command only activates (clicking the tab of an open panel closes it).
-  await page.evaluate(async () => {
-    await window.jupyterapp.commands.execute('emr-workspace:show-panel');
-  });
   const panel = page.locator(`#${PANEL_ID}`);
-  await expect(panel).toBeVisible();
+  // The command only activates (clicking the tab of an open panel closes it);
+  // retried, as opening a Workspace activates the file browser when it is done.
+  await expect(async () => {
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('emr-workspace:show-panel');
+    });
+    await expect(panel).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 20000 });
   await expect(
     panel.getByRole('heading', { name: 'Workspaces', exact: true })
   ).toBeVisible();
@@ -61,6 +66,8 @@ async function openWorkspace(page: IJupyterLabPageFixture): Promise<Locator> {
   await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
     'Lease held'
   );
+  // Opening ends by showing the Workspace's folder in the file browser.
+  await expect(page.locator('.jp-FileBrowser')).toBeVisible();
   return panel;
 }
 
@@ -195,6 +202,49 @@ test.describe('EMR Workspaces panel', () => {
     ).toBeVisible();
     const attached = await findWorkspace(request);
     expect(attached?.attachment?.type).toBe('local');
+  });
+
+  test('create a cluster from a template, with a form from its fields', async ({
+    page,
+    request
+  }) => {
+    const { templates } = await (await request.get(`${API}/templates`)).json();
+    test.skip(
+      templates.length === 0,
+      'No cluster template (EMR_WS_UI_STORE=local runs without moto)'
+    );
+    const panel = await openPanel(page);
+    await panel.getByRole('button', { name: 'Create cluster' }).click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog.getByLabel('Template')).toHaveValue('small-spark');
+    // The template's fields, with their defaults.
+    const nodes = dialog.getByLabel('Nodes');
+    await expect(nodes).toHaveValue('2');
+    await expect(dialog.getByLabel('Instance type')).toHaveValue('m5.xlarge');
+    await dialog.getByLabel('Cluster name').fill(`${NAME}-cluster`);
+    // Out of the field's bounds: the form says so and cannot be sent.
+    await expect(dialog).toContainText('From 1 to 10.');
+    const create = dialog.getByRole('button', { name: 'Create' });
+    await nodes.fill('50');
+    await expect(create).toBeDisabled();
+    await nodes.fill('3');
+    await expect(create).toBeEnabled();
+    await create.click();
+    await expect(page.locator('.jp-Dialog')).toHaveCount(0, { timeout: 60000 });
+
+    const ec2 = panel.locator('.jp-EmrWorkspace-group', {
+      has: page.getByRole('heading', { name: 'EMR on EC2', exact: true })
+    });
+    await expect(ec2.getByText(`${NAME}-cluster`)).toBeVisible({
+      timeout: 60000
+    });
+    const { clusters } = await (await request.get(`${API}/clusters`)).json();
+    expect(
+      clusters.some(
+        (c: { type: string; name: string }) =>
+          c.type === 'emr-ec2' && c.name === `${NAME}-cluster`
+      )
+    ).toBeTruthy();
   });
 
   test('screenshots of the panel in the light and dark themes', async ({
