@@ -28,8 +28,11 @@ from jupyter_emr_workspace.livy.launch import FAST_JVM_FLAGS
 from jupyter_emr_workspace.livy.server import READY_PREFIX
 
 STATEMENTS = {"trivial `1+1`": "1+1", "`spark.range(10**6).count()`": "spark.range(10**6).count()"}
-SPARK_CONF = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
-              "spark.driver.extraJavaOptions": FAST_JVM_FLAGS}
+SPARK_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.extraJavaOptions": FAST_JVM_FLAGS,
+}
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -65,19 +68,33 @@ class Engine:
         self.poll = poll
         env = {k: v for k, v in os.environ.items() if k != "EMR_WORKSPACE_LIVY_TOKEN"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_emr_workspace.livy", "--port", "0",
-             "--idle-timeout", "0", "--log-level", "WARNING"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+            [
+                sys.executable,
+                "-m",
+                "jupyter_emr_workspace.livy",
+                "--port",
+                "0",
+                "--idle-timeout",
+                "0",
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith(READY_PREFIX):
             raise SystemExit(f"the engine did not start: {line!r}")
-        self.url = line[len(READY_PREFIX):].strip()
+        self.url = line[len(READY_PREFIX) :].strip()
         self.http = requests.Session()
         body = {"kind": "pyspark", "conf": SPARK_CONF}
         self.sid = self.http.post(f"{self.url}/sessions", json=body, timeout=30).json()["id"]
         while self.http.get(f"{self.url}/sessions/{self.sid}", timeout=30).json()["state"] != (
-                "idle"):
+            "idle"
+        ):
             time.sleep(0.1)
         self.server_side: list[float] = []
 
@@ -118,25 +135,33 @@ def main() -> None:
                 if i >= args.warmup:
                     a.append(ta)
                     b.append(tb)
-            server = remote.server_side[args.warmup:]
+            server = remote.server_side[args.warmup :]
             rows.append((label, a, b, server))
     finally:
         remote.close()
         local.spark.stop()
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, Python "
-          f"{sys.version.split()[0]}, n={args.n} after {args.warmup} warm-up runs, "
-          f"client polls every {args.poll * 1000:g} ms\n")
-    print("| statement | in-process p50 / p95 | engine round trip p50 / p95 "
-          "| engine worker-side p50 | overhead p50 | ratio p50 |")
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, Python "
+        f"{sys.version.split()[0]}, n={args.n} after {args.warmup} warm-up runs, "
+        f"client polls every {args.poll * 1000:g} ms\n"
+    )
+    print(
+        "| statement | in-process p50 / p95 | engine round trip p50 / p95 "
+        "| engine worker-side p50 | overhead p50 | ratio p50 |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for label, a, b, server in rows:
         a50, b50 = pct(a, 0.5), pct(b, 0.5)
         ratio = f"{b50 / a50:.1f}x" if a50 >= 1 else "n/a (baseline < 1 ms)"
-        print(f"| {label} | {a50:.3f} / {pct(a, 0.95):.3f} ms | {b50:.1f} / {pct(b, 0.95):.1f} ms "
-              f"| {pct(server, 0.5):.0f} ms | {b50 - a50:+.1f} ms | {ratio} |")
+        print(
+            f"| {label} | {a50:.3f} / {pct(a, 0.95):.3f} ms | {b50:.1f} / {pct(b, 0.95):.1f} ms "
+            f"| {pct(server, 0.5):.0f} ms | {b50 - a50:+.1f} ms | {ratio} |"
+        )
     mean = statistics.mean(rows[0][2]) * 1000
-    print(f"\nengine round trip for a trivial statement: mean {mean:.1f} ms "
-          "(HTTP POST + GETs, socket to the session process, exec, result)")
+    print(
+        f"\nengine round trip for a trivial statement: mean {mean:.1f} ms "
+        "(HTTP POST + GETs, socket to the session process, exec, result)"
+    )
 
 
 if __name__ == "__main__":
