@@ -369,6 +369,12 @@ class LeaseManager:
             return None
         return lease
 
+    def last_known_state(self, workspace_id: str) -> dict[str, Any] | None:
+        """The lock state as of the last document seen (no I/O): right after this server
+        wrote it, it is the current one."""
+        seen = self._seen.get(workspace_id)
+        return seen[0].public(self.clock.now()) if seen else None
+
     def last_known_holder(self, workspace_id: str) -> dict[str, str] | None:
         """The first live holder in the last lock document seen, for error messages."""
         seen = self._seen.get(workspace_id)

@@ -241,7 +241,7 @@ class WorkspaceService:
             extra = await self.hooks.on_open(ws, lease)
             facts.update({k: v for k, v in extra.items() if isinstance(v, int | str | bool)})
         return {
-            "workspace": await self.view(identity, ws),
+            "workspace": await self.view(identity, ws, self.leases.last_known_state(ws.id)),
             "lease": lease.to_json(),
             "path": self.folders.api_path(ws.id),
             **extra,
