@@ -130,10 +130,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     keeper.leaseLost.connect((_, state) => {
       Notification.warning(
-        trans.__(
-          'You lost the lease on Workspace "%1": someone else took it over. It is read-only now; copy your unsaved changes elsewhere.',
-          state.workspace?.name ?? ''
-        ),
+        state.holder?.user
+          ? trans.__(
+              'You lost the lease on Workspace "%1": %2 took it over. It is read-only now; copy your unsaved changes elsewhere.',
+              state.workspace?.name ?? '',
+              state.holder.user
+            )
+          : trans.__(
+              'You lost the lease on Workspace "%1": someone else took it over. It is read-only now; copy your unsaved changes elsewhere.',
+              state.workspace?.name ?? ''
+            ),
         { autoClose: false }
       );
       void model.refresh();

@@ -33,7 +33,8 @@ c.ServerApp.contents_manager_class = (  # noqa: F821
 )
 
 c.Studio.name = "UI tests"  # noqa: F821
-c.Studio.lease_seconds = 90  # noqa: F821
+# Short leases: heartbeats every 10 s, so a lost lease shows within the tests.
+c.Studio.lease_seconds = 30  # noqa: F821
 c.Studio.autosave_interval = 5  # noqa: F821
 
 

@@ -332,6 +332,52 @@ test.describe('EMR Workspaces panel', () => {
     );
   });
 
+  test('a lease taken over is lost: the tab says so and turns read-only', async ({
+    page,
+    request,
+    playwright,
+    baseURL
+  }) => {
+    await openWorkspace(page);
+    const workspace = (await findWorkspace(request))!;
+
+    // bob (who may, with no policies configured) force-releases it and opens it.
+    const bob = await playwright.request.newContext({
+      baseURL,
+      extraHTTPHeaders: { 'X-Test-User': 'bob' }
+    });
+    try {
+      const released = await bob.delete(
+        `${API}/workspaces/${workspace.id}/lock`
+      );
+      expect(released.status()).toBe(204);
+      const opened = await bob.post(`${API}/workspaces/${workspace.id}/open`, {
+        data: {}
+      });
+      expect(opened.ok()).toBeTruthy();
+      const { lease } = await opened.json();
+
+      // alice's next heartbeat (every 10 s here) finds the lease gone.
+      const banner = page.locator('.jp-FileBrowser .jp-EmrWorkspace-banner');
+      await expect(banner).toContainText('you lost the lease', {
+        timeout: 45000
+      });
+      await expect(
+        page.locator('.jp-EmrWorkspace-statusItem')
+      ).toContainText('Lease lost: read-only');
+      await expect(
+        page.getByText(`You lost the lease on Workspace "${NAME}": bob took it over.`)
+      ).toBeVisible();
+
+      const closed = await bob.post(`${API}/workspaces/${workspace.id}/close`, {
+        data: { token: lease.token }
+      });
+      expect(closed.status()).toBe(204);
+    } finally {
+      await bob.dispose();
+    }
+  });
+
   test('delete it; the dialog says the backups stay', async ({
     page,
     request
