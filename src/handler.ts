@@ -1,5 +1,15 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+
+let trans: TranslationBundle = nullTranslator.load('jupyter_emr_workspace');
+
+/**
+ * Translate the messages of errors met on the way to the server.
+ */
+export function setApiTranslationBundle(bundle: TranslationBundle): void {
+  trans = bundle;
+}
 
 /**
  * Base path of the server extension's REST API, relative to the server's base URL.
@@ -110,9 +120,10 @@ export async function requestAPI<T>(
     throw new ApiError(
       0,
       'NetworkError',
-      `The Jupyter server could not be reached (${errorText(
-        error
-      )}). Check your connection and that the server is running.`
+      trans.__(
+        'The Jupyter server could not be reached (%1). Check your connection and that the server is running.',
+        errorText(error)
+      )
     );
   }
 
@@ -126,10 +137,11 @@ export async function requestAPI<T>(
         throw new ApiError(
           response.status,
           'BadResponse',
-          `The server answered ${endPoint} with something that is not JSON: ${text.slice(
-            0,
-            200
-          )}`
+          trans.__(
+            'The server answered %1 with something that is not JSON: %2',
+            endPoint,
+            text.slice(0, 200)
+          )
         );
       }
     }
@@ -175,10 +187,12 @@ function errorFromResponse(
   }
   const fallback =
     status === 404
-      ? 'The EMR Workspace server extension did not answer (404). Is jupyter_emr_workspace installed and enabled on this server?'
+      ? trans.__(
+          'The EMR Workspace server extension did not answer (404). Is jupyter_emr_workspace installed and enabled on this server?'
+        )
       : text.trim().slice(0, 200) ||
         response.statusText ||
-        `The server answered HTTP ${status}.`;
+        trans.__('The server answered HTTP %1.', status);
   return new ApiError(status, `HTTP${status}`, fallback, data ?? {});
 }
 

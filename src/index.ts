@@ -19,6 +19,7 @@ import { Actions, ClusterType, EmrWorkspaceClient, IWorkspace } from './api';
 // The panel, status item and banner are built at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ReadOnlyBanner, ReadOnlyDocumentExtension } from './banner';
+import { setApiTranslationBundle } from './handler';
 import { emrWorkspaceIcon } from './icons';
 import {
   ActivityModel,
@@ -89,6 +90,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const trans: TranslationBundle = (translator ?? nullTranslator).load(
       'jupyter_emr_workspace'
     );
+    setApiTranslationBundle(trans);
     const settings: ISettings = { ...DEFAULTS };
     const client = new EmrWorkspaceClient({
       serverSettings: app.serviceManager.serverSettings
