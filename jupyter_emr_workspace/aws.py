@@ -98,7 +98,8 @@ class AwsClients:
             )
             remaining = creds["Expiration"].timestamp() - time.time()
             expires = now + max(remaining - self._REFRESH_MARGIN, 60)
-        client = self.session.client(service, **kwargs)  # type: ignore[call-overload]
+        session: Any = self.session  # boto3-stubs' overloads want a literal service name
+        client = session.client(service, **kwargs)
         with self._lock:
             self._clients[key] = (client, expires)
         return client

@@ -32,7 +32,9 @@ from .workspaces import (
 EMR = "elasticmapreduce"
 
 
-def _fields(body: dict[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def _fields(
+    body: dict[str, Any], allowed: set[str], required: frozenset[str] | set[str] = frozenset()
+) -> None:
     unknown = set(body) - allowed
     if unknown:
         raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: {sorted(allowed)}")
