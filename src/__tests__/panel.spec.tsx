@@ -157,6 +157,8 @@ describe('EmrWorkspacePanel', () => {
 
   it('groups clusters by source, with reasons and source errors', async () => {
     const { panel, model } = await render({}, []);
+    // The Compute section renders after the Workspaces one; wait for it under load.
+    await until(() => panel.node.querySelectorAll('h4').length >= 2, 20000);
     const headings = Array.from(panel.node.querySelectorAll('h4')).map(
       h => h.textContent
     );
@@ -172,7 +174,7 @@ describe('EmrWorkspacePanel', () => {
     expect(attach.disabled).toBe(true);
     panel.dispose();
     model.dispose();
-  });
+  }, 30000);
 
   it('shows only the version mismatch message', async () => {
     const c = client({}, []);
