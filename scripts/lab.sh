@@ -10,4 +10,6 @@ install_package "spark,local"
 mkdir -p "$ROOT/.lab"
 log "Starting JupyterLab in $ROOT/.lab (Workspaces under workspaces/)"
 cd "$ROOT/.lab"
-exec "$(dirname "$PY")/jupyter" lab "$@"
+extra=()
+[ "$(id -u)" = "0" ] && extra+=(--allow-root)   # containers and CI machines run as root
+exec "$(dirname "$PY")/jupyter" lab "${extra[@]}" "$@"
