@@ -79,8 +79,7 @@ def first_result(server: ServerProcess, path: str, kernel: str) -> None:
         t2 = time.perf_counter()
     finally:
         kc.stop_channels()
-    print(f"  kernel ready {t1 - t0:.2f} s, first statement {t2 - t1:.2f} s",
-          file=sys.stderr)
+    print(f"  kernel ready {t1 - t0:.2f} s, first statement {t2 - t1:.2f} s", file=sys.stderr)
     out = "".join(texts)
     if "100" not in out.split("SparkSession available as 'spark'.")[-1]:
         raise RuntimeError(f"unexpected output: {out!r}")
@@ -134,8 +133,9 @@ def main() -> None:
         for i in range(args.n):
             for way in ("extension", "by hand") if i % 2 == 0 else ("by hand", "extension"):
                 # keep the lease (as the UI does every 30 s), outside the timed part
-                server.api("POST", f"/workspaces/{ws['id']}/heartbeat",
-                           json={"token": token}).raise_for_status()
+                server.api(
+                    "POST", f"/workspaces/{ws['id']}/heartbeat", json={"token": token}
+                ).raise_for_status()
                 t0 = time.perf_counter()
                 if way == "extension":
                     r = server.api("POST", f"/workspaces/{ws['id']}/attach", json=body)
@@ -165,8 +165,10 @@ def main() -> None:
             f"{max(samples):.2f} |"
         )
     print(f"\nratio extension / by hand (medians): {ext / hand:.3f} (n={args.n})")
-    print(f"attach call alone: median {statistics.median(attach_ms):.1f} ms, "
-          f"max {max(attach_ms):.1f} ms (n={len(attach_ms)})")
+    print(
+        f"attach call alone: median {statistics.median(attach_ms):.1f} ms, "
+        f"max {max(attach_ms):.1f} ms (n={len(attach_ms)})"
+    )
 
 
 if __name__ == "__main__":

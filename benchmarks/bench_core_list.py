@@ -19,7 +19,6 @@ import asyncio
 import collections
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_PROFILE", None)
 
+from _common import MotoProcess, pct  # noqa: E402
 from emrws_testing.moto_servers import client  # noqa: E402
 
 from jupyter_emr_workspace.app import build_services  # noqa: E402
@@ -41,46 +41,6 @@ from jupyter_emr_workspace.studio import Identity, Studio  # noqa: E402
 from jupyter_emr_workspace.workspaces import gather_limited  # noqa: E402
 
 ALICE = Identity("alice")
-
-
-class MotoProcess:
-    """moto's threaded HTTP server in its own process, so its work does not share this
-    process's GIL with the code measured."""
-
-    def __init__(self) -> None:
-        from emrws_testing.servers import free_port
-
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("moto_server")),
-                "-H",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client(self.url, "s3").list_buckets()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
 async def measure(services: Any, expect: int) -> tuple[float, collections.Counter[str]]:

@@ -51,6 +51,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 import boto3
 import botocore.config
+from _common import pct
 
 from jupyter_emr_workspace.contents.backup import BackupScheduler
 from jupyter_emr_workspace.contents.state import StateFiles
@@ -131,11 +132,6 @@ class Stats:
     def add(self, op: str, seconds: float) -> None:
         if self.phase is not None:
             self.latencies[(self.phase, op)].append(seconds)
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
 def requests_of(servers: list[Server]) -> collections.Counter[str]:

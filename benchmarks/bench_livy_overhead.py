@@ -24,6 +24,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import pct
+
 from jupyter_emr_workspace.livy.launch import FAST_JVM_FLAGS
 from jupyter_emr_workspace.livy.server import READY_PREFIX
 
@@ -33,12 +35,6 @@ SPARK_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.extraJavaOptions": FAST_JVM_FLAGS,
 }
-
-
-def pct(samples: list[float], q: float) -> float:
-    """Nearest-rank percentile, in milliseconds."""
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
 class InProcess:

@@ -260,7 +260,8 @@ class WorkspaceService:
         self, identity: Identity, workspace_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         token = _token(body)
-        ws = await self.registry.get(workspace_id)
+        # The copy read at open is enough to authorize a renewal: a heartbeat is one PUT.
+        ws = self.registry.cached(workspace_id) or await self.registry.get(workspace_id)
         # renewing continues an open: unassigned or no longer allowed users are refused
         await self.guard.require(
             identity, f"{EMR}:OpenEditorConsole", self.arns.workspace(ws.id), resource_tags=ws.tags
