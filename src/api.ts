@@ -154,6 +154,62 @@ export interface ITemplate {
   fields: ITemplateField[];
 }
 
+/**
+ * The JupyterHub server hosting this JupyterLab (null when not under a Hub).
+ */
+export interface IHubServer {
+  owner: string;
+  name: string;
+  url: string;
+}
+
+/**
+ * A collaborator (`user:`/`group:` principal) that could not be shared with.
+ */
+export interface IShareProblem {
+  principal: string;
+  reason: string;
+}
+
+/**
+ * POST workspaces/{id}/share.
+ */
+export interface IShareResult {
+  server: IHubServer | null;
+  /**
+   * Hub users the server was shared with by this call.
+   */
+  shared_with: string[];
+  skipped: IShareProblem[];
+}
+
+/**
+ * DELETE workspaces/{id}/share.
+ */
+export interface IUnshareResult {
+  server: IHubServer | null;
+  /**
+   * Hub users whose access was revoked.
+   */
+  revoked: string[];
+}
+
+/**
+ * GET workspaces/{id}/share.
+ */
+export interface IShareStatus {
+  server: IHubServer | null;
+  /**
+   * Every Hub user this server is shared with.
+   */
+  shared_with: string[];
+  /**
+   * Those this server granted for this Workspace.
+   */
+  granted_for_workspace: string[];
+  collaboration: { enabled: boolean; collaborators: string[] };
+}
+
 export interface ICreateWorkspaceRequest {
   name: string;
   description?: string;
@@ -193,7 +249,10 @@ export const Actions = {
   detach: 'elasticmapreduce:DetachEditor',
   listClusters: 'elasticmapreduce:ListClusters',
   createCluster: 'elasticmapreduce:RunJobFlow',
-  forceRelease: 'emr-workspace:ForceReleaseLock'
+  forceRelease: 'emr-workspace:ForceReleaseLock',
+  shareWorkspace: 'elasticmapreduce:PutWorkspaceAccess',
+  unshareWorkspace: 'elasticmapreduce:DeleteWorkspaceAccess',
+  shareStatus: 'elasticmapreduce:ListWorkspaceAccessIdentities'
 } as const;
 
 /**
@@ -341,6 +400,36 @@ export class EmrWorkspaceClient {
       method: 'POST',
       body: {}
     });
+  }
+
+  /**
+   * Share the JupyterHub server hosting the open Workspace with its
+   * collaborators (groups expanded to users).
+   *
+   * Throws an `ApiError` with code `NotUnderJupyterHub`,
+   * `CollaborationDisabled` or `WorkspaceNotOpen` (409) when it cannot.
+   */
+  shareWorkspace(id: string): Promise<IShareResult> {
+    return this._request<IShareResult>(workspacePath(id, 'share'), {
+      method: 'POST',
+      body: {}
+    });
+  }
+
+  /**
+   * Revoke what sharing the Workspace granted.
+   */
+  unshareWorkspace(id: string): Promise<IUnshareResult> {
+    return this._request<IUnshareResult>(workspacePath(id, 'share'), {
+      method: 'DELETE'
+    });
+  }
+
+  /**
+   * Who this server is shared with.
+   */
+  shareStatus(id: string): Promise<IShareStatus> {
+    return this._request<IShareStatus>(workspacePath(id, 'share'));
   }
 
   async listClusters(): Promise<IClusterList> {

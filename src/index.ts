@@ -485,6 +485,79 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    commands.addCommand(CommandIDs.share, {
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            id: {
+              type: 'string',
+              description: trans.__(
+                'The Workspace id (default: the one open in this tab)'
+              )
+            }
+          }
+        }
+      },
+      label: trans.__('Share EMR Workspace with Collaborators'),
+      isEnabled: args => {
+        const state = keeper.state;
+        const id = String(args.id ?? state.workspace?.id ?? '');
+        const workspace = model.workspace(id) ?? state.workspace;
+        return (
+          state.mode === 'editing' &&
+          !!workspace &&
+          state.workspace?.id === id &&
+          !!workspace.collaboration?.enabled &&
+          model.canOn(workspace, Actions.shareWorkspace)
+        );
+      },
+      execute: async args => {
+        const id = String(args.id ?? keeper.state.workspace?.id ?? '');
+        if (!id) {
+          return;
+        }
+        try {
+          const workspace = await findWorkspace(id);
+          const result = await activity.track(
+            trans.__('Sharing "%1" with its collaborators…', workspace.name),
+            client.shareWorkspace(id)
+          );
+          const skipped = result.skipped ?? [];
+          if (result.shared_with.length) {
+            Notification.success(
+              trans.__(
+                'Shared "%1" with %2.',
+                workspace.name,
+                result.shared_with.join(', ')
+              ),
+              { autoClose: 6000 }
+            );
+          } else {
+            Notification.info(
+              trans.__(
+                'No collaborator of "%1" to share it with.',
+                workspace.name
+              ),
+              { autoClose: 6000 }
+            );
+          }
+          if (skipped.length) {
+            Notification.warning(
+              trans.__(
+                'Could not share "%1" with: %2',
+                workspace.name,
+                skipped.map(p => `${p.principal} (${p.reason})`).join('; ')
+              ),
+              { autoClose: false }
+            );
+          }
+        } catch (error) {
+          reportError(trans.__('Could not share the Workspace:'), error);
+        }
+      }
+    });
+
     commands.addCommand(CommandIDs.attach, {
       describedBy: {
         args: {
@@ -694,6 +767,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         CommandIDs.close,
         CommandIDs.backupNow,
         CommandIDs.detach,
+        CommandIDs.share,
         CommandIDs.createCluster
       ]) {
         palette.addItem({ command, category });

@@ -241,6 +241,29 @@ function WorkspaceItem(props: {
             </button>
           )
         )}
+        {current &&
+          keeper.state.mode === 'editing' &&
+          workspace.collaboration?.enabled &&
+          model.canOn(workspace, Actions.shareWorkspace) && (
+            <button
+              type="button"
+              className="jp-mod-styled jp-EmrWorkspace-button"
+              disabled={busy}
+              onClick={() =>
+                void commands.execute(CommandIDs.share, { id: workspace.id })
+              }
+              aria-label={trans.__(
+                'Share %1 with collaborators',
+                workspace.name
+              )}
+              title={trans.__(
+                'Share this JupyterHub server with the collaborators of %1',
+                workspace.name
+              )}
+            >
+              {trans.__('Share')}
+            </button>
+          )}
         {model.canOn(workspace, Actions.deleteWorkspace) && (
           <button
             type="button"

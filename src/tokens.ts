@@ -19,4 +19,5 @@ export namespace CommandIDs {
   export const detach = 'emr-workspace:detach';
   export const backupNow = 'emr-workspace:backup-now';
   export const createCluster = 'emr-workspace:create-cluster';
+  export const share = 'emr-workspace:share';
 }

@@ -132,6 +132,21 @@ describe('EmrWorkspaceClient', () => {
       { method: 'POST', path: 'workspaces/e-ABC/backup', body: {} }
     ],
     [
+      'shareWorkspace',
+      c => c.shareWorkspace('e-ABC'),
+      { method: 'POST', path: 'workspaces/e-ABC/share', body: {} }
+    ],
+    [
+      'unshareWorkspace',
+      c => c.unshareWorkspace('e-ABC'),
+      { method: 'DELETE', path: 'workspaces/e-ABC/share' }
+    ],
+    [
+      'shareStatus',
+      c => c.shareStatus('e-ABC'),
+      { method: 'GET', path: 'workspaces/e-ABC/share' }
+    ],
+    [
       'createCluster',
       c =>
         c.createCluster({
@@ -224,6 +239,52 @@ describe('EmrWorkspaceClient', () => {
       status: 409,
       code: 'LeaseLost',
       message: 'Your lease on w was taken over.'
+    });
+  });
+
+  it('returns who the server was shared with', async () => {
+    const answer = {
+      server: { owner: 'alice', name: '', url: '/user/alice/' },
+      shared_with: ['bob', 'carol'],
+      skipped: [{ principal: 'group:gone', reason: 'No such group' }]
+    };
+    await expect(
+      client(200, answer).client.shareWorkspace('e-1')
+    ).resolves.toEqual(answer);
+    await expect(
+      client(200, { server: null, revoked: ['bob'] }).client.unshareWorkspace(
+        'e-1'
+      )
+    ).resolves.toEqual({ server: null, revoked: ['bob'] });
+  });
+
+  it.each([
+    [
+      'NotUnderJupyterHub',
+      'This server does not run under JupyterHub, so it cannot be shared.'
+    ],
+    ['CollaborationDisabled', "Collaboration is off for Workspace 'w'."],
+    ['WorkspaceNotOpen', "Open Workspace 'w' on this server before sharing it."]
+  ])('maps a refused share (%s) to its ApiError', async (code, message) => {
+    const { client: c } = client(409, { error: { code, message } });
+    await expect(c.shareWorkspace('e-1')).rejects.toMatchObject({
+      status: 409,
+      code,
+      message
+    });
+  });
+
+  it('maps a share the permissions refuse to its ApiError', async () => {
+    const { client: c } = client(403, {
+      error: { code: 'AccessDenied', message: 'Not allowed.' }
+    });
+    await expect(c.unshareWorkspace('e-1')).rejects.toMatchObject({
+      status: 403,
+      code: 'AccessDenied'
+    });
+    await expect(c.shareStatus('e-1')).rejects.toMatchObject({
+      status: 403,
+      code: 'AccessDenied'
     });
   });
 });

@@ -73,7 +73,18 @@ function client(permissions: Record<string, boolean>, list: IWorkspace[]) {
       ],
       errors: [{ source: 'emr-eks', message: 'AccessDeniedException' }]
     })),
-    listTemplates: jest.fn(async () => [])
+    listTemplates: jest.fn(async () => []),
+    openWorkspace: jest.fn(async (id: string) => ({
+      workspace: list.find(w => w.id === id),
+      lease: {
+        token: 'tok',
+        generation: 1,
+        expires_at: '2999-01-01T00:00:00Z'
+      },
+      path: `workspaces/${id}`
+    })),
+    heartbeat: jest.fn(async () => ({})),
+    closeWorkspace: jest.fn(async () => undefined)
   } as any;
 }
 
@@ -172,6 +183,66 @@ describe('EmrWorkspacePanel', () => {
       'button[aria-label="Attach to Local Spark"]'
     ) as HTMLButtonElement;
     expect(attach.disabled).toBe(true);
+    panel.dispose();
+    model.dispose();
+  }, 30000);
+
+  it('offers Share only on the open collaborative Workspace the permissions allow', async () => {
+    const collaborative = { enabled: true, collaborators: ['user:bob'] };
+    const { panel, model, keeper } = await render({}, [
+      workspace({ collaboration: collaborative }),
+      workspace({
+        id: 'e-2',
+        name: 'solo',
+        path: 'workspaces/e-2'
+      }),
+      workspace({
+        id: 'e-3',
+        name: 'locked',
+        path: 'workspaces/e-3',
+        collaboration: collaborative,
+        permissions: { 'elasticmapreduce:PutWorkspaceAccess': false }
+      }),
+      workspace({
+        id: 'e-4',
+        name: 'other',
+        path: 'workspaces/e-4',
+        collaboration: collaborative
+      })
+    ]);
+    const share = (name: string) =>
+      panel.node.querySelector(
+        `button[aria-label="Share ${name} with collaborators"]`
+      );
+    // Nothing open yet: no Share anywhere.
+    await until(() => !!panel.node.querySelector('[data-workspace-id="e-4"]'));
+    expect(panel.node.querySelector('button[aria-label^="Share "]')).toBeNull();
+
+    // Open and collaborative, permission allowed: shown.
+    await keeper.open(model.workspace('e-1')!);
+    await until(() => !!share('churn'), 20000);
+    expect(share('churn')).not.toBeNull();
+    // Collaborative but not open in this tab: hidden.
+    expect(share('other')).toBeNull();
+
+    // Open but collaboration off: hidden.
+    await keeper.open(model.workspace('e-2')!);
+    await until(
+      () => !!panel.node.querySelector('button[aria-label="Close solo"]'),
+      20000
+    );
+    expect(share('solo')).toBeNull();
+    expect(share('churn')).toBeNull();
+
+    // Open and collaborative, but the permission refuses: hidden.
+    await keeper.open(model.workspace('e-3')!);
+    await until(
+      () => !!panel.node.querySelector('button[aria-label="Close locked"]'),
+      20000
+    );
+    expect(share('locked')).toBeNull();
+
+    keeper.dispose();
     panel.dispose();
     model.dispose();
   }, 30000);
