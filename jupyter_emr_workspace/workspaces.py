@@ -95,7 +95,7 @@ def validate_collaboration(value: Any) -> dict[str, Any]:
 def check_workspace_id(workspace_id: str) -> str:
     if not WORKSPACE_ID_RE.match(workspace_id):
         raise NotFound(
-            f"No Workspace {workspace_id[:80]!r}: ids look like e-XXXXXXXXXXXXXXXXXXXXXXXXX"
+            f"No Workspace {workspace_id[:80]!r}: ids are 'e-' and 25 upper-case letters or digits"
         )
     return workspace_id
 

@@ -38,7 +38,9 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="s3://bucket/prefix/e-XXXX... (the Workspace's backup prefix)")
+    p.add_argument(
+        "source", help="s3://bucket/prefix/<workspace-id> (the Workspace's backup prefix)"
+    )
     p.add_argument("--name", required=True, help="name of the Workspace in this Studio")
     p.add_argument("--description", default="", help="description (default: where it came from)")
     p.add_argument("--created-by", default=None, help="owner user name (default: you)")
