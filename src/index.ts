@@ -13,6 +13,7 @@ import {
   TranslationBundle
 } from '@jupyterlab/translation';
 
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
 import { Actions, ClusterType, EmrWorkspaceClient, IWorkspace } from './api';
@@ -211,6 +212,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       model.workspace(id) ?? (await client.getWorkspace(id));
 
     // Commands.
+    /** Commands that act on one Workspace take its id as `id`. */
+    const workspaceIdArgs = {
+      args: {
+        type: 'object' as const,
+        properties: {
+          id: { type: 'string', description: trans.__('The Workspace id') }
+        },
+        required: ['id']
+      }
+    };
+    const argId = (args: ReadonlyPartialJSONObject): string =>
+      String(args.id ?? '');
+
     commands.addCommand(CommandIDs.showPanel, {
       describedBy: { args: { type: 'object', properties: {} } },
       label: trans.__('Show EMR Workspaces'),
@@ -257,15 +271,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     commands.addCommand(CommandIDs.open, {
-      describedBy: {
-        args: {
-          type: 'object',
-          properties: {
-            id: { type: 'string', description: trans.__('The Workspace id') }
-          },
-          required: ['id']
-        }
-      },
+      describedBy: workspaceIdArgs,
       label: args =>
         args.id
           ? trans.__('Open EMR Workspace %1', String(args.id))
@@ -273,7 +279,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () =>
         keeper.state.mode !== 'opening' && keeper.state.mode !== 'closing',
       execute: async args => {
-        const id = String(args.id ?? '');
+        const id = argId(args);
         if (!id) {
           return;
         }
@@ -375,23 +381,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     commands.addCommand(CommandIDs.deleteWorkspace, {
-      describedBy: {
-        args: {
-          type: 'object',
-          properties: {
-            id: { type: 'string', description: trans.__('The Workspace id') }
-          },
-          required: ['id']
-        }
-      },
+      describedBy: workspaceIdArgs,
       label: trans.__('Delete EMR Workspace…'),
       isEnabled: args =>
-        model.canOn(
-          model.workspace(String(args.id ?? '')),
-          Actions.deleteWorkspace
-        ),
+        model.canOn(model.workspace(argId(args)), Actions.deleteWorkspace),
       execute: async args => {
-        const id = String(args.id ?? '');
+        const id = argId(args);
         if (!id) {
           return;
         }
@@ -432,23 +427,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     commands.addCommand(CommandIDs.forceRelease, {
-      describedBy: {
-        args: {
-          type: 'object',
-          properties: {
-            id: { type: 'string', description: trans.__('The Workspace id') }
-          },
-          required: ['id']
-        }
-      },
+      describedBy: workspaceIdArgs,
       label: trans.__('Force Release EMR Workspace…'),
       isEnabled: args =>
-        model.canOn(
-          model.workspace(String(args.id ?? '')),
-          Actions.forceRelease
-        ),
+        model.canOn(model.workspace(argId(args)), Actions.forceRelease),
       execute: async args => {
-        const id = String(args.id ?? '');
+        const id = argId(args);
         if (!id) {
           return;
         }
