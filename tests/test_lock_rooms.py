@@ -63,12 +63,14 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
 
 
 def saved_with(server: ServerProcess, path: str, text: str) -> str | None:
-    """The notebook as saved, once it contains ``text`` (None while a save is being
-    written: jupyter_server writes in place, so a read can meet a partial file)."""
-    r = server.request("GET", f"/api/contents/{path}")
-    if r.status_code != 200:
-        return None
-    source = "".join(c["source"] for c in r.json()["content"]["cells"])
+    """The notebook as saved on disk, once it contains ``text``. Read from disk, not
+    through the contents API: jupyter_server writes in place, and a read through it
+    that meets a save in progress takes the file for a failed write and rolls it back."""
+    try:
+        cells = json.loads((server.root / path).read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return None  # being written
+    source = "".join("".join(c["source"]) for c in cells)
     return source if text in source else None
 
 
@@ -198,3 +200,29 @@ def test_a_room_joined_before_the_lease_follows_it(server: ServerProcess) -> Non
         close_workspace(server, wid, lease["token"])
     finally:
         bob.close()
+
+
+def test_a_symlink_into_a_workspace_does_not_open_a_side_door(server: ServerProcess) -> None:
+    wid, folder = new_workspace(server)
+    lease = open_workspace(server, wid)["lease"]
+    target = f"{folder}/linked.ipynb"
+    save(server, target, "x = 1\n")
+    link = f"link-{uuid.uuid4().hex[:8]}.ipynb"
+    (server.root / link).symlink_to(server.root / target)
+    # the room of a path outside every Workspace, whose file is inside one
+    bob = YNotebookClient(server, link, "bob")
+    try:
+        bob.pump(lambda: bob.source() == "x = 1\n")
+        bob.append("through the link\n")
+        alice = YNotebookClient(server, link, "alice")  # she holds the lease
+        try:
+            alice.pump(lambda: alice.source().startswith("x = 1\n"))
+            alice.append("a = 2\n")
+            bob.pump(lambda: "a = 2" in bob.source())
+            saved = wait_for(lambda: saved_with(server, target, "a = 2"), "alice's edit saved")
+            assert "through the link" not in saved and "through" not in alice.source()
+        finally:
+            alice.close()
+    finally:
+        bob.close()
+    close_workspace(server, wid, lease["token"])
