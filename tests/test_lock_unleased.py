@@ -4,6 +4,7 @@ the folder store; the writes come from this test process, as any shell's would).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,49 @@ async def test_a_holders_edit_of_a_set_aside_copy_is_backed_up(
     assert [p.name for p in in_store(tmp_path / "store", "kept by the holder")] == [
         Path(fact["conflict_path"]).name
     ]
+
+
+def test_a_lapsed_lease_renewed_before_anyone_took_it_holds_again(tmp_path: Path) -> None:
+    """A laptop that slept past its lease and renews it (nobody took it meanwhile) keeps
+    backing up; a lease that lapsed and is not renewed stops backups until the next open."""
+    from datetime import timedelta
+
+    from jupyter_emr_workspace.contents.backup import BackupScheduler
+    from jupyter_emr_workspace.contents.state import StateFiles
+    from jupyter_emr_workspace.contents.unleased import UnleasedWrites
+    from jupyter_emr_workspace.folders import WorkspaceFolders
+    from jupyter_emr_workspace.layout import Layout
+    from jupyter_emr_workspace.leases import LeaseManager
+    from jupyter_emr_workspace.store.local import LocalStore
+
+    async def scenario() -> None:
+        leases = LeaseManager(LocalStore(tmp_path / "store"), Layout("es-t"), "srv", 30)
+        folders = WorkspaceFolders(tmp_path / "root", "workspaces")
+        files = StateFiles(tmp_path / "state", "es-t", folders.root)
+        scheduler = BackupScheduler(
+            leases.store, folders, leases, files, interval=60, concurrency=1, max_backoff=1
+        )
+        unleased = UnleasedWrites(scheduler, leases)
+        wid = "e-ABCDEFGHIJKLMNOPQRSTUVWXY"
+        lease = await leases.acquire(wid, "alice", shared=False, may_share=True)
+        unleased.held(wid)
+        st = scheduler.state(wid)
+        assert st.released_at is None
+
+        leases.clock.offset = timedelta(seconds=60)  # the lease runs out (store's clock)
+        unleased.check()
+        assert st.released_at is not None
+        (folders.ensure(wid) / "late.txt").write_text(MARK)
+        await scheduler.backup(wid)  # not held: not even scanned
+        assert st.pending == {} and st.manifest == {}
+
+        await leases.renew(wid, lease.token)  # nobody took it: the same lease again
+        unleased.check()
+        assert st.released_at is None
+
+        await leases.release(wid, lease.token)
+        unleased.check()
+        assert st.released_at is not None
+        await leases.store.close()
+
+    asyncio.run(scenario())

@@ -48,6 +48,8 @@ class UnleasedWrites:
         self.scheduler, self.leases = scheduler, leases
         #: Workspace → (last time seen held, the lease tokens held then)
         self._seen_held: dict[str, tuple[float, set[str]]] = {}
+        #: Workspaces whose leases seen last are not held now (released_at was set)
+        self._lapsed: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         # Nothing is held when the server starts: a lease held when it last stopped (or
         # died) ended then at the latest.
@@ -86,27 +88,33 @@ class UnleasedWrites:
 
     def check(self) -> None:
         """Record the end of every holding that stopped: none of the leases seen last is
-        held any more (closed, lost, expired; a reopen since brings a new token)."""
+        held any more (closed, lost, expired; a reopen since brings a new token). A lease
+        that expired and was then renewed (nobody took it meanwhile) holds again."""
         now = time.time()
         for workspace_id, (seen_at, seen) in list(self._seen_held.items()):
             tokens = self._tokens(workspace_id)
             if tokens & seen:
                 self._seen_held[workspace_id] = (now, tokens)
-            else:
-                del self._seen_held[workspace_id]
+                if workspace_id in self._lapsed:
+                    self._lapsed.discard(workspace_id)
+                    self._set(workspace_id, None)
+            elif workspace_id not in self._lapsed:
+                self._lapsed.add(workspace_id)
                 self.released(workspace_id, seen_at)
 
     def released(self, workspace_id: str, at: float) -> None:
         st = self.scheduler.states.get(workspace_id)
         if st is not None and st.released_at is None:
-            st.released_at = at
-            self.scheduler._persist_soon(workspace_id)
+            self._set(workspace_id, at)
 
     def held(self, workspace_id: str) -> None:
         """The open is done: from now on local changes are the holders' own."""
-        st = self.scheduler.state(workspace_id)
-        st.released_at = None
         self._seen_held[workspace_id] = (time.time(), self._tokens(workspace_id))
+        self._lapsed.discard(workspace_id)
+        self._set(workspace_id, None)
+
+    def _set(self, workspace_id: str, released_at: float | None) -> None:
+        self.scheduler.state(workspace_id).released_at = released_at
         self.scheduler._persist_soon(workspace_id)
 
     # -- at open --------------------------------------------------------------------------
