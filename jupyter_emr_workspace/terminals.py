@@ -76,7 +76,13 @@ class TerminalOwnerAuthorizer(Authorizer):
         if resource != RESOURCE or self.is_owner(user):
             return True
         name = identity_from_user(user, self.studio).name
-        log.warning("refused terminal access (%s) to %s: not the server's owner", action, name)
+        # JupyterLab lists terminals on a timer: only attempts to use one are worth a warning
+        log.log(
+            logging.DEBUG if action == "read" else logging.WARNING,
+            "refused terminal access (%s) to %s: not the server's owner",
+            action,
+            name,
+        )
         raise web.HTTPError(
             403,
             f"Terminals on this server are only for its owner ({self.owner or 'unknown'}); "
