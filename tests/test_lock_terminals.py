@@ -254,3 +254,51 @@ def methods_of(handler: type) -> set[str]:
             continue
         names |= set(vars(cls))
     return names
+
+
+# -- who the owner is ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("config", "environ", "owner"),
+    [
+        ({"server_owner": "carol", "local_user_name": "me"}, {"JUPYTERHUB_USER": "alice"}, "carol"),
+        ({"local_user_name": "me"}, {"JUPYTERHUB_USER": "alice"}, "alice"),
+        ({"local_user_name": "me"}, {}, "me"),
+    ],
+)
+def test_the_server_owner_is_configured_then_the_hub_user_then_the_local_user(
+    config: dict[str, str], environ: dict[str, str], owner: str
+) -> None:
+    from traitlets.config import Config
+
+    from jupyter_emr_workspace.studio import Studio
+    from jupyter_emr_workspace.terminals import server_owner
+
+    assert server_owner(Studio(config=Config({"Studio": config})), environ) == owner
+
+
+def test_under_jupyterhub_only_the_spawned_user_owns_terminals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jupyter_server.auth.authorizer import AllowAllAuthorizer
+    from jupyter_server.auth.identity import IdentityProvider, User
+
+    from jupyter_emr_workspace.studio import Studio
+    from jupyter_emr_workspace.terminals import TerminalOwnerAuthorizer, server_owner
+
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    studio = Studio()
+    inner = AllowAllAuthorizer(identity_provider=IdentityProvider())
+    authorizer = TerminalOwnerAuthorizer(inner, studio, server_owner(studio))
+
+    def hub_user(name: str) -> User:
+        user = User(username=name)
+        user.hub_user = {"name": name, "groups": []}  # type: ignore[attr-defined]
+        return user
+
+    anonymous = User(username=uuid.uuid4().hex, name="Anonymous Io")
+    assert authorizer.is_owner(hub_user("alice"))
+    assert not authorizer.is_owner(hub_user("bob"))  # a collaborator she shared with
+    assert not authorizer.is_owner(anonymous)  # token users are not owners under a hub
+    monkeypatch.delenv("JUPYTERHUB_USER")
+    plain = TerminalOwnerAuthorizer(inner, Studio(local_user_name=""), "")
+    assert plain.is_owner(anonymous)  # a plain server: holding the token is owning it
