@@ -16,6 +16,7 @@ PARTS: list[str] = [
     "jupyter_emr_workspace.hub.part",
     "jupyter_emr_workspace.contents",
     "jupyter_emr_workspace.compute.part",
+    "jupyter_emr_workspace.terminals",
 ]
 
 

@@ -102,6 +102,13 @@ class Studio(LoggingConfigurable):
         "so locks and audit events carry a stable name. Default: the OS user. Empty: keep "
         "jupyter_server's random name.",
     )
+    server_owner = Unicode(
+        "",
+        config=True,
+        help="The only user who may use terminals on this server (a shell can change any "
+        "Workspace without its lease). Default: JUPYTERHUB_USER under JupyterHub, else "
+        "local_user_name. See docs/security.md.",
+    )
 
     # -- compute
     compute_sources = List(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -291,11 +293,15 @@ async def test_reopen_with_both_sides_changed_keeps_both(
     await save(api, f"{path}/both.ipynb", nb_model("base"))
     await save(api, f"{path}/remote-only.ipynb", nb_model("r0"))
     await settled(api, ws_id)
+    while_held = time.time()
     r = await api("POST", f"workspaces/{ws_id}/close", {"token": opened["lease"]["token"]})
     assert r.code == 204, r
 
     folder = services.folders.local_path(ws_id)
     (folder / "both.ipynb").write_text(json.dumps(notebook("local-edit")))
+    # dated while the lease was held (an edit the close could not back up); one made
+    # after the close is set aside instead (test_lock_terminals.py)
+    os.utime(folder / "both.ipynb", (while_held, while_held))
     for name, text in (("both.ipynb", "remote-edit"), ("remote-only.ipynb", "r1")):
         s3.put_object(
             Bucket=bucket,

@@ -49,6 +49,7 @@ def start(app: Any, services: Any) -> None:
             MANAGER,
         )
     IOLoop.current().add_callback(storage.scheduler.start)
+    IOLoop.current().add_callback(storage.unleased.start)
 
 
 async def stop(app: Any, services: Any) -> None:
@@ -59,6 +60,7 @@ async def stop(app: Any, services: Any) -> None:
     if getattr(manager, "storage", None) is storage:
         manager.storage = None
     await storage.scheduler.stop(storage.flush_timeout)
+    await storage.unleased.stop()
 
 
 def handlers() -> list[tuple[str, Any]]:

@@ -192,7 +192,7 @@ class BackupScheduler:
             stuck = bool(ready) and ready <= before and all(p in st.failed for p in ready)
             if outage or stuck or not (ready or st.deletes):
                 return
-            if self.leases.generation(workspace_id) is None:
+            if self.leases.generation(workspace_id) is None or st.released_at is not None:
                 return
 
     async def backup(self, workspace_id: str, *, force: bool = False) -> bool:
@@ -203,6 +203,8 @@ class BackupScheduler:
             if generation is None:
                 return False
             st = self.state(workspace_id)
+            if st.released_at is not None:
+                return False  # the open has not sorted out unleased changes yet (unleased.py)
             await self._scan(workspace_id, st)
             if not (st.pending or st.deletes):
                 return False

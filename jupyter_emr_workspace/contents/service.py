@@ -19,6 +19,7 @@ from .backup import BackupScheduler
 from .checkpoints import checkpoint_prefix
 from .restore import Restorer
 from .state import StateFiles
+from .unleased import UnleasedWrites
 
 EMR = "elasticmapreduce"
 
@@ -44,6 +45,7 @@ class Storage:
             max_backoff=studio.backup_max_backoff,
         )
         self.restorer = Restorer(self.store, self.scheduler, studio.restore_concurrency)
+        self.unleased = UnleasedWrites(self.scheduler, self.leases)
 
     # -- called by the contents manager (no I/O) ------------------------------------------
     def tracks(self, path: str) -> bool:
@@ -81,16 +83,20 @@ class Storage:
     # -- Workspace hooks ------------------------------------------------------------------
     async def on_open(self, ws: Workspace, lease: Lease) -> dict[str, Any]:
         folder = await asyncio.to_thread(self.folders.ensure, ws.id)
+        aside = await self.unleased.set_aside(ws.id, folder)
         try:
             facts = await self.restorer.restore(ws.id, folder)
         except StoreError as e:
             # Opening must not depend on S3: say so; local files stay as they are.
             facts = {"restored": 0, "conflicts": [], "refused": [], "restore_error": str(e)}
+        facts["conflicts"] = aside + facts["conflicts"]
+        self.unleased.held(ws.id)
         self.scheduler.kick()
         return facts
 
     async def on_close(self, ws: Workspace) -> None:
         await self.scheduler.flush(ws.id, self.flush_timeout)
+        self.unleased.check()  # still held: the gap, if this is the last holder, starts now
 
     async def on_delete(self, ws: Workspace, delete_notebooks: bool) -> dict[str, Any]:
         prefix = f"{ws.id}/"

@@ -44,6 +44,9 @@ class WorkspaceState:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     last_backup_at: str | None = None
     last_error: str | None = None
+    #: when this server stopped holding the lease (epoch s; 0: never held here; None:
+    #: held). Local changes made later are set aside at open: see unleased.py.
+    released_at: float | None = 0.0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -60,6 +63,7 @@ class WorkspaceState:
         state.conflicts = list(data.get("conflicts") or [])[-100:]
         state.last_backup_at = data.get("last_backup_at")
         state.last_error = data.get("last_error")
+        state.released_at = data.get("released_at")
         return state
 
     def forget_under(self, rel: str) -> None:
