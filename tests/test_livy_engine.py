@@ -322,7 +322,7 @@ def stub_engine(loop: LoopThread, tmp_path: Path) -> Iterator[LivyEngine]:
     """The real engine over HTTP, whose sessions run a process that never starts Spark:
     they stay `starting`, which is what owners and caps are about."""
     python = tmp_path / "python"
-    python.write_text("#!/bin/sh\nexec sleep 300\n")
+    python.write_text("#!/bin/sh\nhead -c 50000 /dev/zero | tr '\\0' x\necho\nexec sleep 300\n")
     python.chmod(python.stat().st_mode | stat.S_IXUSR)
     engine = LivyEngine(
         token="stub-token", python=str(python), max_sessions_per_owner=2, idle_timeout=0
@@ -382,6 +382,22 @@ def test_another_owner_cannot_see_or_touch_a_session(stub_engine: LivyEngine) ->
     assert alpha("GET", f"/sessions/{sid}").json()["state"] == "starting"  # not deleted
     assert admin("GET", "/sessions").json()["total"] == 2  # the server's token sees all
     assert alpha("DELETE", f"/sessions/{sid}").status_code == 200
+
+
+@pytest.mark.spark
+def test_a_long_session_log_line_is_cut(stub_engine: LivyEngine) -> None:
+    """Output written past the statement capture (to fd 1) lands in the kept session log."""
+    alpha = Caller.owner(stub_engine, OWNER)
+    sid = alpha("POST", "/sessions", {}).json()["id"]
+    deadline = time.monotonic() + 30
+    while not (
+        lines := [
+            x for x in alpha("GET", f"/sessions/{sid}/log").json()["log"] if x.startswith("xxx")
+        ]
+    ):
+        assert time.monotonic() < deadline, "the session process printed nothing"
+        time.sleep(0.1)
+    assert lines == ["x" * 8192 + "... [41,808 characters cut]"]
 
 
 @pytest.mark.spark

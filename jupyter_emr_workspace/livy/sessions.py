@@ -27,6 +27,7 @@ from .output import DEFAULT_MAX_OUTPUT_CHARS, bound_output
 FINAL_SESSION_STATES = frozenset({"dead", "error", "killed", "success"})
 FINAL_STATEMENT_STATES = frozenset({"available", "error", "cancelled"})
 LOG_MAX_LINES = 5000
+LOG_LINE_MAX_CHARS = 8192  # with LOG_MAX_LINES: at most ~40 MB of log kept per session
 SESSION_JSON_LOG_LINES = 20
 MIN_MESSAGE_LIMIT = 64 * 1024 * 1024  # one line from the session process, JSON-escaped
 
@@ -308,7 +309,11 @@ class Session:
                 continue
             if not line:
                 return
-            self.log.append(line.decode(errors="replace").rstrip("\r\n"))
+            text = line.decode(errors="replace").rstrip("\r\n")
+            if len(text) > LOG_LINE_MAX_CHARS:
+                cut = len(text) - LOG_LINE_MAX_CHARS
+                text = f"{text[:LOG_LINE_MAX_CHARS]}... [{cut:,} characters cut]"
+            self.log.append(text)
 
     async def _pump_events(self, reader: asyncio.StreamReader) -> None:
         try:
