@@ -120,12 +120,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, moto: MotoHttp) -> Iterator
     os.environ[PASSWORD_ENV] = LIVY_PASSWORD
     proc = ServerProcess(base / "root", studio, name="installed")
     try:
-        proc.start()
+        try:
+            proc.start()
+        finally:
+            os.environ.pop(PASSWORD_ENV, None)
+        yield Server(proc, base / "root", cluster)
     finally:
-        os.environ.pop(PASSWORD_ENV, None)
-    yield Server(proc, base / "root", cluster)
-    proc.stop()
-    livy.close()
+        proc.stop()  # its kernels and its engine stop with it
+        livy.close()
 
 
 def test_the_launcher_lists_the_installed_spark_kernels(server: Server) -> None:
@@ -240,8 +242,11 @@ def test_server_refuses_kerberos_without_requests_kerberos(
     """requests-kerberos is installed here: a shim on PYTHONPATH makes its import fail, as
     it does where it is missing (or built without its libkrb5)."""
     studio = {"id": "es-krb", "backup_uri": str(tmp_path / "store"), "livy_auth": "Kerberos"}
-    accepted = ServerProcess(tmp_path / "with", studio, name="with-krb").start()
-    accepted.stop()  # the same configuration starts where the package imports
+    accepted = ServerProcess(tmp_path / "with", studio, name="with-krb")
+    try:
+        accepted.start()  # the same configuration starts where the package imports
+    finally:
+        accepted.stop()
     shim = tmp_path / "shim" / "requests_kerberos"
     shim.mkdir(parents=True)
     (shim / "__init__.py").write_text(
@@ -251,13 +256,15 @@ def test_server_refuses_kerberos_without_requests_kerberos(
         "PYTHONPATH", os.pathsep.join([str(shim.parent), os.environ.get("PYTHONPATH", "")])
     )
     refused = ServerProcess(tmp_path / "without", studio, name="without-krb")
-    with pytest.raises(RuntimeError, match="exited"):
-        refused.start()
+    try:
+        with pytest.raises(RuntimeError, match="exited"):
+            refused.start()
+    finally:
+        refused.stop()  # also when it started, which is the failure this test is for
     assert refused.proc is not None and refused.proc.returncode != 0
     log = refused.log_path.read_text()
     assert "c.Studio.livy_auth='Kerberos' needs requests-kerberos" in log, log[-2000:]
     assert "pip install requests-kerberos" in log
-    refused.stop()
 
 
 @pytest.mark.spark
