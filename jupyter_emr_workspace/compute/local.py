@@ -96,7 +96,13 @@ class LocalEngineSource:
         """`endpoint` with `workspace_id`'s own credential on the engine."""
         if self.engine is None:
             raise UpstreamError("The local Spark engine is not running", code="EngineStopped")
-        return LivyEndpoint(url=endpoint.url, **self.engine.sparkmagic_auth(workspace_id))
+        try:
+            auth = self.engine.sparkmagic_auth(workspace_id)
+        except ValueError as e:  # an id that cannot be a Basic-auth user name
+            raise Conflict(
+                f"The local Spark engine cannot serve this Workspace: {e}", code="ClusterNotReady"
+            ) from None
+        return LivyEndpoint(url=endpoint.url, **auth)
 
     async def ensure_started(self) -> str:
         async with self._lock:
