@@ -88,10 +88,12 @@ class Server:
         return kc
 
     def written(self) -> dict[str, str]:
-        """Every file the server wrote that a log reader, an event sink or a backup sees."""
+        """Every file the server or a kernel wrote that a log reader, an event sink or a
+        backup sees: logs (the server's and sparkmagic's), events, the store, Workspaces."""
         files = [
             self.root.parent / f"{self.proc.name}.log",
             self.audit,
+            *self.runtime.glob("emr-workspace/sparkmagic/*/*/logs/*"),
             *(p for p in self.store.rglob("*") if p.is_file()),
             *(p for p in (self.root / "workspaces").rglob("*") if p.is_file()),
         ]
@@ -184,7 +186,9 @@ def test_the_installed_pyspark_kernel_runs_spark_with_the_workspaces_own_credent
         assert text.split("SparkSession available as 'spark'.")[-1].strip() == "7"
     finally:
         kc.stop_channels()
-    for path, content in server.written().items():
+    written = server.written()
+    assert any("/logs/" in path for path in written)  # sparkmagic's log of this kernel
+    for path, content in written.items():
         assert creds["password"] not in content, path  # nor in the backed-up folder
     assert not config.is_relative_to(server.root)
 
