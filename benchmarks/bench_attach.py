@@ -93,7 +93,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-attach-"))
     server = ServerProcess(
         tmp / "root",
-        {"backup_uri": str(tmp / "store"), "id": "es-bench", "local_engine_idle_timeout": 0},
+        # every run leaves its kernel's session running: no per-Workspace cap here
+        {
+            "backup_uri": str(tmp / "store"),
+            "id": "es-bench",
+            "local_engine_idle_timeout": 0,
+            "local_engine_max_sessions": 0,
+        },
         name="bench",
     )
     data = tmp / "bench-data" / "kernels"

@@ -168,6 +168,18 @@ class Studio(LoggingConfigurable):
     local_engine_python = Unicode(
         "", config=True, help="Embedded engine: Python for its sessions (default: the server's)."
     )
+    local_engine_max_sessions = Int(
+        4,
+        config=True,
+        help="Embedded engine: active Spark sessions (one per running kernel, each a JVM) one "
+        "Workspace may have; 0: no cap.",
+    )
+    local_engine_max_output_chars = Int(
+        10_000_000,
+        config=True,
+        help="Embedded engine: characters of one statement's output the engine keeps; the rest "
+        "is cut, with a note saying how much.",
+    )
     # -- end compute
 
     @default("local_user_name")

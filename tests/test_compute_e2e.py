@@ -2,16 +2,19 @@
 
 A Workspace attached to `local` and another attached to a moto EMR cluster (whose id the
 resolver maps to a second embedded engine, reached with Basic auth as Livy behind LDAP
-would be) each start sparkmagic's PySpark kernel through the sessions API in their own
-folder; each kernel talks to its own cluster. Statements, `%%sql`, cancel on interrupt,
-re-attach with a kernel restart, a cluster that terminates under a kernel, and detach.
-JVM start-up dominates: the local engine is shared by the module.
+would be) each start the installed `emr-pysparkkernel` kernelspec through the sessions API in
+their own folder; each kernel talks to its own cluster. Statements, `%%sql`, a third
+Workspace on `local` that cannot see the first one's session, cancel on interrupt, re-attach
+with a kernel restart, a cluster that terminates under a kernel, and detach. JVM start-up
+dominates: the local engine is shared by the module.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +27,6 @@ from emrws_testing.compute import run_cluster, subnet_id
 from emrws_testing.moto_servers import MotoHttp, client
 from test_livy_engine import LoopThread
 
-from jupyter_emr_workspace.kernels import write_kernelspecs
 from jupyter_emr_workspace.livy import EngineProcess
 
 PASSWORD_ENV = "EMRWS_TEST_LIVY_PASSWORD"
@@ -43,24 +45,35 @@ def engine() -> Iterator[EngineProcess]:
     lt.close()
 
 
+@pytest.fixture
+def jp_env_jupyter_path() -> Path:
+    """pytest-jupyter hides the environment's share/jupyter behind a temporary one; give the
+    server the real one back, so it finds the kernelspecs the install put there."""
+    return Path(sys.prefix) / "share" / "jupyter"
+
+
 @pytest.fixture(autouse=True)
-def kernel_env(tmp_path: Path, jp_kernel_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Kernelspecs where the server looks, one registry for server and provisioner, and a
-    HOME without ~/.sparkmagic (so only the Workspace config can lead anywhere)."""
-    write_kernelspecs(jp_kernel_dir, names=["emr-pysparkkernel"])
-    path = tmp_path / "runtime" / "emr-workspace" / "kernels.json"
-    monkeypatch.setenv("EMR_WORKSPACE_KERNEL_REGISTRY", str(path))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+def kernel_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SPARKMAGIC_CONF_DIR from outside (pytest-jupyter's HOME has no ~/.sparkmagic),
+    so only the Workspace's config can lead anywhere."""
     monkeypatch.delenv("SPARKMAGIC_CONF_DIR", raising=False)
-    return path
+    monkeypatch.delenv("EMR_WORKSPACE_KERNEL_REGISTRY", raising=False)
 
 
 @pytest.fixture
 def studio_config(tmp_path: Path, moto: MotoHttp) -> dict[str, Any]:
-    return {"backup_uri": str(tmp_path / "store"), "id": "es-e2e", "endpoint_url": moto.url,
-            "region": "us-east-1", "subnet_ids": [SUBNET], "compute_sources":
-            ["emr-ec2", "local"], "livy_auth": "Basic", "livy_username": "emr-workspace",
-            "livy_password_env": PASSWORD_ENV, "livy_probe_timeout": 2.0}
+    return {
+        "backup_uri": str(tmp_path / "store"),
+        "id": "es-e2e",
+        "endpoint_url": moto.url,
+        "region": "us-east-1",
+        "subnet_ids": [SUBNET],
+        "compute_sources": ["emr-ec2", "local"],
+        "livy_auth": "Basic",
+        "livy_username": "emr-workspace",
+        "livy_password_env": PASSWORD_ENV,
+        "livy_probe_timeout": 2.0,
+    }
 
 
 class Kernel:
@@ -79,7 +92,8 @@ class Kernel:
             if msg["msg_type"] == "stream":
                 texts.append(content["text"])
             elif msg["msg_type"] in ("execute_result", "display_data"):
-                texts.append(str(content["data"].get("text/plain", "")))
+                data = content["data"]
+                texts.append(str(data.get("text/html") or data.get("text/plain", "")))
             elif msg["msg_type"] == "error":
                 texts.append("\n".join(content["traceback"]))
 
@@ -91,13 +105,33 @@ class Kernel:
 
 
 async def start_kernel(api: Api, server: Any, wid: str, name: str = "nb.ipynb") -> Kernel:
-    body = {"path": f"workspaces/{wid}/{name}", "name": name, "type": "notebook",
-            "kernel": {"name": "emr-pysparkkernel"}}
+    body = {
+        "path": f"workspaces/{wid}/{name}",
+        "name": name,
+        "type": "notebook",
+        "kernel": {"name": "emr-pysparkkernel"},
+    }
     r = await api("POST", "api/sessions", body, base="")
     assert r.code == 201, r
+    spec = server.kernel_spec_manager.get_kernel_spec("emr-pysparkkernel")
+    assert Path(spec.resource_dir).is_relative_to(sys.prefix)  # the installed kernelspec
     kernel = Kernel(server, r.json["kernel"]["id"])
     await kernel.client.wait_for_ready(timeout=90)
     return kernel
+
+
+def sparkmagic_credentials(compute: Any, workspace_id: str) -> dict[str, str]:
+    """What the Workspace's kernels authenticate with (its sparkmagic config)."""
+    config = json.loads((compute.conf_dir(workspace_id) / "config.json").read_text())
+    return dict(config["kernel_python_credentials"])
+
+
+def livy_call(
+    engine: EngineProcess, method: str, path: str, auth: tuple[str, str]
+) -> requests.Response:
+    return requests.request(
+        method, f"{engine.url}{path}", json={"code": "1"}, auth=auth, timeout=10
+    )
 
 
 def livy_sessions(engine: EngineProcess) -> list[dict[str, Any]]:
@@ -109,8 +143,9 @@ def livy_sessions(engine: EngineProcess) -> list[dict[str, Any]]:
 def running_statement(engine: EngineProcess, needle: str) -> bool:
     auth = (engine.username, engine.password or "")
     for session in livy_sessions(engine):
-        statements = requests.get(f"{engine.url}/sessions/{session['id']}/statements",
-                                  auth=auth, timeout=10).json()["statements"]
+        statements = requests.get(
+            f"{engine.url}/sessions/{session['id']}/statements", auth=auth, timeout=10
+        ).json()["statements"]
         if any(needle in s["code"] and s["state"] == "running" for s in statements):
             return True
     return False
@@ -124,8 +159,13 @@ async def open_workspace(api: Api, name: str) -> str:
 
 @pytest.mark.spark
 async def test_workspaces_run_spark_on_their_own_clusters(
-        api: Api, services: Any, jp_serverapp: Any, engine: EngineProcess,
-        moto: MotoHttp, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api,
+    services: Any,
+    jp_serverapp: Any,
+    engine: EngineProcess,
+    moto: MotoHttp,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     compute = services.extra["compute"]
     compute.local.use(engine)
     emr_engine = EngineProcess(idle_timeout=0)  # the "EMR cluster"'s Livy, with Basic auth
@@ -135,9 +175,15 @@ async def test_workspaces_run_spark_on_their_own_clusters(
     try:
         # -- Workspace 1 on `local` ---------------------------------------------------------
         ws1 = await open_workspace(api, "local work")
-        r = await api("POST", f"workspaces/{ws1}/attach", {
-            "type": "local", "cluster_id": "local",
-            "session": {**SESSION, "conf": {**SESSION["conf"], "spark.emrws.tag": "ws1"}}})
+        r = await api(
+            "POST",
+            f"workspaces/{ws1}/attach",
+            {
+                "type": "local",
+                "cluster_id": "local",
+                "session": {**SESSION, "conf": {**SESSION["conf"], "spark.emrws.tag": "ws1"}},
+            },
+        )
         assert r.code == 200, r
         assert r.json["attachment"]["livy_url"] == engine.url
         assert r.json["attachment"]["auth"] == "Basic_Access"  # the engine's token
@@ -151,13 +197,43 @@ async def test_workspaces_run_spark_on_their_own_clusters(
         text, _ = await k1.run("%%local\nprint(out.to_dict('records'))")
         assert "[{'answer': 42}]" in text
 
+        # -- its own credential: a third Workspace on `local` cannot see its session -------
+        creds = sparkmagic_credentials(compute, ws1)
+        assert creds["username"] == ws1 and creds["password"] not in ("", engine.password)
+        (session,) = livy_sessions(engine)
+        assert session["owner"] == ws1
+        ws3 = await open_workspace(api, "neighbour")
+        r = await api("POST", f"workspaces/{ws3}/attach", {"type": "local", "cluster_id": "local"})
+        assert r.code == 200, r
+        other = sparkmagic_credentials(compute, ws3)
+        auth = (other["username"], other["password"])
+        listed = await asyncio.to_thread(livy_call, engine, "GET", "/sessions", auth)
+        assert listed.json()["sessions"] == []
+        for method in ("GET", "POST"):
+            r2 = await asyncio.to_thread(
+                livy_call, engine, method, f"/sessions/{session['id']}/statements", auth
+            )
+            assert r2.status_code == 404, r2.text
+        k3 = await start_kernel(api, jp_serverapp, ws3)
+        kernels.append(k3)
+        text, reply = await k3.run("%%info")  # sparkmagic lists the endpoint's sessions
+        assert reply["status"] == "ok" and "No active sessions" in text, text
+        text, _ = await k1.run("%%info")
+        assert f"<td>{session['id']}</td>" in text  # its own session is listed
+
         # -- Workspace 2 on an EMR cluster (moto) whose Livy the resolver maps --------------
         cluster = run_cluster(client(moto.url, "emr"), "team", SUBNET)
         services.studio.livy_urls = {cluster: emr_engine.url}
         ws2 = await open_workspace(api, "emr work")
-        r = await api("POST", f"workspaces/{ws2}/attach", {
-            "type": "emr-ec2", "cluster_id": cluster,
-            "session": {**SESSION, "conf": {**SESSION["conf"], "spark.emrws.tag": "ws2"}}})
+        r = await api(
+            "POST",
+            f"workspaces/{ws2}/attach",
+            {
+                "type": "emr-ec2",
+                "cluster_id": cluster,
+                "session": {**SESSION, "conf": {**SESSION["conf"], "spark.emrws.tag": "ws2"}},
+            },
+        )
         assert r.code == 200, r
         assert r.json["attachment"]["auth"] == "Basic_Access"
         k2 = await start_kernel(api, jp_serverapp, ws2)
@@ -184,9 +260,15 @@ async def test_workspaces_run_spark_on_their_own_clusters(
         assert time.monotonic() - started < 60
 
         # -- re-attach: the caller learns a kernel runs, and restarts it on request --------
-        r = await api("POST", f"workspaces/{ws1}/attach", {
-            "type": "local", "cluster_id": "local",
-            "session": {**SESSION, "conf": {**SESSION["conf"], "spark.emrws.tag": "ws1-v2"}}})
+        r = await api(
+            "POST",
+            f"workspaces/{ws1}/attach",
+            {
+                "type": "local",
+                "cluster_id": "local",
+                "session": {**SESSION, "conf": {**SESSION["conf"], "spark.emrws.tag": "ws1-v2"}},
+            },
+        )
         assert r.code == 200 and r.json["running_kernels"] == 1, r
         r = await api("POST", f"workspaces/{ws1}/restart-kernels")
         assert r.code == 200 and r.json["restarted"] == 1 and r.json["kernel_ids"] == [k1.id]
@@ -200,11 +282,13 @@ async def test_workspaces_run_spark_on_their_own_clusters(
         await emr_engine.stop()
         text, reply = await k2.run("spark.range(5).count()", wait=120)
         assert "Error sending http request" in text  # sparkmagic's own words, then ours:
-        assert f"The Workspace's cluster team ({cluster}) did not answer (Livy at {emr_url})" \
-            in text
+        assert (
+            f"The Workspace's cluster team ({cluster}) did not answer (Livy at {emr_url})" in text
+        )
         assert "attach the Workspace to a running cluster, then restart this kernel" in text
-        r = await api("POST", f"workspaces/{ws2}/attach", {"type": "emr-ec2",
-                                                           "cluster_id": cluster})
+        r = await api(
+            "POST", f"workspaces/{ws2}/attach", {"type": "emr-ec2", "cluster_id": cluster}
+        )
         assert r.code == 409 and "TERMINATED" in r.error["message"]
 
         # -- detach ----------------------------------------------------------------------------
@@ -217,7 +301,8 @@ async def test_workspaces_run_spark_on_their_own_clusters(
 
 
 async def test_local_engine_starts_on_first_attach_and_stops_with_the_server(
-        api: Api, services: Any, jp_serverapp: Any) -> None:
+    api: Api, services: Any, jp_serverapp: Any
+) -> None:
     compute = services.extra["compute"]
     listed = [c for c in (await api("GET", "clusters")).json["clusters"] if c["type"] == "local"]
     assert listed[0]["attachable"] is True and listed[0]["livy_url"] is None
@@ -239,7 +324,8 @@ async def test_local_engine_starts_on_first_attach_and_stops_with_the_server(
 
 
 async def test_local_is_listed_unavailable_with_the_reason(
-        api: Api, services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api, services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from jupyter_emr_workspace.livy import availability
 
     availability.engine_unavailable_reason.cache_clear()
@@ -250,8 +336,7 @@ async def test_local_is_listed_unavailable_with_the_reason(
         (local,) = [c for c in r.json["clusters"] if c["type"] == "local"]
         assert local["attachable"] is False and "Java 17" in local["reason"]
         wid = await open_workspace(api, "no java")
-        r = await api("POST", f"workspaces/{wid}/attach", {"type": "local",
-                                                           "cluster_id": "local"})
+        r = await api("POST", f"workspaces/{wid}/attach", {"type": "local", "cluster_id": "local"})
         assert r.code == 409 and "Java 17" in r.error["message"]
     finally:
         availability.engine_unavailable_reason.cache_clear()

@@ -2,24 +2,32 @@
 
 JVM start-up dominates the runtime, so the module starts its sessions once, all at the same
 time: A (most tests), B (killed by user code), C (on a second engine with a 3 s idle
-timeout). No test asserts on timing; waits only bound how long a broken engine can hang.
+timeout), all as the owner (Workspace) `e-alpha`, with that owner's own credential. Tests of
+who sees which session and of the per-owner cap run on an engine whose sessions are
+stand-in processes that never start Spark (the engine is real, over HTTP). No test asserts
+on timing; waits only bound how long a broken engine can hang.
 """
 
 from __future__ import annotations
 
 import asyncio
+import stat
 import threading
 import time
 from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
+import livy as pypi_livy
 import pytest
 import requests
 from sparkmagic.livyclientlib.sqlquery import SQLQuery
 from sparkmagic.utils import configuration as sparkmagic_conf
 
 from jupyter_emr_workspace.kernels.sparkmagic_config import build_sparkmagic_config
-from jupyter_emr_workspace.livy import EngineProcess, engine_unavailable_reason
+from jupyter_emr_workspace.livy import EngineProcess, LivyEngine, engine_unavailable_reason
+from jupyter_emr_workspace.livy.credentials import authenticate, basic_header, owner_password
 from jupyter_emr_workspace.livy.errors import LivyError
 from jupyter_emr_workspace.livy.launch import (
     FAST_JVM_FLAGS,
@@ -27,11 +35,14 @@ from jupyter_emr_workspace.livy.launch import (
     spark_conf_for,
     worker_env,
 )
+from jupyter_emr_workspace.livy.output import bound_output, output_size
 from jupyter_emr_workspace.livy.worker import Capture, format_table
 
 T = TypeVar("T")
 FINAL_STATEMENT = {"available", "error", "cancelled"}
 FINAL_SESSION = {"dead", "error", "killed", "success"}
+OWNER, OTHER = "e-alpha", "e-beta"
+MAX_OUTPUT = 100_000  # the main engine's --max-output-chars
 
 
 class LoopThread:
@@ -52,19 +63,28 @@ class LoopThread:
 
 
 class Livy:
-    """A tiny synchronous Livy client for the assertions."""
+    """A tiny synchronous Livy client for the assertions: as `owner` (a Workspace's own
+    credential), or as the engine's admin when owner is None."""
 
-    def __init__(self, engine: EngineProcess) -> None:
+    def __init__(self, engine: EngineProcess, owner: str | None = OWNER) -> None:
         assert engine.url and engine.password
         self.url = engine.url
         self.http = requests.Session()
-        self.http.auth = (engine.username, engine.password)
+        self.auth = (
+            (owner, engine.owner_password(owner) or "")
+            if owner
+            else (engine.username, engine.password)
+        )
+        self.http.auth = self.auth
 
     def get(self, path: str, **kw: Any) -> requests.Response:
         return self.http.get(self.url + path, timeout=30, **kw)
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> requests.Response:
         return self.http.post(self.url + path, json=body or {}, timeout=30)
+
+    def delete(self, path: str) -> requests.Response:
+        return self.http.delete(self.url + path, timeout=60)
 
     def create_session(self, **body: Any) -> int:
         r = self.post("/sessions", {"kind": "pyspark", **body})
@@ -85,8 +105,9 @@ class Livy:
         assert r.status_code == 201, r.text
         return r.json()
 
-    def wait_statement(self, sid: int, st: dict[str, Any], states: set[str] = FINAL_STATEMENT,
-                       limit: float = 60) -> dict[str, Any]:
+    def wait_statement(
+        self, sid: int, st: dict[str, Any], states: set[str] = FINAL_STATEMENT, limit: float = 60
+    ) -> dict[str, Any]:
         end = time.monotonic() + limit
         while st["state"] not in states and time.monotonic() < end:
             time.sleep(0.05)
@@ -106,7 +127,8 @@ def loop() -> Iterator[LoopThread]:
 
 @pytest.fixture(scope="module")
 def engines(loop: LoopThread) -> Iterator[tuple[EngineProcess, EngineProcess]]:
-    main, short = EngineProcess(idle_timeout=0), EngineProcess(idle_timeout=3)
+    main = EngineProcess(idle_timeout=0, max_output_chars=MAX_OUTPUT)
+    short = EngineProcess(idle_timeout=3)
 
     async def start() -> None:
         await asyncio.gather(main.start(), short.start())
@@ -130,8 +152,9 @@ def sessions(engines: tuple[EngineProcess, EngineProcess], livy: Livy) -> dict[s
     """Post every session up front so their JVMs start in parallel."""
     quiet = {"spark.ui.enabled": "false"}
     return {
-        "a": livy.create_session(name="main", driverMemory="700m",
-                                 conf={**quiet, "spark.sql.shuffle.partitions": "3"}),
+        "a": livy.create_session(
+            name="main", driverMemory="700m", conf={**quiet, "spark.sql.shuffle.partitions": "3"}
+        ),
         "b": livy.create_session(name="doomed", conf=quiet),
         "c": Livy(engines[1]).create_session(name="idle", conf=quiet),
     }
@@ -155,10 +178,16 @@ def text(st: dict[str, Any]) -> str:
 
 
 def test_livy_request_fields_become_spark_settings() -> None:
-    conf, notes = spark_conf_for({
-        "name": "n", "driverMemory": "2g", "executorCores": 10_000, "jars": ["/a.jar", "/b.jar"],
-        "conf": {"spark.driver.extraJavaOptions": "-Dx=1", "spark.sql.ansi.enabled": True},
-    }, 7)
+    conf, notes = spark_conf_for(
+        {
+            "name": "n",
+            "driverMemory": "2g",
+            "executorCores": 10_000,
+            "jars": ["/a.jar", "/b.jar"],
+            "conf": {"spark.driver.extraJavaOptions": "-Dx=1", "spark.sql.ansi.enabled": True},
+        },
+        7,
+    )
     assert conf["spark.app.name"] == "n"
     assert conf["spark.driver.memory"] == "2g"
     assert conf["spark.jars"] == "/a.jar,/b.jar"
@@ -166,7 +195,8 @@ def test_livy_request_fields_become_spark_settings() -> None:
     assert conf["spark.driver.extraJavaOptions"] == f"{FAST_JVM_FLAGS} -Dx=1"
     assert conf["spark.master"].startswith("local[") and "capped" in notes[0]
     assert spark_conf_for({"conf": {"spark.master": "local[1]"}}, 0)[0]["spark.master"] == (
-        "local[1]")
+        "local[1]"
+    )
     assert spark_conf_for({}, 3)[0]["spark.app.name"] == "livy-session-3"
     with pytest.raises(LivyError):
         spark_conf_for({"conf": ["x"]}, 0)
@@ -179,18 +209,87 @@ def test_kinds_and_environment() -> None:
         normalize_kind("scala", "Session")
     assert info.value.status == 400
     env = worker_env("/py", {"PYSPARK_GATEWAY_PORT": "1", "PATH": "/bin"})
-    assert env == {"PATH": "/bin", "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": "/py",
-                   "PYTHONUNBUFFERED": "1"}
+    assert env == {
+        "PATH": "/bin",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": "/py",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def test_text_table_and_bounded_capture() -> None:
-    assert format_table(["x", "name"], [[1, None], [22, "a" * 30]]) == "\n".join([
-        "+---+--------------------+", "|  x|                name|", "+---+--------------------+",
-        "|  1|                null|", "| 22|aaaaaaaaaaaaaaaaa...|", "+---+--------------------+"])
+    assert format_table(["x", "name"], [[1, None], [22, "a" * 30]]) == "\n".join(
+        [
+            "+---+--------------------+",
+            "|  x|                name|",
+            "+---+--------------------+",
+            "|  1|                null|",
+            "| 22|aaaaaaaaaaaaaaaaa...|",
+            "+---+--------------------+",
+        ]
+    )
     capture = Capture(limit=5)
     capture.write("abc")
     capture.write("defgh")
-    assert capture.getvalue() == "abcde\n[output truncated at 5 characters]"
+    capture.write("ij")
+    assert (capture.getvalue(), capture.cut) == ("abcde", 5)
+
+
+def _note(output: dict[str, Any]) -> str:
+    text = str(output["data"]["text/plain"])
+    assert "[output truncated by the local Spark engine:" in text, text[-300:]
+    return text[text.rindex("[output truncated") :]
+
+
+def test_output_over_the_limit_is_cut_with_a_note_naming_the_setting() -> None:
+    small = {"status": "ok", "execution_count": 1, "data": {"text/plain": "fine"}}
+    assert bound_output(small, 1000) is small
+    text = "line\n" * 5000  # escapes weigh more in JSON than in the text
+    big = {
+        "status": "ok",
+        "execution_count": 2,
+        "data": {"text/plain": text, "image/png": "A" * 30_000, "application/json": [1]},
+    }
+    cut = bound_output(big, 10_000)
+    assert cut is not None and output_size(cut) <= 10_000
+    assert cut["data"]["application/json"] == [1]  # small structured data stays whole
+    assert "image/png" not in cut["data"]
+    note = _note(cut)
+    assert "characters cut" in note and "dropped image/png (30,002 characters)" in note
+    assert "10,000 characters per statement (c.Studio.local_engine_max_output_chars)" in note
+    assert cut["data"]["text/plain"].startswith("line\nline\n")
+    assert bound_output(cut, 10_000) == cut  # what the session cut, the engine keeps
+    error = {
+        "status": "error",
+        "ename": "ValueError",
+        "evalue": "v" * 50_000,
+        "traceback": ["frame\n"] * 10_000,
+        "data": {"text/plain": ""},
+    }
+    cut = bound_output(error, 10_000)
+    assert cut is not None and output_size(cut) <= 10_000 and cut["ename"] == "ValueError"
+    assert cut["traceback"][-1].endswith("more lines cut\n")
+    upstream = bound_output({"status": "ok", "data": {"text/plain": "abc"}}, 10_000, 7)
+    assert upstream is not None and "7" in _note(upstream)  # what the capture already cut
+
+
+def test_each_owner_has_its_own_password_and_the_token_is_the_admins() -> None:
+    token = "engine-token"
+    alpha, beta = owner_password(token, OWNER), owner_password(token, OTHER)
+    assert len({alpha, beta, token, owner_password("other-token", OWNER)}) == 4
+
+    def who(user: str, password: str) -> Any:
+        return authenticate(token, basic_header(user, password)["Authorization"])
+
+    assert who(OWNER, alpha) is not None and who(OWNER, alpha).name == OWNER
+    assert not who(OWNER, alpha).admin
+    assert who(OWNER, beta) is None and who(OTHER, alpha) is None
+    assert who("anyone", token) is not None and who("anyone", token).admin
+    assert who("a:b", owner_password(token, "a")) is None
+    assert authenticate(token, "Bearer " + token) is None
+    assert authenticate(token, "Basic !!!") is None
+    with pytest.raises(ValueError):
+        owner_password(token, "has:colon")
 
 
 # -- with Spark ------------------------------------------------------------------------------
@@ -202,12 +301,122 @@ def test_java_and_pyspark_are_available() -> None:
 
 
 @pytest.mark.spark
-def test_requests_need_the_token(livy: Livy) -> None:
+def test_requests_need_a_credential(livy: Livy, engines: tuple[EngineProcess, ...]) -> None:
     assert requests.get(livy.url + "/sessions", timeout=10).status_code == 401
     wrong = requests.get(livy.url + "/sessions", auth=("x", "wrong"), timeout=10)
     assert wrong.status_code == 401
     assert "credentials" in wrong.json()["msg"]
     assert livy.get("/sessions").status_code == 200
+    # an owner's password is not another owner's, nor valid on another engine
+    swapped = (OTHER, engines[0].owner_password(OWNER))
+    assert requests.get(livy.url + "/sessions", auth=swapped, timeout=10).status_code == 401
+    elsewhere = (OWNER, engines[1].owner_password(OWNER))
+    assert requests.get(livy.url + "/sessions", auth=elsewhere, timeout=10).status_code == 401
+
+
+# -- owners and the per-owner cap (stand-in session processes, no JVM) -------------------
+
+
+@pytest.fixture
+def stub_engine(loop: LoopThread, tmp_path: Path) -> Iterator[LivyEngine]:
+    """The real engine over HTTP, whose sessions run a process that never starts Spark:
+    they stay `starting`, which is what owners and caps are about."""
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\nhead -c 50000 /dev/zero | tr '\\0' x\necho\nexec sleep 300\n")
+    python.chmod(python.stat().st_mode | stat.S_IXUSR)
+    engine = LivyEngine(
+        token="stub-token", python=str(python), max_sessions_per_owner=2, idle_timeout=0
+    )
+    loop.run(engine.start())
+    yield engine
+    loop.run(engine.stop())
+
+
+class Caller:
+    def __init__(self, engine: LivyEngine, user: str, password: str) -> None:
+        assert engine.url
+        self.url, self.auth = engine.url, (user, password)
+
+    @classmethod
+    def owner(cls, engine: LivyEngine, name: str) -> Caller:
+        assert engine.token
+        return cls(engine, name, owner_password(engine.token, name))
+
+    def __call__(self, method: str, path: str, body: Any = None) -> requests.Response:
+        return requests.request(method, self.url + path, json=body, auth=self.auth, timeout=30)
+
+
+ROUTES = [
+    ("GET", "/sessions/{sid}"),
+    ("GET", "/sessions/{sid}/state"),
+    ("GET", "/sessions/{sid}/log"),
+    ("GET", "/sessions/{sid}/statements"),
+    ("POST", "/sessions/{sid}/statements"),
+    ("GET", "/sessions/{sid}/statements/0"),
+    ("POST", "/sessions/{sid}/statements/0/cancel"),
+    ("DELETE", "/sessions/{sid}"),
+]
+
+
+@pytest.mark.spark
+def test_another_owner_cannot_see_or_touch_a_session(stub_engine: LivyEngine) -> None:
+    alpha, beta = Caller.owner(stub_engine, OWNER), Caller.owner(stub_engine, OTHER)
+    admin = Caller(stub_engine, "emr-workspace", "stub-token")
+    r = alpha("POST", "/sessions", {"kind": "pyspark"})
+    assert r.status_code == 201 and r.json()["owner"] == OWNER, r.text
+    sid = r.json()["id"]
+    assert alpha("POST", f"/sessions/{sid}/statements", {"code": "1"}).status_code == 201
+    assert beta("POST", "/sessions", {"kind": "pyspark"}).status_code == 201
+    for method, route in ROUTES:
+        mine = beta(method, route.format(sid=sid), {"code": "2"})
+        missing = beta(method, route.format(sid=9999), {"code": "2"})
+        assert mine.status_code == 404, (method, route, mine.text)
+        assert mine.json()["msg"] == f"Session '{sid}' not found."
+        assert missing.json()["msg"] == "Session '9999' not found."  # same answer
+    theirs = beta("GET", "/sessions").json()
+    assert (theirs["total"], [s["owner"] for s in theirs["sessions"]]) == (1, [OTHER])
+    listing = alpha("GET", "/sessions").json()
+    assert (listing["total"], [s["id"] for s in listing["sessions"]]) == (1, [sid])
+    statements = alpha("GET", f"/sessions/{sid}/statements").json()
+    assert [st["code"] for st in statements["statements"]] == ["1"]  # beta's never landed
+    assert alpha("GET", f"/sessions/{sid}").json()["state"] == "starting"  # not deleted
+    assert admin("GET", "/sessions").json()["total"] == 2  # the server's token sees all
+    assert alpha("DELETE", f"/sessions/{sid}").status_code == 200
+
+
+@pytest.mark.spark
+def test_a_long_session_log_line_is_cut(stub_engine: LivyEngine) -> None:
+    """Output written past the statement capture (to fd 1) lands in the kept session log."""
+    alpha = Caller.owner(stub_engine, OWNER)
+    sid = alpha("POST", "/sessions", {}).json()["id"]
+    deadline = time.monotonic() + 30
+    while not (
+        lines := [
+            x for x in alpha("GET", f"/sessions/{sid}/log").json()["log"] if x.startswith("xxx")
+        ]
+    ):
+        assert time.monotonic() < deadline, "the session process printed nothing"
+        time.sleep(0.1)
+    assert lines == ["x" * 8192 + "... [41,808 characters cut]"]
+
+
+@pytest.mark.spark
+def test_sessions_per_owner_are_capped_with_a_clear_429(stub_engine: LivyEngine) -> None:
+    alpha, beta = Caller.owner(stub_engine, OWNER), Caller.owner(stub_engine, OTHER)
+    first, second = (alpha("POST", "/sessions", {}).json()["id"] for _ in range(2))
+    refused = alpha("POST", "/sessions", {})
+    assert refused.status_code == 429
+    msg = refused.json()["msg"]
+    assert refused.json()["error"]["code"] == "SessionLimitExceeded"
+    assert f"'{OWNER}' already has 2 active Spark sessions ({first}, {second})" in msg
+    assert "allows 2 per Workspace (c.Studio.local_engine_max_sessions)" in msg
+    assert beta("POST", "/sessions", {}).status_code == 201  # the cap is per owner
+    assert alpha("DELETE", f"/sessions/{first}").status_code == 200
+    assert alpha("POST", "/sessions", {}).status_code == 201  # room again
+    gamma = Caller.owner(stub_engine, "e-gamma")
+    with ThreadPoolExecutor(6) as pool:  # racing posts cannot slip past the cap
+        codes = sorted(pool.map(lambda _: gamma("POST", "/sessions", {}).status_code, range(6)))
+    assert codes == [201, 201, 429, 429, 429, 429]
 
 
 @pytest.mark.parametrize("kind", ["spark", "sparkr"])
@@ -231,6 +440,51 @@ def test_count(livy: Livy, sid: int) -> None:
 
 
 @pytest.mark.spark
+def test_a_third_party_livy_client_reaches_only_its_owners_session(
+    livy: Livy, sid: int, engines: tuple[EngineProcess, EngineProcess]
+) -> None:
+    """The PyPI `livy` client, as another tool would use the engine."""
+    session = pypi_livy.LivySession(livy.url, sid, auth=livy.auth, echo=False)
+    assert session.run("spark.range(6).count()").text == "6"
+    other = pypi_livy.client.LivyClient(
+        livy.url, auth=(OTHER, engines[0].owner_password(OTHER) or "")
+    )
+    assert other.get_session(sid) is None
+    assert other.list_sessions() == []
+    with pytest.raises(requests.HTTPError) as info:
+        other.create_statement(sid, "1 + 1")
+    assert info.value.response.status_code == 404
+
+
+@pytest.mark.spark
+def test_statement_output_over_the_limit_is_cut_with_a_note(livy: Livy, sid: int) -> None:
+    st = livy.run(sid, f"print('x' * {3 * MAX_OUTPUT})")
+    note = _note(st["output"])
+    assert output_size(st["output"]) <= MAX_OUTPUT
+    cut = int(note.split(" of ")[0].split(": ")[1].replace(",", ""))
+    assert 2 * MAX_OUTPUT <= cut <= 3 * MAX_OUTPUT
+    assert "(c.Studio.local_engine_max_output_chars)" in note
+    assert text(livy.run(sid, "'small'")) == "'small'"  # the next statement is whole
+
+
+@pytest.mark.spark
+def test_the_engine_bounds_output_the_session_did_not(livy: Livy, sid: int) -> None:
+    """User code can write to the session's socket itself: the engine cuts what it keeps."""
+    code = (
+        "import gc, sys\n"
+        "channel = next(o for o in gc.get_objects() if type(o).__name__ == 'Channel')\n"
+        "me = int(sys._getframe().f_code.co_filename.strip('<>').split('-')[1])\n"
+        "channel.send({'event': 'result', 'id': me, 'state': 'available', 'output':"
+        f" {{'status': 'ok', 'data': {{'text/plain': 'y' * {5 * MAX_OUTPUT}}}}}}})\n"
+        "import time; time.sleep(1)"
+    )
+    st = livy.run(sid, code)
+    assert st["state"] == "available"
+    assert output_size(st["output"]) <= MAX_OUTPUT and "characters cut" in _note(st["output"])
+    assert text(livy.run(sid, "40 + 2")) == "42"
+
+
+@pytest.mark.spark
 def test_print_and_stderr_are_captured(livy: Livy, sid: int) -> None:
     out = text(livy.run(sid, "import sys\nprint('hello')\nprint('oops', file=sys.stderr)\n1+1"))
     assert out.splitlines() == ["hello", "oops", "2"]
@@ -241,20 +495,25 @@ def test_exception_is_an_error_output(livy: Livy, sid: int) -> None:
     st = livy.run(sid, "def f():\n    return 1/0\nf()")
     assert st["state"] == "error"
     out = st["output"]
-    assert (out["status"], out["ename"], out["evalue"]) == ("error", "ZeroDivisionError",
-                                                            "division by zero")
+    assert (out["status"], out["ename"], out["evalue"]) == (
+        "error",
+        "ZeroDivisionError",
+        "division by zero",
+    )
     assert "return 1/0" in "".join(out["traceback"])
     assert "worker.py" not in "".join(out["traceback"])
 
 
 @pytest.mark.spark
 def test_session_conf_reaches_spark(livy: Livy, sid: int) -> None:
-    code = ("import os\n"
-            "print(spark.conf.get('spark.sql.shuffle.partitions'))\n"
-            "print(sc.getConf().get('spark.driver.memory'))\n"
-            "print(sc.getConf().get('spark.driver.extraJavaOptions'))\n"
-            "print(spark.conf.get('spark.sql.warehouse.dir'))\n"
-            "print('EMR_WORKSPACE_LIVY_TOKEN' in os.environ)")
+    code = (
+        "import os\n"
+        "print(spark.conf.get('spark.sql.shuffle.partitions'))\n"
+        "print(sc.getConf().get('spark.driver.memory'))\n"
+        "print(sc.getConf().get('spark.driver.extraJavaOptions'))\n"
+        "print(spark.conf.get('spark.sql.warehouse.dir'))\n"
+        "print('EMR_WORKSPACE_LIVY_TOKEN' in os.environ)"
+    )
     partitions, memory, java_opts, warehouse, token_seen = text(livy.run(sid, code)).splitlines()
     assert (partitions, memory) == ("3", "700m")
     assert FAST_JVM_FLAGS in java_opts
@@ -337,24 +596,25 @@ def test_state_log_and_listing(livy: Livy, sid: int) -> None:
 
 
 @pytest.mark.spark
-def test_worker_crash_kills_only_that_session(livy: Livy, sessions: dict[str, int],
-                                              sid: int) -> None:
+def test_worker_crash_kills_only_that_session(
+    livy: Livy, sessions: dict[str, int], sid: int
+) -> None:
     doomed = sessions["b"]
     assert livy.wait_session(doomed, {"idle", *FINAL_SESSION})["state"] == "idle"
     st = livy.run(doomed, "import os\nos._exit(1)")
     assert st["state"] == "error" and st["output"]["ename"] == "SessionDead"
     session = livy.wait_session(doomed, FINAL_SESSION)
     assert session["state"] == "dead"
-    assert any("exited with code 1 while running statement 0" in line
-               for line in session["log"])
+    assert any("exited with code 1 while running statement 0" in line for line in session["log"])
     assert text(livy.run(sid, "1 + 1")) == "2"  # the others live on
     r = livy.post(f"/sessions/{doomed}/statements", {"code": "1"})
     assert r.status_code == 400 and "is dead" in r.json()["msg"]
 
 
 @pytest.mark.spark
-def test_idle_timeout_stops_the_session(engines: tuple[EngineProcess, EngineProcess],
-                                        sessions: dict[str, int]) -> None:
+def test_idle_timeout_stops_the_session(
+    engines: tuple[EngineProcess, EngineProcess], sessions: dict[str, int]
+) -> None:
     short = Livy(engines[1])
     session = short.wait_session(sessions["c"], FINAL_SESSION)
     assert session["state"] == "killed"

@@ -1,9 +1,11 @@
 """sparkmagic wiring: config file, Workspace registry, provisioner, and the REAL PySpark kernel.
 
-The kernel test starts sparkmagic's PySpark wrapper kernel through jupyter_client with the
-emr-pysparkkernel spec, from a sub-folder of a registered Workspace, against the embedded
-engine. sparkmagic's default (~/.sparkmagic, localhost:8998) leads nowhere here, so every
-answer from Spark proves the provisioner set SPARKMAGIC_CONF_DIR.
+The kernel test starts the installed emr-pysparkkernel kernelspec (the one the wheel puts in
+`share/jupyter/kernels`) through jupyter_client, from a sub-folder of a registered
+Workspace, against the embedded engine with that Workspace's own credential. sparkmagic's
+default (~/.sparkmagic, localhost:8998) leads nowhere here, so every answer from Spark proves
+the provisioner set SPARKMAGIC_CONF_DIR. The registry is the default one, in the Jupyter
+runtime dir (a temporary one, through Jupyter's own JUPYTER_RUNTIME_DIR).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
+import sys
 import threading
 import time
 import tomllib
@@ -20,7 +23,7 @@ from typing import Any, TypeVar
 
 import pytest
 import requests
-from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 from jupyter_emr_workspace.kernels import (
@@ -29,6 +32,7 @@ from jupyter_emr_workspace.kernels import (
     find_workspace_conf,
     read_registry,
     register_workspace_conf,
+    registry_path,
     unregister_workspace_conf,
     write_kernelspecs,
     write_sparkmagic_config,
@@ -39,12 +43,16 @@ from jupyter_emr_workspace.livy import EngineProcess
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
+WORKSPACE, OTHER = "e-kernelws", "e-otherws"
 
 
 @pytest.fixture
 def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "runtime" / "kernels.json"
-    monkeypatch.setenv("EMR_WORKSPACE_KERNEL_REGISTRY", str(path))
+    """The default registry, in a fresh Jupyter runtime dir."""
+    monkeypatch.delenv("EMR_WORKSPACE_KERNEL_REGISTRY", raising=False)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    path = registry_path()
+    assert path == tmp_path / "runtime" / "emr-workspace" / "kernels.json"
     return path
 
 
@@ -53,13 +61,23 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_config_has_the_settings_that_spare_users_sparkmagic_pains(tmp_path: Path) -> None:
     path = write_sparkmagic_config(
-        tmp_path / "conf", "http://livy:8998/", session_settings={
-            "driverMemory": "2g", "executorMemory": "4g", "executorCores": 2,
-            "conf": {"spark.sql.shuffle.partitions": "8"}})
+        tmp_path / "conf",
+        "http://livy:8998/",
+        session_settings={
+            "driverMemory": "2g",
+            "executorMemory": "4g",
+            "executorCores": 2,
+            "conf": {"spark.sql.shuffle.partitions": "8"},
+        },
+    )
     config = json.loads(path.read_text())
     for key in ("kernel_python_credentials", "kernel_scala_credentials", "kernel_r_credentials"):
-        assert config[key] == {"url": "http://livy:8998", "auth": "None", "username": "",
-                               "password": ""}
+        assert config[key] == {
+            "url": "http://livy:8998",
+            "auth": "None",
+            "username": "",
+            "password": "",
+        }
     assert config["session_configs"]["conf"] == {"spark.sql.shuffle.partitions": "8"}
     assert config["session_configs"]["executorCores"] == 2
     assert config["livy_session_startup_timeout_seconds"] >= 120
@@ -78,12 +96,15 @@ def test_config_with_a_password_is_private(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["kernel_python_credentials"]["password"] == "s3cret"
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"auth": "Basic"},
-    {"auth": "Basic_Access"},
-    {"session_settings": {"driverMemroy": "1g"}},
-    {"session_settings": {"conf": "spark.x=1"}},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"auth": "Basic"},
+        {"auth": "Basic_Access"},
+        {"session_settings": {"driverMemroy": "1g"}},
+        {"session_settings": {"conf": "spark.x=1"}},
+    ],
+)
 def test_config_mistakes_are_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         build_sparkmagic_config("http://livy:8998", **kwargs)
@@ -110,8 +131,10 @@ def test_registry_follows_symlinks(tmp_path: Path, registry: Path) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
     register_workspace_conf(tmp_path / "link", tmp_path / "conf")
-    assert find_workspace_conf(tmp_path / "real") == (str(tmp_path / "real"),
-                                                      str(tmp_path / "conf"))
+    assert find_workspace_conf(tmp_path / "real") == (
+        str(tmp_path / "real"),
+        str(tmp_path / "conf"),
+    )
 
 
 def test_missing_or_broken_registry_is_empty(registry: Path) -> None:
@@ -129,15 +152,26 @@ def test_static_kernelspecs_match_the_generator(tmp_path: Path) -> None:
         shipped = json.loads((SPECS_DIR / name / "kernel.json").read_text())
         assert shipped == kernelspec(name)
         assert shipped["metadata"]["kernel_provisioner"]["provisioner_name"] == (
-            "emr-workspace-provisioner")
+            "emr-workspace-provisioner"
+        )
     assert sorted(p.name for p in write_kernelspecs(tmp_path)) == sorted(KERNELS)
+
+
+def test_the_installed_kernelspecs_are_the_shipped_ones() -> None:
+    """What `pip install` put in share/jupyter/kernels, as jupyter_client finds it."""
+    specs = KernelSpecManager().find_kernel_specs()
+    for name in KERNELS:
+        assert Path(specs[name]).is_relative_to(sys.prefix), specs[name]
+        installed = json.loads((Path(specs[name]) / "kernel.json").read_text())
+        assert installed == json.loads((SPECS_DIR / name / "kernel.json").read_text())
 
 
 def test_provisioner_entry_point_is_declared() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     entry_points = project["project"]["entry-points"]["jupyter_client.kernel_provisioners"]
     assert entry_points["emr-workspace-provisioner"] == (
-        "jupyter_emr_workspace.kernels.provisioner:WorkspaceKernelProvisioner")
+        "jupyter_emr_workspace.kernels.provisioner:WorkspaceKernelProvisioner"
+    )
 
 
 def _provisioner(name: str = "emr-pysparkkernel") -> WorkspaceKernelProvisioner:
@@ -155,7 +189,8 @@ async def test_provisioner_sets_only_the_conf_dir(tmp_path: Path, registry: Path
 
 
 async def test_spark_kernel_outside_a_workspace_falls_back_with_a_warning(
-        tmp_path: Path, registry: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, registry: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     register_workspace_conf(tmp_path / "ws", tmp_path / "conf")
     provisioner = _provisioner()
     with caplog.at_level("WARNING", logger=provisioner.log.name):
@@ -214,22 +249,25 @@ class Cell:
 
 
 @pytest.fixture
-def kernel(engine: EngineProcess, tmp_path: Path, registry: Path,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[KernelManager, Any]]:
+def kernel(
+    engine: EngineProcess, tmp_path: Path, registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[KernelManager, Any]]:
     assert engine.url
     conf_dir = tmp_path / "sparkmagic-conf"
-    write_sparkmagic_config(conf_dir, engine.url, session_settings={
-        "driverMemory": "700m", "conf": {"spark.ui.enabled": "false"}}, **engine.sparkmagic_auth())
+    write_sparkmagic_config(
+        conf_dir,
+        engine.url,
+        session_settings={"driverMemory": "700m", "conf": {"spark.ui.enabled": "false"}},
+        **engine.sparkmagic_auth(WORKSPACE),
+    )
     workspace = tmp_path / "workspace"
     (workspace / "notebooks").mkdir(parents=True)
     register_workspace_conf(workspace, conf_dir)
-    jupyter_path = tmp_path / "jupyter"
-    write_kernelspecs(jupyter_path / "kernels", names=["emr-pysparkkernel"])
-    monkeypatch.setenv("JUPYTER_PATH", str(jupyter_path))
     monkeypatch.delenv("SPARKMAGIC_CONF_DIR", raising=False)
     (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no stray ~/.sparkmagic config
-    km = KernelManager(kernel_name="emr-pysparkkernel")
+    km = KernelManager(kernel_name="emr-pysparkkernel")  # the installed kernelspec
+    assert Path(km.kernel_spec.resource_dir).is_relative_to(sys.prefix)
     km.start_kernel(cwd=str(workspace / "notebooks"))
     assert isinstance(km.provisioner, WorkspaceKernelProvisioner)
     kc = km.client()
@@ -252,8 +290,9 @@ def _running_statement(engine: EngineProcess, needle: str) -> tuple[int, int] | 
     http = requests.Session()
     http.auth = (engine.username, engine.password or "")
     for session in http.get(f"{engine.url}/sessions", timeout=10).json()["sessions"]:
-        statements = http.get(f"{engine.url}/sessions/{session['id']}/statements",
-                              timeout=10).json()["statements"]
+        statements = http.get(
+            f"{engine.url}/sessions/{session['id']}/statements", timeout=10
+        ).json()["statements"]
         for st in statements:
             if needle in st["code"] and st["state"] == "running":
                 return session["id"], st["id"]
@@ -262,12 +301,26 @@ def _running_statement(engine: EngineProcess, needle: str) -> tuple[int, int] | 
 
 @pytest.mark.spark
 def test_real_pyspark_kernel_runs_on_the_workspace_engine(
-        engine: EngineProcess, kernel: tuple[KernelManager, Any]) -> None:
+    engine: EngineProcess, kernel: tuple[KernelManager, Any]
+) -> None:
     km, kc = kernel
     cell = execute(kc, "spark.range(100).count()")
     assert cell.reply["content"]["status"] == "ok", cell.text
     assert "SparkSession available as 'spark'" in cell.text
     assert "100" in cell.text.split("SparkSession available as 'spark'.")[-1]
+
+    # the session is the Workspace's: another Workspace's credential does not reach it
+    admin = requests.Session()
+    admin.auth = (engine.username, engine.password or "")
+    (session,) = admin.get(f"{engine.url}/sessions", timeout=10).json()["sessions"]
+    assert session["owner"] == WORKSPACE
+    other = requests.Session()
+    other.auth = (OTHER, engine.owner_password(OTHER) or "")
+    assert other.get(f"{engine.url}/sessions", timeout=10).json()["sessions"] == []
+    r = other.post(
+        f"{engine.url}/sessions/{session['id']}/statements", json={"code": "1"}, timeout=10
+    )
+    assert r.status_code == 404
 
     cell = execute(kc, "%%sql -o sql_out -q\nSELECT 1 AS x, 'a' AS y")
     assert cell.reply["content"]["status"] == "ok", cell.text
@@ -288,8 +341,9 @@ def test_real_pyspark_kernel_runs_on_the_workspace_engine(
     session_id, statement_id = found
     http = requests.Session()
     http.auth = (engine.username, engine.password or "")
-    state = http.get(f"{engine.url}/sessions/{session_id}/statements/{statement_id}",
-                     timeout=10).json()["state"]
+    state = http.get(
+        f"{engine.url}/sessions/{session_id}/statements/{statement_id}", timeout=10
+    ).json()["state"]
     assert state == "cancelled"
     assert reply["content"].get("ename") == "SparkStatementCancelledException"
     cell = execute(kc, "spark.range(3).count()")
@@ -297,21 +351,23 @@ def test_real_pyspark_kernel_runs_on_the_workspace_engine(
     assert "3" in cell.text
 
 
-
 # -- cluster hints --------------------------------------------------------------------------
 
 
-def test_errors_that_mean_the_cluster_is_gone_get_a_hint(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_that_mean_the_cluster_is_gone_get_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from jupyter_emr_workspace.kernels.cluster_hints import CLUSTER_FILE, with_hint
 
-    (tmp_path / CLUSTER_FILE).write_text(json.dumps(
-        {"type": "emr-ec2", "cluster_id": "j-1", "name": "etl", "livy_url": "http://h:8998"}))
+    (tmp_path / CLUSTER_FILE).write_text(
+        json.dumps(
+            {"type": "emr-ec2", "cluster_id": "j-1", "name": "etl", "livy_url": "http://h:8998"}
+        )
+    )
     monkeypatch.setenv("SPARKMAGIC_CONF_DIR", str(tmp_path))
     from jupyter_emr_workspace.kernels.cluster_hints import cluster_info
 
-    gone = with_hint("Error sending http request and maximum retry encountered.",
-                     cluster_info())
+    gone = with_hint("Error sending http request and maximum retry encountered.", cluster_info())
     assert "The Workspace's cluster etl (j-1) did not answer (Livy at http://h:8998)" in gone
     assert "attach the Workspace to a running cluster" in gone
     assert with_hint("NameError: x", cluster_info()) == "NameError: x"  # user errors untouched

@@ -36,14 +36,19 @@ def validate_compute(studio: Any) -> None:
         raise ConfigError("c.Studio.livy_auth='Basic' needs c.Studio.livy_username (and the "
                           f"password in the environment variable {studio.livy_password_env})")
     if studio.livy_auth == "Kerberos":
-        import importlib.util
-
-        if importlib.util.find_spec("requests_kerberos") is None:
-            raise ConfigError("c.Studio.livy_auth='Kerberos' needs requests-kerberos: "
-                              "`pip install requests-kerberos` (and libkrb5-dev to build it)")
+        try:  # importing, not finding: a build without its libkrb5 fails only at import
+            import requests_kerberos  # noqa: F401
+        except ImportError as e:
+            raise ConfigError("c.Studio.livy_auth='Kerberos' needs requests-kerberos, which "
+                              f"cannot be imported here ({e}): `pip install requests-kerberos` "
+                              "(and libkrb5-dev to build it)") from None
     if not 0.1 <= studio.livy_probe_timeout <= 60:
         raise ConfigError(f"c.Studio.livy_probe_timeout={studio.livy_probe_timeout}: "
                           "between 0.1 and 60 seconds")
     if studio.local_engine_idle_timeout < 0:
         raise ConfigError("c.Studio.local_engine_idle_timeout: 0 (never) or more seconds")
+    if studio.local_engine_max_sessions < 0:
+        raise ConfigError("c.Studio.local_engine_max_sessions: 0 (no cap) or more sessions")
+    if studio.local_engine_max_output_chars < 1000:
+        raise ConfigError("c.Studio.local_engine_max_output_chars: 1000 or more characters")
     parse_templates(list(studio.cluster_templates), list(studio.subnet_ids))

@@ -2,6 +2,8 @@
 
 The engine process starts on the first attach (or on opening a Workspace attached to it)
 and stops with the server. Without Java or PySpark it is listed, not attachable, with why.
+Each Workspace's kernels get that Workspace's own engine credential (`workspace_endpoint`):
+they reach only the Spark sessions they created. The engine's admin token stays here.
 """
 
 from __future__ import annotations
@@ -47,29 +49,60 @@ class LocalEngineSource:
 
     async def list_clusters(self, identity: Identity) -> list[Cluster]:
         reason = await self.unavailable_reason()
-        return [Cluster(
-            type=self.type, id=LOCAL_ID, name="Local Spark (this server)",
-            state="RUNNING" if self.running else ("WAITING" if reason is None else "UNAVAILABLE"),
-            livy_url=self.engine.url if self.running else None,
-            release_label=_pyspark_version(), applications=["Spark", "Livy"],
-            attachable=reason is None, reason=reason,
-        )]
+        return [
+            Cluster(
+                type=self.type,
+                id=LOCAL_ID,
+                name="Local Spark (this server)",
+                state="RUNNING"
+                if self.running
+                else ("WAITING" if reason is None else "UNAVAILABLE"),
+                livy_url=self.engine.url if self.running else None,
+                release_label=_pyspark_version(),
+                applications=["Spark", "Livy"],
+                attachable=reason is None,
+                reason=reason,
+            )
+        ]
 
     async def resolve(
         self, identity: Identity | None, cluster_id: str, endpoint_id: str | None
     ) -> tuple[Cluster, LivyEndpoint]:
         if cluster_id != LOCAL_ID:
-            raise NotFound(f"The local source has one cluster, {LOCAL_ID!r}, not {cluster_id!r}",
-                           code="ClusterNotFound")
+            raise NotFound(
+                f"The local source has one cluster, {LOCAL_ID!r}, not {cluster_id!r}",
+                code="ClusterNotFound",
+            )
         reason = await self.unavailable_reason()
         if reason:
-            raise Conflict(f"The local Spark engine cannot run on this server: {reason}",
-                           code="ClusterNotReady")
+            raise Conflict(
+                f"The local Spark engine cannot run on this server: {reason}",
+                code="ClusterNotReady",
+            )
         url = await self.ensure_started()
-        cluster = (await self.list_clusters(identity))[0] if identity else Cluster(
-            type=self.type, id=LOCAL_ID, name="Local Spark (this server)", state="RUNNING")
+        cluster = (
+            (await self.list_clusters(identity))[0]
+            if identity
+            else Cluster(
+                type=self.type, id=LOCAL_ID, name="Local Spark (this server)", state="RUNNING"
+            )
+        )
         cluster.livy_url = url
-        return cluster, LivyEndpoint(url=url, **self.engine.sparkmagic_auth())
+        # no credential: a Workspace's comes from workspace_endpoint (a config written
+        # without it fails closed, with 401s)
+        return cluster, LivyEndpoint(url=url)
+
+    def workspace_endpoint(self, workspace_id: str, endpoint: LivyEndpoint) -> LivyEndpoint:
+        """`endpoint` with `workspace_id`'s own credential on the engine."""
+        if self.engine is None:
+            raise UpstreamError("The local Spark engine is not running", code="EngineStopped")
+        try:
+            auth = self.engine.sparkmagic_auth(workspace_id)
+        except ValueError as e:  # an id that cannot be a Basic-auth user name
+            raise Conflict(
+                f"The local Spark engine cannot serve this Workspace: {e}", code="ClusterNotReady"
+            ) from None
+        return LivyEndpoint(url=endpoint.url, **auth)
 
     async def ensure_started(self) -> str:
         async with self._lock:
@@ -78,18 +111,24 @@ class LocalEngineSource:
 
                 self.engine = EngineProcess(
                     idle_timeout=self.studio.local_engine_idle_timeout,
-                    python=self.studio.local_engine_python or None)
+                    python=self.studio.local_engine_python or None,
+                    max_sessions_per_owner=self.studio.local_engine_max_sessions,
+                    max_output_chars=self.studio.local_engine_max_output_chars,
+                )
                 self._owned = True
             if not self._owned:
                 if not self.running:
-                    raise UpstreamError("The local Spark engine this server was given is not "
-                                        "running", code="EngineStopped")
+                    raise UpstreamError(
+                        "The local Spark engine this server was given is not running",
+                        code="EngineStopped",
+                    )
                 return str(self.engine.url)
             try:
                 return str(await self.engine.start())
             except Exception as e:  # EngineStartError carries the engine's last output
-                raise UpstreamError(f"The local Spark engine did not start: {e}",
-                                    code="EngineStartFailed") from None
+                raise UpstreamError(
+                    f"The local Spark engine did not start: {e}", code="EngineStartFailed"
+                ) from None
 
     async def stop(self) -> None:
         if self.engine is not None and self._owned:

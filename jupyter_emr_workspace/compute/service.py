@@ -291,6 +291,14 @@ class ComputeService:
                 f"Workspace {ws.name!r} is open by {others[0]['user']}; only its editor "
                 "changes its cluster", code="WorkspaceInUse", holder=others[0])
 
+    @staticmethod
+    def _for_workspace(source: ClusterSource, workspace_id: str,
+                       endpoint: LivyEndpoint) -> LivyEndpoint:
+        """The endpoint with the Workspace's own credential, for sources that have one
+        per Workspace (the local engine: `LocalEngineSource.workspace_endpoint`)."""
+        per_workspace = getattr(source, "workspace_endpoint", None)
+        return per_workspace(workspace_id, endpoint) if per_workspace else endpoint
+
     def source(self, kind: Any) -> ClusterSource:
         if kind not in self.sources:
             raise BadRequest(f"type must be one of {sorted(self.sources)}, not {kind!r}")
@@ -314,6 +322,7 @@ class ComputeService:
         ) as facts:
             await self._check_not_held_by_others(identity, ws)
             cluster, endpoint = await source.resolve(identity, cluster_id, endpoint_id)
+            endpoint = self._for_workspace(source, ws.id, endpoint)
             try:  # refuse what sparkmagic would refuse before anything is stored
                 build_sparkmagic_config(endpoint.url, session_settings=session,
                                         **endpoint.sparkmagic_kwargs())
@@ -385,6 +394,7 @@ class ComputeService:
             source = self.source(att.get("type"))
             _, endpoint = await source.resolve(None, att["cluster_id"],
                                                      att.get("endpoint_id"))
+            endpoint = self._for_workspace(source, ws.id, endpoint)
         except ApiError as e:
             log.warning("Workspace %s: its cluster %s did not resolve: %s", ws.id,
                         att.get("cluster_id"), e.message)

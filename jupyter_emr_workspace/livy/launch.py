@@ -65,8 +65,9 @@ def module_command(module: str, *args: str, python: str | None = None) -> list[s
     return [python or sys.executable, "-c", bootstrap, *args]
 
 
-def spark_conf_for(body: dict[str, Any], session_id: int,
-                   defaults: dict[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+def spark_conf_for(
+    body: dict[str, Any], session_id: int, defaults: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """Spark settings for a POST /sessions body; returns (conf, notes for the session log)."""
     conf = {**DEFAULT_SPARK_CONF, **(defaults or {})}
     notes: list[str] = []
@@ -91,8 +92,10 @@ def spark_conf_for(body: dict[str, Any], session_id: int,
             wanted = int(cores) * int(body.get("numExecutors") or 1)
             threads = max(1, min(wanted, cpus))
             if threads < wanted:
-                notes.append(f"executorCores x numExecutors = {wanted}, capped at the {cpus} "
-                             "CPUs of this machine")
+                notes.append(
+                    f"executorCores x numExecutors = {wanted}, capped at the {cpus} "
+                    "CPUs of this machine"
+                )
             conf["spark.master"] = f"local[{threads}]"
         else:
             conf["spark.master"] = "local[*]"
@@ -107,7 +110,13 @@ def worker_env(python: str, base: dict[str, str] | None = None) -> dict[str, str
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     env["PYSPARK_PYTHON"] = env.get("PYSPARK_PYTHON") or python
     env["PYTHONUNBUFFERED"] = "1"
-    for leak in ("PYSPARK_DRIVER_PYTHON", "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET",
-                 "SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "EMR_WORKSPACE_LIVY_TOKEN"):
+    for leak in (
+        "PYSPARK_DRIVER_PYTHON",
+        "PYSPARK_GATEWAY_PORT",
+        "PYSPARK_GATEWAY_SECRET",
+        "SPARK_CONNECT_MODE_ENABLED",
+        "SPARK_REMOTE",
+        "EMR_WORKSPACE_LIVY_TOKEN",
+    ):
         env.pop(leak, None)
     return env

@@ -1,15 +1,15 @@
 """`EngineProcess`: the engine in a child process, as the server extension runs it.
 
 A child process keeps Spark's JVMs and user code out of the Jupyter server. The child binds
-a free port itself (no race for a port picked here), requires a random token for Basic
-auth, and stops when our end of its stdin closes, so a killed Jupyter server leaves no
-engine behind.
+a free port itself (no race for a port picked here), requires Basic auth, and stops when
+our end of its stdin closes, so a killed Jupyter server leaves no engine behind. The random
+admin token stays in this object (`auth_header()`); Workspaces get their own credentials
+(`sparkmagic_auth(owner)`), which reach only their own sessions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import os
@@ -21,7 +21,10 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
+from .credentials import basic_header, owner_password
 from .launch import module_command
+from .output import DEFAULT_MAX_OUTPUT_CHARS
+from .registry import DEFAULT_MAX_SESSIONS_PER_OWNER
 from .server import READY_PREFIX, TOKEN_ENV
 
 log = logging.getLogger("jupyter_emr_workspace.livy")
@@ -37,17 +40,29 @@ class EngineProcess:
 
     >>> engine = EngineProcess()
     >>> url = await engine.start()      # e.g. http://127.0.0.1:40123
-    >>> write_sparkmagic_config(conf_dir, url, **engine.sparkmagic_auth())
+    >>> write_sparkmagic_config(conf_dir, url, **engine.sparkmagic_auth("e-123"))
     >>> await engine.stop()
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
-                 idle_timeout: float = 3600.0, retain: float = 600.0, auth: bool = True,
-                 python: str | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        idle_timeout: float = 3600.0,
+        retain: float = 600.0,
+        auth: bool = True,
+        python: str | None = None,
+        env: dict[str, str] | None = None,
+        max_sessions_per_owner: int = DEFAULT_MAX_SESSIONS_PER_OWNER,
+        max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+    ) -> None:
         self.host = host
         self.port = port
         self.idle_timeout = idle_timeout
         self.retain = retain
+        self.max_sessions_per_owner = max_sessions_per_owner
+        self.max_output_chars = max_output_chars
         self.python = python
         self.extra_env = dict(env or {})
         self.username = USERNAME
@@ -67,16 +82,21 @@ class EngineProcess:
         return self._proc.pid if self._proc else None
 
     def auth_header(self) -> dict[str, str]:
+        """The admin's header (every session): for this server, never for a kernel."""
         if self.password is None:
             return {}
-        raw = f"{self.username}:{self.password}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        return basic_header(self.username, self.password)
 
-    def sparkmagic_auth(self) -> dict[str, Any]:
-        """Keyword arguments for `write_sparkmagic_config` that match this engine's auth."""
-        if self.password is None:
+    def owner_password(self, owner: str) -> str | None:
+        return None if self.password is None else owner_password(self.password, owner)
+
+    def sparkmagic_auth(self, owner: str) -> dict[str, Any]:
+        """`write_sparkmagic_config` keywords for `owner`'s own credential (a Workspace id):
+        its kernels see and reach only the sessions they create."""
+        password = self.owner_password(owner)
+        if password is None:
             return {"auth": "None"}
-        return {"auth": "Basic_Access", "username": self.username, "password": self.password}
+        return {"auth": "Basic_Access", "username": owner, "password": password}
 
     async def start(self, wait_seconds: float = 60.0) -> str:
         """Start (once; later calls return the same URL) and wait until `GET /sessions` answers."""
@@ -88,13 +108,30 @@ class EngineProcess:
                 env[TOKEN_ENV] = self.password
             else:
                 env.pop(TOKEN_ENV, None)
-            args = ["--port", str(self.port), "--host", self.host, "--idle-timeout",
-                    str(self.idle_timeout), "--retain", str(self.retain), "--exit-on-stdin-eof"]
+            args = [
+                "--port",
+                str(self.port),
+                "--host",
+                self.host,
+                "--idle-timeout",
+                str(self.idle_timeout),
+                "--retain",
+                str(self.retain),
+                "--max-sessions-per-owner",
+                str(self.max_sessions_per_owner),
+                "--max-output-chars",
+                str(self.max_output_chars),
+                "--exit-on-stdin-eof",
+            ]
             self._stderr_tail.clear()
             self._proc = await asyncio.create_subprocess_exec(
                 *module_command("jupyter_emr_workspace.livy", *args, python=self.python),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True)
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
             assert self._proc.stdout is not None and self._proc.stderr is not None
             self._drains = [asyncio.ensure_future(self._drain(self._proc.stderr, logging.INFO))]
             deadline = time.monotonic() + wait_seconds
@@ -104,10 +141,12 @@ class EngineProcess:
             except (TimeoutError, EngineStartError) as exc:
                 await self._terminate(5.0)
                 tail = "\n".join(self._stderr_tail)
-                raise EngineStartError(f"The local Livy engine did not start: {exc}\n{tail}"
-                                       ) from None
-            self._drains.append(asyncio.ensure_future(self._drain(self._proc.stdout,
-                                                                  logging.DEBUG)))
+                raise EngineStartError(
+                    f"The local Livy engine did not start: {exc}\n{tail}"
+                ) from None
+            self._drains.append(
+                asyncio.ensure_future(self._drain(self._proc.stdout, logging.DEBUG))
+            )
             log.info("local Livy engine (pid %s) ready at %s", self._proc.pid, self.url)
             return self.url
 
@@ -133,7 +172,7 @@ class EngineProcess:
                 raise EngineStartError(f"the engine process exited with code {code}")
             text = line.decode(errors="replace").strip()
             if text.startswith(READY_PREFIX):
-                return text[len(READY_PREFIX):]
+                return text[len(READY_PREFIX) :]
             log.debug("livy engine: %s", text)
 
     async def _wait_http(self, deadline: float) -> None:
@@ -143,8 +182,11 @@ class EngineProcess:
             if not self.running:
                 raise EngineStartError("the engine process exited")
             try:
-                await client.fetch(HTTPRequest(f"{self.url}/sessions", headers=self.auth_header(),
-                                               request_timeout=5))
+                await client.fetch(
+                    HTTPRequest(
+                        f"{self.url}/sessions", headers=self.auth_header(), request_timeout=5
+                    )
+                )
                 return
             except (HTTPClientError, OSError) as exc:
                 last = exc

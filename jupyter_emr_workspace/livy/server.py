@@ -2,15 +2,14 @@
 
 Errors answer `{"msg": ...}` as Livy does (sparkmagic shows that payload to the user), plus
 the project's `{"error": {"code", "message"}}`. With a token set, every request needs HTTP
-Basic auth with the token as password: the port is on loopback, but other local users and
-web pages in the user's browser can reach loopback too.
+Basic auth (the port is on loopback, but other local users and web pages in the user's
+browser can reach loopback too): the token itself is the admin's password, and each owner
+(a Workspace) has its own derived one (`credentials.py`). Owners see and touch only the
+sessions they created; another owner's session answers 404, as a missing one does.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 import logging
 from typing import Any
@@ -20,9 +19,11 @@ import tornado.netutil
 import tornado.web
 
 from .availability import engine_unavailable_reason
+from .credentials import Principal, authenticate
 from .errors import LivyError
 from .launch import normalize_kind
-from .registry import SessionRegistry
+from .output import DEFAULT_MAX_OUTPUT_CHARS
+from .registry import DEFAULT_MAX_SESSIONS_PER_OWNER, SessionRegistry
 from .sessions import Session
 
 log = logging.getLogger("jupyter_emr_workspace.livy")
@@ -34,26 +35,22 @@ READY_PREFIX = "Livy-compatible engine ready at "  # the line `python -m ...livy
 class LivyHandler(tornado.web.RequestHandler):
     registry: SessionRegistry
     token: str | None
-    user: str | None = None
+    caller: Principal
 
     def initialize(self, registry: SessionRegistry, token: str | None) -> None:
         self.registry = registry
         self.token = token
 
     def prepare(self) -> None:
-        if self.token is None:
-            return
-        header = self.request.headers.get("Authorization", "")
-        scheme, _, encoded = header.partition(" ")
-        try:
-            user, _, password = base64.b64decode(encoded).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            user, password = "", ""
-        valid = hmac.compare_digest(password.encode(), self.token.encode())
-        if scheme.lower() != "basic" or not valid:
-            raise LivyError(401, "Authentication required: use the credentials from the "
-                                 "Workspace's sparkmagic config.", "Unauthorized")
-        self.user = user or None
+        caller = authenticate(self.token, self.request.headers.get("Authorization", ""))
+        if caller is None:
+            raise LivyError(
+                401,
+                "Authentication required: use the credentials from the "
+                "Workspace's sparkmagic config.",
+                "Unauthorized",
+            )
+        self.caller = caller
 
     def send_json(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -72,7 +69,7 @@ class LivyHandler(tornado.web.RequestHandler):
         return data
 
     def session(self, session_id: str) -> Session:
-        session = self.registry.get(int(session_id))
+        session = self.registry.get(int(session_id), self.caller)
         session.touch()
         return session
 
@@ -109,11 +106,14 @@ class LivyHandler(tornado.web.RequestHandler):
 
 class SessionsHandler(LivyHandler):
     def get(self) -> None:
-        self.send_json(self.registry.list_json(self.int_arg("from") or 0,
-                                               self.int_arg("size") or 100))
+        self.send_json(
+            self.registry.list_json(
+                self.caller, self.int_arg("from") or 0, self.int_arg("size") or 100
+            )
+        )
 
     async def post(self) -> None:
-        session = await self.registry.create(self.body(), owner=self.user)
+        session = await self.registry.create(self.body(), owner=self.caller.name)
         self.set_header("Location", f"/sessions/{session.id}")
         self.send_json(session.to_json(), 201)
 
@@ -123,7 +123,7 @@ class SessionHandler(LivyHandler):
         self.send_json(self.session(session_id).to_json())
 
     async def delete(self, session_id: str) -> None:
-        await self.registry.delete(int(session_id))
+        await self.registry.delete(int(session_id), self.caller)
         self.send_json({"msg": "deleted"})
 
 
@@ -143,9 +143,13 @@ class StatementsHandler(LivyHandler):
     def get(self, session_id: str) -> None:
         session = self.session(session_id)
         start, size = self.int_arg("from") or 0, self.int_arg("size")
-        statements = session.statements[start:None if size is None else start + size]
-        self.send_json({"total_statements": len(session.statements),
-                        "statements": [s.to_json() for s in statements]})
+        statements = session.statements[start : None if size is None else start + size]
+        self.send_json(
+            {
+                "total_statements": len(session.statements),
+                "statements": [s.to_json() for s in statements],
+            }
+        )
 
     def post(self, session_id: str) -> None:
         session = self.session(session_id)
@@ -178,8 +182,9 @@ class VersionHandler(LivyHandler):
 
 class NotFoundHandler(LivyHandler):
     def prepare(self) -> None:
-        raise LivyError(404, f"No such Livy endpoint: {self.request.method} {self.request.path}",
-                        "NotFound")
+        raise LivyError(
+            404, f"No such Livy endpoint: {self.request.method} {self.request.path}", "NotFound"
+        )
 
 
 def make_app(registry: SessionRegistry, token: str | None = None) -> tornado.web.Application:
@@ -206,18 +211,35 @@ class LivyEngine:
 
     `idle_timeout` (seconds, 0 = never) stops sessions with no statement activity;
     `retain_final` keeps dead/killed sessions visible for that long, as Livy does, so clients
-    can read why they ended. `token` turns on Basic auth (any user name, token as password).
+    can read why they ended. `token` turns on Basic auth: the token as password is the admin
+    (any user name; sees every session), `owner_password(token, owner)` is `owner`'s own.
+    `max_sessions_per_owner` (0 = no cap) bounds the Spark drivers one owner may run;
+    `max_output_chars` bounds what one statement's output keeps.
     """
 
-    def __init__(self, host: str = "127.0.0.1", *, idle_timeout: float = 3600.0,
-                 retain_final: float = 600.0, token: str | None = None,
-                 python: str | None = None, spark_defaults: dict[str, str] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        *,
+        idle_timeout: float = 3600.0,
+        retain_final: float = 600.0,
+        token: str | None = None,
+        python: str | None = None,
+        spark_defaults: dict[str, str] | None = None,
+        max_sessions_per_owner: int = DEFAULT_MAX_SESSIONS_PER_OWNER,
+        max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+    ) -> None:
         self.host = host
         self.token = token
-        self.registry = SessionRegistry(python=python, idle_timeout=idle_timeout,
-                                        retain_final=retain_final, spark_defaults=spark_defaults,
-                                        unavailable_reason=engine_unavailable_reason)
+        self.registry = SessionRegistry(
+            python=python,
+            idle_timeout=idle_timeout,
+            retain_final=retain_final,
+            spark_defaults=spark_defaults,
+            unavailable_reason=engine_unavailable_reason,
+            max_sessions_per_owner=max_sessions_per_owner,
+            max_output_chars=max_output_chars,
+        )
         self._server: tornado.httpserver.HTTPServer | None = None
         self.url: str | None = None
 
@@ -226,8 +248,9 @@ class LivyEngine:
         if self.url is not None:
             return self.url
         sockets = tornado.netutil.bind_sockets(port, self.host)
-        self._server = tornado.httpserver.HTTPServer(make_app(self.registry, self.token),
-                                                     max_body_size=512 * 1024 * 1024)
+        self._server = tornado.httpserver.HTTPServer(
+            make_app(self.registry, self.token), max_body_size=512 * 1024 * 1024
+        )
         self._server.add_sockets(sockets)
         self.registry.start()
         bound = sockets[0].getsockname()[1]

@@ -22,12 +22,14 @@ from typing import Any
 
 from .errors import LivyError
 from .launch import module_command
+from .output import DEFAULT_MAX_OUTPUT_CHARS, bound_output
 
 FINAL_SESSION_STATES = frozenset({"dead", "error", "killed", "success"})
 FINAL_STATEMENT_STATES = frozenset({"available", "error", "cancelled"})
 LOG_MAX_LINES = 5000
+LOG_LINE_MAX_CHARS = 8192  # with LOG_MAX_LINES: at most ~40 MB of log kept per session
 SESSION_JSON_LOG_LINES = 20
-MESSAGE_LIMIT = 512 * 1024 * 1024
+MIN_MESSAGE_LIMIT = 64 * 1024 * 1024  # one line from the session process, JSON-escaped
 
 
 def now_ms() -> int:
@@ -47,9 +49,16 @@ class Statement:
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "code": self.code, "kind": self.kind, "state": self.state,
-                "output": self.output, "progress": self.progress, "started": self.started,
-                "completed": self.completed}
+        return {
+            "id": self.id,
+            "code": self.code,
+            "kind": self.kind,
+            "state": self.state,
+            "output": self.output,
+            "progress": self.progress,
+            "started": self.started,
+            "completed": self.completed,
+        }
 
     def finish(self, state: str, output: dict[str, Any] | None) -> None:
         self.state, self.output = state, output
@@ -61,9 +70,18 @@ class Statement:
 class Session:
     """One Livy session: its worker process, statement queue and log."""
 
-    def __init__(self, session_id: int, *, kind: str, name: str | None, owner: str | None,
-                 proxy_user: str | None, spark_conf: dict[str, str],
-                 heartbeat_timeout: float = 0.0) -> None:
+    def __init__(
+        self,
+        session_id: int,
+        *,
+        kind: str,
+        name: str | None,
+        owner: str | None,
+        proxy_user: str | None,
+        spark_conf: dict[str, str],
+        heartbeat_timeout: float = 0.0,
+        max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+    ) -> None:
         self.id = session_id
         self.kind = kind
         self.name = name
@@ -71,6 +89,7 @@ class Session:
         self.proxy_user = proxy_user
         self.spark_conf = spark_conf
         self.heartbeat_timeout = heartbeat_timeout
+        self.max_output_chars = max_output_chars
         self.app_id: str | None = None
         self.spark_ui_url: str | None = None
         self.log: deque[str] = deque(maxlen=LOG_MAX_LINES)
@@ -105,10 +124,17 @@ class Session:
 
     def to_json(self) -> dict[str, Any]:
         tail = list(self.log)[-SESSION_JSON_LOG_LINES:]
-        return {"id": self.id, "name": self.name, "appId": self.app_id, "owner": self.owner,
-                "proxyUser": self.proxy_user, "state": self.state, "kind": self.kind,
-                "appInfo": {"driverLogUrl": None, "sparkUiUrl": self.spark_ui_url},
-                "log": tail}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "appId": self.app_id,
+            "owner": self.owner,
+            "proxyUser": self.proxy_user,
+            "state": self.state,
+            "kind": self.kind,
+            "appInfo": {"driverLogUrl": None, "sparkUiUrl": self.spark_ui_url},
+            "log": tail,
+        }
 
     def log_slice(self, start: int | None, size: int | None) -> dict[str, Any]:
         """Livy's paging: default size 100, default start = the last `size` lines."""
@@ -116,8 +142,12 @@ class Session:
         size = 100 if size is None else size
         size = len(lines) if size < 0 else size
         start = max(0, len(lines) - size) if start is None or start < 0 else start
-        return {"id": self.id, "from": start, "total": len(lines),
-                "log": lines[start:start + size]}
+        return {
+            "id": self.id,
+            "from": start,
+            "total": len(lines),
+            "log": lines[start : start + size],
+        }
 
     def touch(self) -> None:
         """A client looked at the session: that is Livy's heartbeat."""
@@ -129,8 +159,9 @@ class Session:
     def get_statement(self, statement_id: int) -> Statement:
         if 0 <= statement_id < len(self.statements):
             return self.statements[statement_id]
-        raise LivyError(404, f"Statement '{statement_id}' not found in session {self.id}.",
-                        "StatementNotFound")
+        raise LivyError(
+            404, f"Statement '{statement_id}' not found in session {self.id}.", "StatementNotFound"
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -140,39 +171,57 @@ class Session:
         if "spark.sql.warehouse.dir" not in self.spark_conf:
             # Tables live as long as the session's in-memory catalog, and not in the folder
             # the user browses (Spark's default is ./spark-warehouse).
-            self._scratch = await asyncio.to_thread(tempfile.mkdtemp,
-                                                    prefix=f"livy-session-{self.id}-")
-            self.spark_conf["spark.sql.warehouse.dir"] = os.path.join(self._scratch,
-                                                                      "spark-warehouse")
+            self._scratch = await asyncio.to_thread(
+                tempfile.mkdtemp, prefix=f"livy-session-{self.id}-"
+            )
+            self.spark_conf["spark.sql.warehouse.dir"] = os.path.join(
+                self._scratch, "spark-warehouse"
+            )
         parent_sock, child_sock = socket.socketpair()
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                *module_command("jupyter_emr_workspace.livy.worker", "--fd",
-                                str(child_sock.fileno()), python=python),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, pass_fds=(child_sock.fileno(),), env=env,
-                start_new_session=True)
+                *module_command(
+                    "jupyter_emr_workspace.livy.worker",
+                    "--fd",
+                    str(child_sock.fileno()),
+                    python=python,
+                ),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                pass_fds=(child_sock.fileno(),),
+                env=env,
+                start_new_session=True,
+            )
         except OSError as exc:
             parent_sock.close()
             self._end("dead", f"Could not start the session process: {exc}")
             return
         finally:
             child_sock.close()
-        reader, self._writer = await asyncio.open_connection(sock=parent_sock,
-                                                             limit=MESSAGE_LIMIT)
-        self.note(f"session process {self._proc.pid} started; starting Spark "
-                  f"({self.spark_conf.get('spark.master')})")
+        # the session bounds its outputs itself; the slack covers escapes and the log
+        limit = max(MIN_MESSAGE_LIMIT, 8 * self.max_output_chars)
+        reader, self._writer = await asyncio.open_connection(sock=parent_sock, limit=limit)
+        self.note(
+            f"session process {self._proc.pid} started; starting Spark "
+            f"({self.spark_conf.get('spark.master')})"
+        )
         assert self._proc.stdout is not None
-        self._tasks = [asyncio.ensure_future(self._pump_log(self._proc.stdout)),
-                       asyncio.ensure_future(self._pump_events(reader)),
-                       asyncio.ensure_future(self._run_statements())]
+        self._tasks = [
+            asyncio.ensure_future(self._pump_log(self._proc.stdout)),
+            asyncio.ensure_future(self._pump_events(reader)),
+            asyncio.ensure_future(self._run_statements()),
+        ]
         try:
-            await self._send({"op": "init", "conf": self.spark_conf})
+            await self._send(
+                {"op": "init", "conf": self.spark_conf, "max_output_chars": self.max_output_chars}
+            )
         except ConnectionError:
             pass  # it died at once; _pump_events reports how
 
-    async def stop(self, final_state: str = "killed", reason: str | None = None,
-                   grace: float = 10.0) -> None:
+    async def stop(
+        self, final_state: str = "killed", reason: str | None = None, grace: float = 10.0
+    ) -> None:
         """Stop Spark cleanly, then make sure the process group (JVM included) is gone."""
         if self.is_final or self._phase == "shutting_down":
             return
@@ -201,8 +250,9 @@ class Session:
 
     def submit(self, code: str, kind: str) -> Statement:
         if self.is_final or self._phase == "shutting_down":
-            raise LivyError(400, f"Session {self.id} is {self.state}: start a new session.",
-                            "SessionNotActive")
+            raise LivyError(
+                400, f"Session {self.id} is {self.state}: start a new session.", "SessionNotActive"
+            )
         statement = Statement(id=len(self.statements), code=code, kind=kind)
         self.statements.append(statement)
         self._pending.append(statement)
@@ -236,8 +286,9 @@ class Session:
             self._running = statement
             statement.state = "running"
             statement.started = now_ms()
-            await self._send({"op": "exec", "id": statement.id, "code": statement.code,
-                              "kind": statement.kind})
+            await self._send(
+                {"op": "exec", "id": statement.id, "code": statement.code, "kind": statement.kind}
+            )
             await statement.done.wait()
             self._running = None
             self.last_activity = time.monotonic()
@@ -258,7 +309,11 @@ class Session:
                 continue
             if not line:
                 return
-            self.log.append(line.decode(errors="replace").rstrip("\r\n"))
+            text = line.decode(errors="replace").rstrip("\r\n")
+            if len(text) > LOG_LINE_MAX_CHARS:
+                cut = len(text) - LOG_LINE_MAX_CHARS
+                text = f"{text[:LOG_LINE_MAX_CHARS]}... [{cut:,} characters cut]"
+            self.log.append(text)
 
     async def _pump_events(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -289,8 +344,14 @@ class Session:
                 return
             if kind == "progress":
                 statement.progress = float(event.get("progress", 0.0))
-            elif kind == "result":
-                statement.finish(str(event.get("state")), event.get("output"))
+            elif kind == "result":  # bounded here too: user code can write to the socket
+                output = event.get("output")
+                statement.finish(
+                    str(event.get("state")),
+                    bound_output(
+                        output if isinstance(output, dict) else None, self.max_output_chars
+                    ),
+                )
 
     async def _on_worker_gone(self) -> None:
         """The socket closed: a clean stop, or a crash that kills the session."""
@@ -323,15 +384,24 @@ class Session:
             detail = f": {self._failure}" if self._failure else ""
             reason = f"Spark did not start: the session process {how}{detail}."
         elif self._running is not None:
-            reason = (f"The session process {how} while running statement "
-                      f"{self._running.id}; the session is dead. Start a new session "
-                      "(restart the kernel).")
+            reason = (
+                f"The session process {how} while running statement "
+                f"{self._running.id}; the session is dead. Start a new session "
+                "(restart the kernel)."
+            )
         else:
             reason = f"The session process {how}; the session is dead."
         self.note(reason)
-        self._abandon_statements("error", {
-            "status": "error", "execution_count": None, "ename": "SessionDead",
-            "evalue": reason, "traceback": []})
+        self._abandon_statements(
+            "error",
+            {
+                "status": "error",
+                "execution_count": None,
+                "ename": "SessionDead",
+                "evalue": reason,
+                "traceback": [],
+            },
+        )
         self._end("dead", None)
         for task in self._tasks[2:]:
             task.cancel()

@@ -34,7 +34,8 @@ import types
 import warnings
 from typing import Any
 
-MAX_OUTPUT_CHARS = int(os.environ.get("EMR_LIVY_MAX_OUTPUT_CHARS", str(64 * 1024 * 1024)))
+from .output import DEFAULT_MAX_OUTPUT_CHARS, bound_output
+
 SQL_MAX_ROWS = 1000  # Livy's default for the sql kind (livy.rsc.sql.num-rows)
 SHOW_ROWS = 20
 
@@ -58,14 +59,18 @@ class Channel:
 
 
 class Capture(io.TextIOBase):
-    """sys.stdout/sys.stderr during a statement: bounded, so a runaway print cannot eat memory."""
+    """sys.stdout/sys.stderr during a statement: bounded, so a runaway print cannot eat memory.
 
-    def __init__(self, limit: int = MAX_OUTPUT_CHARS) -> None:
+    Keeps the first `limit` characters and counts the rest (`cut`), for the truncation note
+    that `bound_output` adds.
+    """
+
+    def __init__(self, limit: int = DEFAULT_MAX_OUTPUT_CHARS) -> None:
         super().__init__()
         self._parts: list[str] = []
         self._size = 0
         self._limit = limit
-        self.truncated = False
+        self.cut = 0
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -77,20 +82,15 @@ class Capture(io.TextIOBase):
     def write(self, s: str) -> int:
         if not isinstance(s, str):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
-        room = self._limit - self._size
-        if room <= 0:
-            self.truncated = True
-        else:
+        room = max(0, self._limit - self._size)
+        if room:
             self._parts.append(s[:room])
             self._size += min(len(s), room)
-            self.truncated = self.truncated or len(s) > room
+        self.cut += max(0, len(s) - room)
         return len(s)
 
     def getvalue(self) -> str:
-        text = "".join(self._parts)
-        if self.truncated:
-            text += f"\n[output truncated at {self._limit} characters]"
-        return text
+        return "".join(self._parts)
 
 
 def _inside_py4j(frame: types.FrameType | None) -> bool:
@@ -158,8 +158,11 @@ def _split_magic(code: str) -> tuple[str, str | None]:
 class Executor:
     """Runs statements in the main thread (signals and user code expect it) and cancels them."""
 
-    def __init__(self, spark: Any, channel: Channel) -> None:
+    def __init__(
+        self, spark: Any, channel: Channel, max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
+    ) -> None:
         self.spark = spark
+        self.max_output_chars = max_output_chars
         self.sc = spark.sparkContext
         self.channel = channel
         self.namespace: dict[str, Any] = {
@@ -241,7 +244,7 @@ class Executor:
         """Run one statement; returns (statement state, Livy output object)."""
         self.execution_count += 1
         count = self.execution_count
-        capture = Capture()
+        capture = Capture(self.max_output_chars)
         data: dict[str, Any] = {}
         error: BaseException | None = None
         interrupted = False
@@ -271,16 +274,38 @@ class Executor:
             self._running = None
             self._cancelling = None
         text = capture.getvalue().rstrip("\n")
+        state, output = self._output(count, text, data, error, interrupted, cancelled)
+        return state, bound_output(output, self.max_output_chars, capture.cut) or output
+
+    @staticmethod
+    def _output(
+        count: int,
+        text: str,
+        data: dict[str, Any],
+        error: BaseException | None,
+        interrupted: bool,
+        cancelled: bool,
+    ) -> tuple[str, dict[str, Any]]:
+        """Livy's output object for how the statement ended."""
         if cancelled and (interrupted or error is not None):
-            return "cancelled", {"status": "error", "execution_count": count,
-                                 "ename": "Cancelled", "evalue": "The statement was cancelled.",
-                                 "traceback": [], "data": {"text/plain": text}}
+            return "cancelled", {
+                "status": "error",
+                "execution_count": count,
+                "ename": "Cancelled",
+                "evalue": "The statement was cancelled.",
+                "traceback": [],
+                "data": {"text/plain": text},
+            }
         if error is not None or interrupted:
             failure = error if error is not None else KeyboardInterrupt()
-            return "error", {"status": "error", "execution_count": count,
-                             "ename": type(failure).__name__, "evalue": str(failure),
-                             "traceback": _user_traceback(failure),
-                             "data": {"text/plain": text}}
+            return "error", {
+                "status": "error",
+                "execution_count": count,
+                "ename": type(failure).__name__,
+                "evalue": str(failure),
+                "traceback": _user_traceback(failure),
+                "data": {"text/plain": text},
+            }
         if "text/plain" not in data:
             data = {"text/plain": text, **data}
         return "available", {"status": "ok", "execution_count": count, "data": data}
@@ -332,11 +357,20 @@ def _user_traceback(exc: BaseException) -> list[str]:
     return traceback.format_exception(type(exc), exc, tb)
 
 
-def _warnings_to_log(message: Any, category: Any, filename: str, lineno: int,
-                     file: Any = None, line: str | None = None) -> None:
+def _warnings_to_log(
+    message: Any,
+    category: Any,
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
     """Warnings go to the session log: in the output they would break sparkmagic's %%sql parsing."""
-    print(warnings.formatwarning(message, category, filename, lineno, line),
-          end="", file=sys.__stderr__)
+    print(
+        warnings.formatwarning(message, category, filename, lineno, line),
+        end="",
+        file=sys.__stderr__,
+    )
 
 
 def build_spark(conf: dict[str, str]) -> Any:
@@ -379,11 +413,18 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         channel.send({"event": "failed", "message": f"{type(exc).__name__}: {exc}"})
         return 1
-    executor = Executor(spark, channel)
+    limit = int(init.get("max_output_chars") or DEFAULT_MAX_OUTPUT_CHARS)
+    executor = Executor(spark, channel, limit)
     signal.signal(signal.SIGINT, executor.on_sigint)  # replaces pyspark's cancel-all handler
     sc = spark.sparkContext
-    channel.send({"event": "ready", "app_id": sc.applicationId, "spark_ui_url": sc.uiWebUrl,
-                  "pid": os.getpid()})
+    channel.send(
+        {
+            "event": "ready",
+            "app_id": sc.applicationId,
+            "spark_ui_url": sc.uiWebUrl,
+            "pid": os.getpid(),
+        }
+    )
     ops: Ops = queue.Queue()
     threading.Thread(target=_read_ops, args=(channel, executor, ops), daemon=True).start()
     while True:
