@@ -105,9 +105,6 @@ c.ServerApp.jpserver_extensions = {{
     "jupyter_server_ydoc": True,
     "jupyter_server_fileid": True,
 }}
-c.ServerApp.contents_manager_class = (
-    "jupyter_emr_workspace.contents.WorkspaceContentsManager"
-)
 c.HubAuth.cache_max_age = {cache}
 c.HubOAuth.cache_max_age = {cache}
 c.Studio.id = "es-hub"
