@@ -352,6 +352,8 @@ def test_hub_identity_groups_and_policies(hub: Hub) -> None:
     assert info["user"] == {"name": "bob", "groups": ["analysts"]}
     assert info["permissions"]["elasticmapreduce:CreateEditor"] is True  # via group:analysts
     assert info["backup_uri"] == f"s3://{hub.bucket}/studio"
+    # the single-user config names no contents manager: the extension chose its own
+    assert info["backups"]["enabled"] is True, info["backups"]
     # carol has no server of her own: only the hub lets users in
     assert hub.as_user("carol", "alice").api("GET", "studio").status_code == 403
 
