@@ -66,6 +66,9 @@ def _marks() -> dict[str, Any]:
         "jp_file_contents_manager_class": pytest.mark.parametrize(
             "jp_file_contents_manager_class", [manager], indirect=True
         ),
+        "file_manager_with_notary": pytest.mark.parametrize(
+            "file_manager_with_notary", [manager], indirect=True
+        ),
         # test_largefilemanager.py
         "jp_large_contents_manager": pytest.mark.parametrize(
             "jp_large_contents_manager", [manager], indirect=True
@@ -101,18 +104,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    collected = {getattr(item, "module", None) for item in session.items}
-    collected = {m.__name__.rsplit(".", 1)[-1] for m in collected if m is not None}
-    missing = [m for m in MODULES if m in collected and not _applied.get(m)]
-    if missing:
+    """Fail the run if a manager fixture was not replaced (jupyter_server renamed or added
+    one): its tests would otherwise pass against the stock classes."""
+    missed: set[str] = set()
+    collected: set[str] = set()
+    for item in session.items:
+        module = getattr(item, "module", None)
+        if module is None or module.__name__.rsplit(".", 1)[-1] not in MODULES:
+            continue
+        collected.add(module.__name__.rsplit(".", 1)[-1])
+        names = getattr(item, "fixturenames", [])
+        missed |= {n for n in names if "manager" in n and n not in _marks()} - {"extension_manager"}
+    missed |= {m for m in collected if not _applied.get(m)}
+    if missed:
         raise pytest.UsageError(
-            f"no manager fixture of {missing} was replaced: jupyter_server renamed them; "
-            "update tests/emrws_testing/stock_contents.py"
+            f"not pointed at WorkspaceContentsManager: {sorted(missed)}; jupyter_server "
+            "changed its contents tests: update tests/emrws_testing/stock_contents.py"
         )
 
 
 @pytest.fixture(autouse=True)
-def _runs_our_manager(request: pytest.FixtureRequest) -> None:
+def _api_served_by_workspace_contents(request: pytest.FixtureRequest) -> None:
     """Each test of the REST API is served by WorkspaceContentsManager."""
     if request.module.__name__.endswith(".test_api") and "jp_serverapp" in request.fixturenames:
         app = request.getfixturevalue("jp_serverapp")
