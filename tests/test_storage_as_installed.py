@@ -25,6 +25,7 @@ from emrws_testing.proxy import DelayProxy
 from emrws_testing.servers import InstalledServer, free_port
 from storage_helpers import cell_text, keys, nb_model, read
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "jupyterhub"
 OURS = "jupyter_emr_workspace.contents.manager.WorkspaceContentsManager"
 ON = {"enabled": True, "reason": None, "contents_manager": OURS}
 
@@ -109,9 +110,11 @@ class _HubApi(BaseHTTPRequestHandler):
         pass
 
 
-def test_jupyterhub_singleuser_uses_the_workspace_manager(
+def test_jupyterhub_singleuser_with_the_example_config_uses_the_workspace_manager(
     tmp_path: Path, started: list[InstalledServer]
 ) -> None:
+    """Started as examples/jupyterhub/jupyterhub_config.py starts it: ``--config`` with the
+    example's studio_config.py (which names no contents manager)."""
     _HubApi.user_token = "alice-token"
     hub = ThreadingHTTPServer(("127.0.0.1", 0), _HubApi)
     threading.Thread(target=hub.serve_forever, daemon=True).start()
@@ -127,11 +130,13 @@ def test_jupyterhub_singleuser_uses_the_workspace_manager(
             "JUPYTERHUB_BASE_URL": "/",
             "JUPYTERHUB_OAUTH_CALLBACK_URL": "/user/alice/oauth_callback",
             "JUPYTERHUB_OAUTH_ACCESS_SCOPES": json.dumps(["access:servers!user=alice"]),
+            "EMR_STUDIO_BACKUP_URI": str(tmp_path / "store"),
         }
         server = InstalledServer(
             tmp_path,
             "jupyterhub-singleuser",
-            studio_lines(str(tmp_path / "store")),
+            (EXAMPLES / "studio_config.py").read_text(),
+            via_flag=True,
             env=env,
             prefix="/user/alice/",
             port=port,
