@@ -107,6 +107,13 @@ class EmrWorkspaceApp(ExtensionApp):
 
     services: Services
 
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Linking runs before the server builds its contents manager: choose ours here."""
+        super()._link_jupyter_server_extension(serverapp)
+        from .contents.choice import put_in_place
+
+        put_in_place(serverapp, self.log)
+
     @property
     def server(self) -> Any:
         assert self.serverapp is not None, "the extension runs inside a ServerApp"

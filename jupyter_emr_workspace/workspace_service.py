@@ -67,6 +67,13 @@ class WorkspaceService:
         self.studio, self.registry, self.leases = studio, registry, leases
         self.access, self.guard, self.audit, self.arns = access, guard, audit, arns
         self.folders, self.hooks = folders, hooks
+        #: Whether Workspace backups work with the server's contents manager (set by the
+        #: storage part at start: ``contents.choice.backups_status``).
+        self.backups: dict[str, Any] = {
+            "enabled": False,
+            "reason": "storage has not started",
+            "contents_manager": "",
+        }
 
     # -- views ------------------------------------------------------------------------
     async def view(
@@ -103,6 +110,7 @@ class WorkspaceService:
             "heartbeat_seconds": self.studio.heartbeat_seconds,
             "autosave_interval": self.studio.autosave_interval,
             "server_id": self.leases.server_id,
+            "backups": dict(self.backups),
         }
 
     # -- Workspaces -------------------------------------------------------------------
@@ -180,7 +188,6 @@ class WorkspaceService:
             request_tags=tags,
             details={"fields": sorted(body)},
         ):
-
             previous: list[Workspace] = []
 
             def change(current: Workspace) -> None:

@@ -55,3 +55,20 @@ install_package() {
   log "Installing jupyter-emr-workspace[$extras] (builds the frontend)"
   ( cd "$ROOT" && "$PY" -m pip install -q -e ".[$extras]" )
 }
+
+# jupyter_server's own contents tests (tests/test_stock_contents.py runs them against our
+# contents manager) are not in its wheel: copy them from the sdist of the installed release
+# into .cache/jupyter-server-tests/<version>/ once; the tests fetch nothing when they run.
+fetch_jupyter_server_tests() {
+  local version dest tmp
+  version="$("$PY" -c 'import jupyter_server; print(jupyter_server.__version__)')"
+  dest="$ROOT/.cache/jupyter-server-tests/$version"
+  [ -f "$dest/tests/services/contents/test_manager.py" ] && return 0
+  log "jupyter_server $version's own tests (from its sdist, for tests/test_stock_contents.py)"
+  tmp="$(mktemp -d)"
+  "$PY" -m pip download -q --no-deps --no-binary :all: "jupyter_server==$version" -d "$tmp"
+  mkdir -p "$tmp/x" "$(dirname "$dest")"
+  tar -xzf "$tmp/jupyter_server-$version.tar.gz" -C "$tmp/x" --strip-components=1 \
+    "jupyter_server-$version/tests" "jupyter_server-$version/pyproject.toml"
+  rm -rf "$dest" && mv "$tmp/x" "$dest" && rm -rf "$tmp"
+}

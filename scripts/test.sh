@@ -18,6 +18,8 @@ log "configurable-http-proxy for the JupyterHub tests"
 [ -x .hub-proxy/node_modules/.bin/configurable-http-proxy ] ||
   npm install --prefix .hub-proxy configurable-http-proxy@4 --no-audit --no-fund --silent
 
+fetch_jupyter_server_tests
+
 log "ruff and mypy"
 "$BIN/ruff" check jupyter_emr_workspace tests benchmarks
 "$BIN/mypy"

@@ -105,9 +105,6 @@ c.ServerApp.jpserver_extensions = {{
     "jupyter_server_ydoc": True,
     "jupyter_server_fileid": True,
 }}
-c.ServerApp.contents_manager_class = (
-    "jupyter_emr_workspace.contents.WorkspaceContentsManager"
-)
 c.HubAuth.cache_max_age = {cache}
 c.HubOAuth.cache_max_age = {cache}
 c.Studio.id = "es-hub"
@@ -355,6 +352,8 @@ def test_hub_identity_groups_and_policies(hub: Hub) -> None:
     assert info["user"] == {"name": "bob", "groups": ["analysts"]}
     assert info["permissions"]["elasticmapreduce:CreateEditor"] is True  # via group:analysts
     assert info["backup_uri"] == f"s3://{hub.bucket}/studio"
+    # the single-user config names no contents manager: the extension chose its own
+    assert info["backups"]["enabled"] is True, info["backups"]
     # carol has no server of her own: only the hub lets users in
     assert hub.as_user("carol", "alice").api("GET", "studio").status_code == 403
 

@@ -22,8 +22,6 @@ from storage_helpers import cell_text, keys, nb_model, notebook, read, until
 
 from jupyter_emr_workspace.contents.paths import safe_target, unsafe_reason
 
-MANAGER = "jupyter_emr_workspace.contents.WorkspaceContentsManager"
-
 
 @pytest.fixture
 def studio_config(tmp_path: Path, bucket: str, s3_endpoint: str) -> dict[str, Any]:
@@ -44,7 +42,6 @@ def jp_server_config(studio_config: dict[str, Any], tmp_path: Path) -> dict[str,
         "ServerApp": {
             "jpserver_extensions": {"jupyter_emr_workspace": True},
             "identity_provider_class": "emrws_testing.identity.HeaderIdentityProvider",
-            "contents_manager_class": MANAGER,
         },
         "EmrWorkspaceApp": {"server_id": "server-a"},
         "Studio": {"audit_log_path": str(tmp_path / "audit.jsonl"), **studio_config},

@@ -3,7 +3,6 @@ with SIGKILL in the middle of a backup resumes the pending files when it comes b
 
 from __future__ import annotations
 
-import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,16 +14,10 @@ from emrws_testing.proxy import DelayProxy
 from emrws_testing.servers import ServerProcess
 from storage_helpers import cell_text, keys, nb_model, read, wait_sync
 
-MANAGER = "jupyter_emr_workspace.contents.WorkspaceContentsManager"
-
 
 def server(root: Path, studio: dict[str, Any], name: str) -> ServerProcess:
-    """A server process with the storage contents manager (set as pip install sets it)."""
-    proc = ServerProcess(root, studio, name=name)
-    config = json.loads(proc.config_path.read_text())
-    config["ServerApp"]["contents_manager_class"] = MANAGER
-    proc.config_path.write_text(json.dumps(config))
-    return proc
+    """A server process as installed: the extension picks its own contents manager."""
+    return ServerProcess(root, studio, name=name)
 
 
 @pytest.fixture

@@ -26,11 +26,6 @@ configure_jupyter_server(c)  # noqa: F821
 c.ServerApp.port = int(os.environ.get("EMR_WS_UI_PORT", "8888"))  # noqa: F821
 c.ServerApp.allow_root = True  # noqa: F821
 c.ServerApp.identity_provider_class = "identity.HeaderIdentityProvider"  # noqa: F821
-# `--config FILE` skips jupyter_server_config.d/*.json, where the package sets
-# this (only the extension's enabling is still read from there): set it here.
-c.ServerApp.contents_manager_class = (  # noqa: F821
-    "jupyter_emr_workspace.contents.WorkspaceContentsManager"
-)
 
 c.Studio.name = "UI tests"  # noqa: F821
 # Short leases: heartbeats every 10 s, so a lost lease shows within the tests.

@@ -15,7 +15,8 @@ __all__ = ["WorkspaceContentsManager", "handlers", "start", "stop"]
 
 def __getattr__(name: str) -> Any:
     # Lazy: the CLI (contents.importer) must not pay for importing jupyter_server's
-    # contents stack; ``c.ServerApp.contents_manager_class`` resolves through here.
+    # contents stack; the name "jupyter_emr_workspace.contents.WorkspaceContentsManager"
+    # (documented for c.ServerApp.contents_manager_class) resolves through here.
     if name == "WorkspaceContentsManager":
         from .manager import WorkspaceContentsManager
 
@@ -23,10 +24,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-MANAGER = "jupyter_emr_workspace.contents.WorkspaceContentsManager"
-
-
 def start(app: Any, services: Any) -> None:
+    from .choice import backups_status
     from .manager import WorkspaceContentsManager
     from .service import Storage
 
@@ -34,20 +33,18 @@ def start(app: Any, services: Any) -> None:
     services.extra["storage"] = storage
     services.hooks.add(storage)
     manager = app.serverapp.contents_manager
+    status = backups_status(manager, services.store.uri)
+    services.workspaces.backups = status
     if isinstance(manager, WorkspaceContentsManager):
         manager.storage = storage
-    else:
-        app.log.warning(
-            "jupyter-emr-workspace: the contents manager is %s.%s, not %s: Workspace files "
-            "are saved on this server but NOT backed up to %s, and their checkpoints stay "
-            "local. Another extension or your config (c.ServerApp.contents_manager_class) "
-            "chose it; set it to %r (or a subclass of it) to enable backups.",
-            type(manager).__module__,
-            type(manager).__name__,
-            WorkspaceContentsManager.__name__,
+        app.log.info(
+            "jupyter-emr-workspace: Workspace backups and checkpoints go to %s (contents "
+            "manager %s)",
             services.store.uri,
-            MANAGER,
+            status["contents_manager"],
         )
+    else:
+        app.log.warning("jupyter-emr-workspace: backups are OFF. %s", status["reason"])
     IOLoop.current().add_callback(storage.scheduler.start)
     IOLoop.current().add_callback(storage.unleased.start)
 

@@ -5,7 +5,9 @@ Keeping them under the Studio's backup location (not in ``.ipynb_checkpoints`` o
 server's disk) means they follow the Workspace to any server, like its backups; keeping
 them apart from ``<workspace-id>/`` means they are never restored as files and never
 mistaken for notebooks by EMR Studio. Ids are UTC timestamps, so listing order is age.
-Outside Workspaces, jupyter_server's stock file checkpoints apply unchanged.
+Outside Workspaces this *is* jupyter_server's stock ``AsyncFileCheckpoints`` (a subclass
+whose every method falls through to it), so its config (``c.FileCheckpoints.*``), its
+attributes (``checkpoint_dir``, ``checkpoint_path``) and its results are the stock ones.
 """
 
 from __future__ import annotations
@@ -19,14 +21,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import nbformat
-from jupyter_server.services.contents.checkpoints import (
-    AsyncCheckpoints,
-    AsyncGenericCheckpointsMixin,
-)
 from jupyter_server.services.contents.filecheckpoints import AsyncFileCheckpoints
 from tornado import web
-from traitlets import Instance, default
 
 from ..store import ObjectNotFound, StoreError
 
@@ -65,20 +61,14 @@ def _store_errors(what: str) -> Iterator[None]:
         ) from e
 
 
-class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
-    """Routes each path: Workspace files to the backup location, others to ``local``."""
-
-    local = Instance(AsyncFileCheckpoints)
+class WorkspaceCheckpoints(AsyncFileCheckpoints):
+    """Workspace files go to the backup location; every other path is stock (``super()``)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         #: Workspace paths known to have at least one checkpoint (no request to ask again).
         self._known: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-
-    @default("local")
-    def _default_local(self) -> AsyncFileCheckpoints:
-        return AsyncFileCheckpoints(parent=self.parent, log=self.log)
 
     @property
     def storage(self) -> Any:
@@ -100,7 +90,7 @@ class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
     ) -> dict[str, Any]:
         target = self._target(path)
         if target is None:
-            return await self.local.create_checkpoint(contents_mgr, path)
+            return await super().create_checkpoint(contents_mgr, path)
         storage, prefix = target
         os_path = contents_mgr._get_os_path(path.strip("/"))
         try:
@@ -146,7 +136,7 @@ class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
     async def restore_checkpoint(self, contents_mgr: Any, checkpoint_id: str, path: str) -> None:
         target = self._target(path)
         if target is None:
-            await self.local.restore_checkpoint(contents_mgr, checkpoint_id, path)
+            await super().restore_checkpoint(contents_mgr, checkpoint_id, path)
             return
         storage, prefix = target
         with _store_errors("restore checkpoint"):
@@ -156,7 +146,7 @@ class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
     async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
         target = self._target(path)
         if target is None:
-            return await self.local.list_checkpoints(path)
+            return await super().list_checkpoints(path)
         storage, prefix = target
         if IN_SAVE.get():
             if prefix not in self._known:
@@ -178,7 +168,7 @@ class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
     async def delete_checkpoint(self, checkpoint_id: str, path: str) -> None:
         target = self._target(path)
         if target is None:
-            await self.local.delete_checkpoint(checkpoint_id, path)
+            await super().delete_checkpoint(checkpoint_id, path)
             return
         storage, prefix = target
         self._known.discard(prefix)
@@ -188,7 +178,7 @@ class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
     async def rename_checkpoint(self, checkpoint_id: str, old_path: str, new_path: str) -> None:
         old, new = self._target(old_path), self._target(new_path)
         if old is None and new is None:
-            await self.local.rename_checkpoint(checkpoint_id, old_path, new_path)
+            await super().rename_checkpoint(checkpoint_id, old_path, new_path)
             return
         if old is None or new is None:
             return  # moved into or out of a Workspace: checkpoints stay where they were
@@ -202,7 +192,7 @@ class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
         """A file or a whole folder: every checkpoint under the old prefix moves."""
         old, new = self._target(old_path), self._target(new_path)
         if old is None and new is None:
-            await self.local.rename_all_checkpoints(old_path, new_path)
+            await super().rename_all_checkpoints(old_path, new_path)
             return
         if old is None or new is None:
             return
@@ -220,7 +210,7 @@ class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
         """A file or a whole folder; if the store is down, the delete is queued."""
         target = self._target(path)
         if target is None:
-            await self.local.delete_all_checkpoints(path)
+            await super().delete_all_checkpoints(path)
             return
         storage, prefix = target
         self._known = {p for p in self._known if not p.startswith(prefix)}
@@ -229,36 +219,6 @@ class WorkspaceCheckpoints(AsyncGenericCheckpointsMixin, AsyncCheckpoints):
         except StoreError as e:
             self.log.warning("checkpoints of %s: delete queued (%s)", path, e)
             storage.queue_delete(path, prefix)
-
-    # -- the generic mixin's model-level methods (used by other callers) ----------------
-    async def create_file_checkpoint(self, content: Any, format: str, path: str) -> dict[str, Any]:
-        target = self._outside_is_an_error(path)
-        data = base64.b64decode(content) if format == "base64" else str(content).encode()
-        return await self._put(target[0], target[1], data)
-
-    async def create_notebook_checkpoint(self, nb: Any, path: str) -> dict[str, Any]:
-        target = self._outside_is_an_error(path)
-        data = nbformat.writes(nbformat.from_dict(nb), version=nbformat.NO_CONVERT).encode()
-        return await self._put(target[0], target[1], data)
-
-    async def get_file_checkpoint(self, checkpoint_id: str, path: str) -> dict[str, Any]:
-        return _model(path, await self._get(checkpoint_id, path), notebook=False)
-
-    async def get_notebook_checkpoint(self, checkpoint_id: str, path: str) -> dict[str, Any]:
-        return _model(path, await self._get(checkpoint_id, path), notebook=True)
-
-    def _outside_is_an_error(self, path: str) -> tuple[Any, str]:
-        """Model-level calls are only routed here for Workspace files."""
-        target = self._target(path)
-        if target is None:
-            raise web.HTTPError(404, f"{path} is not in a Workspace")
-        return target
-
-    async def _get(self, checkpoint_id: str, path: str) -> bytes:
-        target = self._outside_is_an_error(path)
-        with _store_errors("read checkpoint"):
-            blob = await target[0].store.get(target[1] + _check_id(checkpoint_id))
-        return bytes(blob.data)
 
 
 def _check_id(checkpoint_id: str) -> str:
@@ -272,11 +232,9 @@ def _read_bytes(os_path: str) -> bytes:
         return fh.read()
 
 
-def _model(path: str, data: bytes, notebook: bool | None = None) -> dict[str, Any]:
+def _model(path: str, data: bytes) -> dict[str, Any]:
     """A contents model that saves ``data`` back to ``path`` byte for byte where it can."""
-    if notebook is None:
-        notebook = path.endswith(".ipynb")
-    if notebook:
+    if path.endswith(".ipynb"):
         return {"type": "notebook", "content": json.loads(data)}
     try:
         return {"type": "file", "format": "text", "content": data.decode("utf-8")}

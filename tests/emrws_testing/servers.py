@@ -105,3 +105,97 @@ class ServerProcess:
                 self.proc.wait(5)
         if hasattr(self, "_log"):
             self._log.close()
+
+
+class InstalledServer:
+    """A server started the way an admin starts one after ``pip install``.
+
+    ``command`` is an installed entry point (``jupyter-server``, ``jupyter-lab``,
+    ``jupyterhub-singleuser``); ``config`` is the admin's Python config file, written to
+    the config folder (``JUPYTER_CONFIG_DIR``) or, with ``via_flag``, passed as
+    ``--config=FILE``. The installed ``jupyter_server_config.d`` enables the extensions;
+    nothing else is configured but the address and a token (``JUPYTER_TOKEN``).
+    """
+
+    def __init__(
+        self,
+        tmp: Path,
+        command: str,
+        config: str,
+        *,
+        via_flag: bool = False,
+        env: dict[str, str] | None = None,
+        prefix: str = "/",
+        port: int | None = None,
+        token: str = "admin-token",
+    ) -> None:
+        self.tmp = tmp
+        self.root = tmp / "root"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}{prefix.rstrip('/')}"
+        self.token = token
+        config_dir = tmp / "config"
+        config_dir.mkdir(exist_ok=True)
+        config_file = (
+            tmp / "admin_config.py" if via_flag else config_dir / "jupyter_server_config.py"
+        )
+        config_file.write_text(config)
+        self.argv = [
+            str(Path(sys.executable).parent / command),
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--no-browser",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+            *([f"--config={config_file}"] if via_flag else []),
+        ]
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+        self.env.update(
+            {
+                "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+                "JUPYTER_CONFIG_DIR": str(config_dir),
+                "JUPYTER_DATA_DIR": str(tmp / "data"),
+                "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+                "JUPYTER_TOKEN": token,
+                **(env or {}),
+            }
+        )
+        self.log_path = tmp / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90) -> InstalledServer:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.root
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.argv[0]} exited:\n{self.log()[-4000:]}")
+            try:
+                if self.request("GET", "/api/status").status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.argv[0]} did not start:\n{self.log()[-4000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"token {self.token}"}
+        return requests.request(method, self.url + path, headers=headers, timeout=60, **kwargs)
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.request(method, "/emr-workspace/api" + path, **kwargs)
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
