@@ -99,18 +99,14 @@ c.JupyterHub.services = [{{"name": "tester", "api_token": "{admin_token}"}}]
 """
 
 SINGLEUSER_CONFIG = """
+# The documented single-user config (examples/jupyterhub/studio_config.py, which the
+# example hub passes as --config), reading its settings from the EMR_STUDIO_* variables
+# the hub passes on ...
+load_subconfig("{studio_example}")  # noqa
 c = get_config()  # noqa
-c.ServerApp.jpserver_extensions = {{
-    "jupyter_emr_workspace": True,
-    "jupyter_server_ydoc": True,
-    "jupyter_server_fileid": True,
-}}
+# ... with what only a test needs: short caches and intervals, and its own users' policies.
 c.HubAuth.cache_max_age = {cache}
 c.HubOAuth.cache_max_age = {cache}
-c.Studio.id = "es-hub"
-c.Studio.name = "Hub test Studio"
-c.Studio.backup_uri = "s3://{bucket}/studio"
-c.Studio.endpoint_url = "{moto}"
 c.Studio.region = "us-east-1"
 c.Studio.lease_seconds = 60
 c.Studio.autosave_interval = 1
@@ -126,7 +122,6 @@ c.Studio.policies = {{
 }}
 c.Studio.assignments = {{"group:analysts": "full", "user:alice": "full", "user:carol": "member"}}
 # compute: EMR on EC2 clusters in this subnet, Livy on the primary node's public name
-c.Studio.subnet_ids = ["{subnet}"]
 c.Studio.compute_sources = ["emr-ec2"]
 c.Studio.use_public_dns = True
 c.Studio.livy_probe_timeout = 2
@@ -148,7 +143,8 @@ class Hub:
         singleuser_config = tmp / "singleuser_config.py"
         singleuser_config.write_text(
             SINGLEUSER_CONFIG.format(
-                cache=CACHE_SECONDS, bucket=self.bucket, moto=moto.url, subnet=SUBNET
+                cache=CACHE_SECONDS,
+                studio_example=REPO / "examples" / "jupyterhub" / "studio_config.py",
             )
         )
         env = {
@@ -157,6 +153,10 @@ class Hub:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
             "EMR_STUDIO_CONFIG": str(singleuser_config),
+            "EMR_STUDIO_ID": "es-hub",
+            "EMR_STUDIO_BACKUP_URI": f"s3://{self.bucket}/studio",
+            "EMR_STUDIO_ENDPOINT_URL": moto.url,
+            "EMR_STUDIO_SUBNETS": SUBNET,
             "EMR_HUB_SPAWNER": "simple",
             "EMR_HUB_HOMES": str(tmp / "home" / "{username}"),
             "EMR_HUB_AUTHENTICATOR": "dummy",
