@@ -151,6 +151,12 @@ def outside(handler: Any, method: str) -> list[Target]:
     return []
 
 
+def runs_code(handler: Any, method: str) -> list[Target]:
+    """A process the server starts for the caller (a language server): code that runs
+    with the server's rights, wherever its folder is."""
+    return [Target("run", "")]
+
+
 #: jupyter_server's handlers, by module and class name: what each one touches.
 KNOWN: dict[str, Any] = {
     "jupyter_server.services.contents.handlers.ContentsHandler": contents,
@@ -169,6 +175,7 @@ KNOWN: dict[str, Any] = {
     "jupyter_server.services.kernels.websocket.KernelWebsocketHandler": kernels,
     "jupyter_server.services.sessions.handlers.SessionRootHandler": sessions,
     "jupyter_server.services.sessions.handlers.SessionHandler": sessions,
+    "jupyter_lsp.handlers.LanguageServerWebSocketHandler": runs_code,
 }
 
 
