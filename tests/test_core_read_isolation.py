@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tornado.httpclient
 from conftest import Api
 
 ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -138,3 +139,47 @@ async def test_reads_through_a_symlink_are_judged_as_the_workspace(
     for base, path in (("api/contents", "door/a.txt"), ("files", "door/a.txt")):
         assert await status(f"{base}/{path}", "bob") == 403
         assert await status(f"{base}/{path}", "alice") == 200
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
+    extensions = jp_server_config["ServerApp"]["jpserver_extensions"]
+    extensions.update({"jupyter_server_fileid": True, "jupyter_server_ydoc": True})
+    return jp_server_config
+
+
+@pytest.mark.parametrize("studio_config", [IDC], indirect=True)
+async def test_collaboration_and_file_ids_do_not_open_a_workspace_to_outsiders(
+    api: Api, jp_fetch: Any, jp_ws_fetch: Any
+) -> None:
+    wid = await workspace_with_files(api)
+    path = f"workspaces/{wid}/a.txt"
+    model = {"format": "text", "type": "file"}
+
+    async def session(user: str) -> int:
+        r = await api("PUT", f"session/{path}", model, user=user, base="api/collaboration")
+        return r.code
+
+    assert await session("dave") == 403
+    r = await api("PUT", f"session/{path}", model, user="bob", base="api/collaboration")
+    assert r.code in (200, 201), r
+    room = f"text:file:{r.json['fileId']}"
+    with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
+        await jp_ws_fetch(
+            "api",
+            "collaboration",
+            "room",
+            room,
+            headers={"X-Test-User": "dave"},
+            params={"sessionId": r.json["sessionId"]},
+        )
+    assert refused.value.code == 403
+    r = await jp_fetch(
+        "api",
+        "fileid",
+        "id",
+        params={"path": path},
+        headers={"X-Test-User": "dave"},
+        raise_error=False,
+    )
+    assert r.code == 403, r.body
