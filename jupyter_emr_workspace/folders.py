@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import shutil
+import stat
 from pathlib import Path
 
 from .workspaces import WORKSPACE_ID_RE
@@ -42,6 +43,7 @@ class WorkspaceFolders:
     def __init__(self, root_dir: str | Path, workspaces_dir: str):
         self.root = Path(root_dir).expanduser().resolve()
         self.workspaces_dir = normalise_workspaces_dir(workspaces_dir)
+        self._real: str | None = None
 
     def api_path(self, workspace_id: str) -> str:
         """The path the contents API uses for the Workspace's folder."""
@@ -81,8 +83,13 @@ class WorkspaceFolders:
         return first, rest
 
     def _workspaces_real(self) -> str:
-        # resolved per call: the folder may be created (or replaced) after start
-        return os.path.realpath(self.root / self.workspaces_dir)
+        # resolved once it exists (it may be created after start, or be a symlink)
+        if self._real is None:
+            real = os.path.realpath(self.root / self.workspaces_dir)
+            if not os.path.isdir(real):
+                return real
+            self._real = real
+        return self._real
 
     def place_of_os_path(self, os_path: str | Path) -> Place:
         """Where an absolute local path lies once symlinks are resolved."""
@@ -94,7 +101,22 @@ class WorkspaceFolders:
             return "", ""
         if not real.startswith(base + os.sep):
             return None, real
-        return self._split(Path(os.path.relpath(real, base)).as_posix())
+        return self._split(real[len(base) + 1 :].replace(os.sep, "/"))
+
+    def _resolve(self, parts: list[str]) -> tuple[str, str]:
+        """(the resolved path, its resolved parent folder joined with its last name), from
+        the already resolved root: one lstat per name, realpath only at a symlink."""
+        current = parent = str(self.root)
+        for i, part in enumerate(parts):
+            parent = current
+            candidate = os.path.join(current, part)
+            try:
+                is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+            except OSError:  # missing: nothing below it exists, so nothing is a link
+                rest = os.path.join(current, *parts[i:])
+                return rest, os.path.join(os.path.dirname(rest), parts[-1])
+            current = os.path.realpath(candidate) if is_link else candidate
+        return current, os.path.join(parent, parts[-1]) if parts else current
 
     def places(self, api_path: str) -> list[Place]:
         """Every place a contents-API path may touch: as spelt, as resolved, and as the
@@ -102,10 +124,8 @@ class WorkspaceFolders:
         delete of a symlink changes). Outside-only answers collapse to ``[(None, path)]``."""
         norm = posixpath.normpath("/" + (api_path or "").strip("/")).lstrip("/")
         spelt = self.workspace_of(norm)
-        local = os.path.join(self.root, *[p for p in norm.split("/") if p])
-        found = [spelt, self.place_of_os_path(local)]
-        parent, name = os.path.split(local)
-        if name and local != str(self.root):
-            found.append(self._place_of_real(os.path.join(os.path.realpath(parent), name)))
+        parts = [p for p in norm.split("/") if p]
+        resolved, entry = self._resolve(parts)
+        found = [spelt, self._place_of_real(resolved), self._place_of_real(entry)]
         inside = [p for p in dict.fromkeys(found) if p[0] is not None]
         return inside or [spelt]

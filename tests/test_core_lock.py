@@ -302,3 +302,27 @@ async def test_code_cannot_run_beside_a_workspace_someone_else_holds(api: Api) -
     r = await jupyter(api, "POST", "kernels", {"name": "python3"})
     assert r.code == 201, r
     assert (await jupyter(api, "DELETE", f"kernels/{r.json['id']}")).code == 204
+
+
+def test_places_follow_the_file_system(tmp_path: Path) -> None:
+    """Unit rules of folders.places: symlinks anywhere on the way, dangling ones, a
+    Workspaces folder that is itself a symlink, and the link entry itself."""
+    wid = "e-" + "A" * 25
+    disk = tmp_path / "disk"
+    (disk / wid / "sub").mkdir(parents=True)
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "workspaces").symlink_to(disk)  # the admin keeps Workspaces on another disk
+    (root / "dir").mkdir()
+    (root / "dir" / "deep").symlink_to(disk / wid / "sub")
+    (root / "dangling").symlink_to(disk / wid / "not-yet.txt")
+    (root / "loop").symlink_to(root / "loop")
+    folders = WorkspaceFolders(root, "workspaces")
+    assert folders.places(f"workspaces/{wid}/sub/a.txt") == [(wid, "sub/a.txt")]
+    assert folders.places("dir/deep/a.txt") == [(wid, "sub/a.txt")]
+    assert folders.places("dir/deep/../x") == [(None, "dir/x")]  # '..' as the API reads it
+    assert folders.places("dangling") == [(wid, "not-yet.txt")]
+    assert folders.places("workspaces") == [("", "")]
+    assert folders.places("dir/a.txt") == [(None, "dir/a.txt")]
+    assert folders.places("loop/x") == [(None, "loop/x")]
+    assert folders.places("") == [(None, "")]
