@@ -326,3 +326,33 @@ def test_places_follow_the_file_system(tmp_path: Path) -> None:
     assert folders.places("dir/a.txt") == [(None, "dir/a.txt")]
     assert folders.places("loop/x") == [(None, "loop/x")]
     assert folders.places("") == [(None, "")]
+
+
+@pytest.mark.parametrize(
+    ("spelling", "status"),
+    [
+        ("workspaces%2F{wid}%2Fa.txt", 423),
+        ("workspaces/%2e%2e/workspaces/{wid}/a.txt", 423),
+        ("x/..%2F..%2Fworkspaces/{wid}/a.txt", 423),
+        ("%77orkspaces/{wid}/a.txt", 423),
+        ("workspaces//{wid}/./a.txt", 404),  # tornado's router matches no route
+    ],
+)
+async def test_encoded_paths_are_judged_decoded(
+    api: Api,
+    spelling: str,
+    status: int,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: Any,
+) -> None:
+    """A regression guard: tornado hands handlers decoded paths, and so must the lock."""
+    wid = await open_workspace(api)
+    url = f"http://localhost:{jp_http_port}{jp_base_url}api/contents/{spelling.format(wid=wid)}"
+    request = tornado.httpclient.HTTPRequest(
+        url, method="PUT", body=json.dumps(TEXT), headers={**jp_auth_header, "X-Test-User": "bob"}
+    )
+    r = await tornado.httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+    assert r.code == status, r.body
+    listing = (await api("GET", f"workspaces/{wid}", base="api/contents")).json
+    assert listing["content"] == []
