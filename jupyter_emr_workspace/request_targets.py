@@ -5,7 +5,9 @@ session a request is about depends on the handler: jupyter_server's own handlers
 listed here with what each method touches (paths as tornado decoded them, and the
 request body read the way the handler reads it, legacy forms included). A handler
 that is not listed is read generically: every path-like argument counts, and a change
-through a path inside the Workspaces folder is refused (default-deny).
+through a path inside the Workspaces folder is refused (default-deny). Handlers of
+jupyter-collaboration and the terminals are guarded for changes by their own layer;
+only their reads are judged here.
 """
 
 from __future__ import annotations
@@ -157,7 +159,8 @@ def runs_code(handler: Any, method: str) -> list[Target]:
     return [Target("run", "")]
 
 
-#: jupyter_server's handlers, by module and class name: what each one touches.
+#: jupyter_server's handlers (and jupyter-lsp's), by module and class name: what each
+#: method touches. tests/test_core_routes.py proves each guarded route refuses.
 KNOWN: dict[str, Any] = {
     "jupyter_server.services.contents.handlers.ContentsHandler": contents,
     "jupyter_server.services.contents.handlers.CheckpointsHandler": checkpoints,
