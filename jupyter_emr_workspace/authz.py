@@ -70,7 +70,7 @@ class WorkspaceAuthorizer(Authorizer):
             for path in self._delegated_paths(handler):
                 await self.require(handler, identity, Target("read", path))
             return True
-        for target in targets(handler, action):
+        for target in targets(handler, action, resource):
             await self.require(handler, identity, target)
         return True
 

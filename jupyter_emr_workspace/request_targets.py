@@ -179,6 +179,8 @@ KNOWN: dict[str, Any] = {
     "jupyter_server.services.sessions.handlers.SessionRootHandler": sessions,
     "jupyter_server.services.sessions.handlers.SessionHandler": sessions,
     "jupyter_lsp.handlers.LanguageServerWebSocketHandler": runs_code,
+    # /api/me?permissions=... asks the authorizer hypothetical questions: nothing is touched
+    "jupyter_server.services.api.handlers.IdentityHandler": outside,
 }
 
 
@@ -191,11 +193,25 @@ def is_delegated(handler: Any) -> bool:
     return type(handler).__module__.split(".")[0] in DELEGATED_MODULES
 
 
-def generic(handler: Any, action: str) -> list[Target]:
-    """Every path-like argument of a handler this module does not know."""
+#: Resources whose non-read actions run code (jupyter_server's names).
+CODE_RESOURCES = ("kernels", "terminals", "lsp")
+
+
+def generic(handler: Any, action: str, resource: str) -> list[Target]:
+    """Every path-like argument of a handler this module does not know; a kernel or
+    session it names by id; and, for an action on a code-running resource, the rule for
+    running code."""
     kind: Kind = "read" if action == "read" else "refuse"
-    found: list[str] = []
+    out: list[Target] = []
     kwargs = getattr(handler, "path_kwargs", None) or {}
+    if action != "read":
+        if isinstance(kwargs.get("kernel_id"), str):
+            out.append(Target("run", kernel_id=kwargs["kernel_id"]))
+        if isinstance(kwargs.get("session_id"), str):
+            out.append(Target("control", session_id=kwargs["session_id"]))
+        if resource in CODE_RESOURCES:
+            out.append(Target("run", ""))
+    found: list[str] = []
     found += [str(v) for v in kwargs.values() if isinstance(v, str)]
     found += [str(v) for v in (getattr(handler, "path_args", None) or []) if isinstance(v, str)]
     request = handler.request
@@ -207,13 +223,13 @@ def generic(handler: Any, action: str) -> list[Target]:
         notebook = model.get("notebook")
         if isinstance(notebook, dict) and (path := _str(notebook.get("path"))) is not None:
             found.append(path)
-    return [Target(kind, p) for p in dict.fromkeys(found)]
+    return out + [Target(kind, p) for p in dict.fromkeys(found)]
 
 
-def targets(handler: Any, action: str) -> list[Target]:
+def targets(handler: Any, action: str, resource: str) -> list[Target]:
     """What the request served by ``handler`` reads or changes."""
     method = handler.request.method.upper()
     known = KNOWN.get(handler_name(handler))
     if known is not None:
         return list(known(handler, method))
-    return generic(handler, action)
+    return generic(handler, action, resource)

@@ -356,3 +356,32 @@ async def test_encoded_paths_are_judged_decoded(
     assert r.code == status, r.body
     listing = (await api("GET", f"workspaces/{wid}", base="api/contents")).json
     assert listing["content"] == []
+
+
+class KernelDriver(APIHandler):
+    """A future extension's route that acts on a kernel by id, asking the authorizer."""
+
+    auth_resource = "kernels"
+
+    @web.authenticated
+    @authorized
+    async def post(self, kernel_id: str) -> None:
+        await self.kernel_manager.interrupt_kernel(kernel_id)
+        self.finish("{}")
+
+
+async def test_an_unknown_route_acting_on_a_kernel_is_judged_by_its_folder(
+    api: Api, jp_serverapp: Any, jp_base_url: str
+) -> None:
+    jp_serverapp.web_app.add_handlers(
+        ".*$", [(rf"{jp_base_url}future/kernels/(?P<kernel_id>[\w-]+)", KernelDriver)]
+    )
+    wid = await open_workspace(api)
+    kid = (await start_session(api, f"workspaces/{wid}"))["kernel"]["id"]
+    assert_refused(await api("POST", f"kernels/{kid}", {}, user="bob", base="future"))
+    assert (await api("POST", f"kernels/{kid}", {}, base="future")).code == 200
+    # asking what one may do is not doing it
+    r = await api(
+        "GET", "me", user="bob", base="api", params={"permissions": '{"kernels": ["execute"]}'}
+    )
+    assert r.code == 200, r
