@@ -21,6 +21,7 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 from jupyter_core.paths import ENV_CONFIG_PATH, SYSTEM_CONFIG_PATH
+from jupyter_server.extension.manager import ExtensionManager
 from pycrdt import Doc, Text, create_sync_message, create_update_message, handle_sync_message
 
 
@@ -189,8 +190,13 @@ REFUSED = {403, 409, 423}
 
 
 @pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
+def jp_server_config(
+    jp_server_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     jp_server_config["ServerApp"]["jpserver_extensions"].update(INSTALLED)
+    # notebook_shim replaces ExtensionManager.sorted_extensions for the whole process
+    # (fine in a server, not in a test run): put it back after this server
+    monkeypatch.setattr(ExtensionManager, "sorted_extensions", ExtensionManager.sorted_extensions)
     return jp_server_config
 
 
