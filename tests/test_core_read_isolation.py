@@ -13,6 +13,8 @@ import pytest
 import tornado.httpclient
 from conftest import Api
 
+from jupyter_emr_workspace.read_access import ReadAccess
+
 ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 NO_SECRETS = {
     "Version": "2012-10-17",
@@ -183,3 +185,30 @@ async def test_collaboration_and_file_ids_do_not_open_a_workspace_to_outsiders(
         raise_error=False,
     )
     assert r.code == 403, r.body
+
+
+@pytest.mark.parametrize("studio_config", [IAM], indirect=True)
+async def test_read_decisions_are_cached_per_caller_and_workspace(
+    api: Api, status: Any, tmp_path: Path, services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook page loads many files: the policy is asked once per caller and
+    Workspace while the decision is fresh (and each denial is recorded once)."""
+    monkeypatch.setattr(ReadAccess, "TTL", 3600.0)  # fresh for the whole test, not timed
+    secret = await workspace_with_files(api, {"team": "secret"})
+    asked: list[str] = []
+    decide = services.access.decide
+
+    async def counting(identity: Any, action: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append(f"{identity.name} {action}")
+        return await decide(identity, action, *args, **kwargs)
+
+    monkeypatch.setattr(services.access, "decide", counting)
+    for _ in range(3):
+        assert await status(f"files/workspaces/{secret}/a.txt", "bob") == 403
+        assert await status(f"files/workspaces/{secret}/a.txt", "alice") == 200
+    assert sorted(asked) == [
+        "alice elasticmapreduce:DescribeEditor",
+        "bob elasticmapreduce:DescribeEditor",
+    ]
+    denials = [e for e in audit(tmp_path) if e["user"] == "bob" and e["outcome"] == "denied"]
+    assert len(denials) == 1, denials
