@@ -22,6 +22,7 @@ from .folders import WorkspaceFolders
 from .guard import Guard
 from .handlers import api_handlers
 from .hooks import HookChain
+from .kernel_folders import KernelFolders
 from .layout import Layout
 from .leases import LeaseManager
 from .store import BlobStore
@@ -149,11 +150,10 @@ class EmrWorkspaceApp(ExtensionApp):
         )
 
     def _install_authorizer(self) -> None:
-        s = self.services
         inner = self.server.web_app.settings["authorizer"]
-        authorizer = WorkspaceAuthorizer(
-            inner, s.studio, s.folders, s.leases, s.registry, parent=self.server
-        )
+        kernels = KernelFolders(self.server.kernel_manager)
+        authorizer = WorkspaceAuthorizer(inner, self.services, kernels, parent=self.server)
+        kernels.install(authorizer.check_kernel_start)
         self.server.authorizer = authorizer
         self.server.web_app.settings["authorizer"] = authorizer
 

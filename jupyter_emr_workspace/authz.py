@@ -1,62 +1,42 @@
-"""Server-side lock enforcement as a jupyter_server Authorizer.
+"""The lock and the read isolation, enforced as a jupyter_server Authorizer.
 
 Wrapping the authorizer the server already has (JupyterHub's, for instance), it can
-only narrow access: a write into a Workspace's folder (save, upload, rename, delete,
-checkpoint) and a kernel or session started there is refused unless the caller holds
-the Workspace's lease on this server. Reading stays open. The check uses only what this
-server knows (the leases it holds), so it costs no request to the store.
+only narrow access. For every request it asks ``request_targets`` what the request
+reads or changes, places each path, kernel and session in a Workspace by its real
+location (``folders.WorkspaceFolders.places``, ``kernel_folders.KernelFolders``), and:
+
+- a change inside a Workspace (save, upload, rename, delete, checkpoint, trust), and
+  any control of a kernel or session that runs there, needs the caller's lease on this
+  server (423 otherwise; 403 for the Workspaces folder itself);
+- running code (starting a kernel, using its channels) needs that too, and, because
+  code runs with the server's rights and can reach every folder, the caller must also
+  hold every Workspace that anyone holds on this server;
+- a change through a handler this module does not know, naming a path inside the
+  Workspaces folder, is refused (default-deny);
+- a read inside a Workspace needs Studio membership and DescribeEditor on it
+  (``read_access.ReadAccess``, cached briefly).
+
+The lease checks use only what this server knows (no store request per request).
 """
 
 from __future__ import annotations
 
-import json
-import posixpath
+import logging
 from typing import Any
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.utils import ensure_async
 from tornado import web
 
-from .folders import WorkspaceFolders
-from .leases import LeaseManager
-from .studio import Studio, identity_from_user
-from .workspaces import WorkspaceRegistry
+from .errors import Forbidden
+from .folders import Place
+from .kernel_folders import KernelFolders, requester
+from .read_access import ReadAccess
+from .request_targets import Target, handler_name, is_delegated, kernel_folder, targets
+from .store import StoreError
+from .studio import Identity, identity_from_user
 
-_GUARDED = {"contents", "sessions", "kernels"}
-
-
-def _body(handler: Any) -> dict[str, Any]:
-    try:
-        data = json.loads(handler.request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def target_paths(handler: Any, resource: str) -> list[tuple[str, bool]]:
-    """The contents paths a write request touches, each with whether it removes or
-    renames that path (as opposed to writing inside it)."""
-    method = handler.request.method.upper()
-    url_path = (getattr(handler, "path_kwargs", None) or {}).get("path") or ""
-    if resource == "contents":
-        if "/checkpoints" in handler.request.path and method in {"POST", "DELETE"}:
-            return [(url_path, False)]
-        if method == "DELETE":
-            return [(url_path, True)]
-        if method == "PATCH":
-            new = _body(handler).get("path")
-            return [(url_path, True)] + ([(str(new), False)] if new else [])
-        if method == "POST":
-            # new untitled file, upload or copy into the folder named by the URL
-            return [(posixpath.join(url_path, "_"), False)]
-        return [(url_path, False)]
-    if resource in {"sessions", "kernels"} and method in {"POST", "PATCH"}:
-        body = _body(handler)
-        path = body.get("path")
-        if isinstance(path, str) and path:
-            # a kernel runs in the notebook's folder (or in the folder a kernel POST names)
-            return [(path if resource == "kernels" else posixpath.join(path), False)]
-    return []
+log = logging.getLogger(__name__)
 
 
 class WorkspaceAuthorizer(Authorizer):
@@ -65,29 +45,139 @@ class WorkspaceAuthorizer(Authorizer):
     def __init__(
         self,
         inner: Authorizer,
-        studio: Studio,
-        folders: WorkspaceFolders,
-        leases: LeaseManager,
-        registry: WorkspaceRegistry,
+        services: Any,
+        kernels: KernelFolders | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(identity_provider=inner.identity_provider, **kwargs)
-        self.inner, self.studio, self.folders = inner, studio, folders
-        self.leases, self.registry = leases, registry
+        self.inner, self.services, self.kernels = inner, services, kernels
+        self.studio, self.folders = services.studio, services.folders
+        self.leases, self.registry = services.leases, services.registry
+        self.reads = ReadAccess(services)
 
     async def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
         if not await ensure_async(self.inner.is_authorized(handler, user, action, resource)):
             return False
-        if action == "read" or resource not in _GUARDED:
+        request = getattr(handler, "request", None)
+        identity = identity_from_user(
+            user, self.studio, source_ip=getattr(request, "remote_ip", None)
+        )
+        requester.set(identity.name)
+        if request is None:
             return True
-        name = identity_from_user(user, self.studio).name
-        for path, removes in target_paths(handler, resource):
-            self.check(name, path, removes)
+        if is_delegated(handler):
+            # hub/rooms.py and the terminal guard decide on changes; reads are ours
+            for path in self._delegated_paths(handler):
+                await self.require(handler, identity, Target("read", path))
+            return True
+        for target in targets(handler, action, resource):
+            await self.require(handler, identity, target)
         return True
 
-    def check(self, user: str, path: str, removes: bool) -> None:
+    # -- one target ---------------------------------------------------------------------
+    async def require(self, handler: Any, identity: Identity, target: Target) -> None:
         """Raise an HTTPError with a message that says what to do, or return."""
-        workspace_id, inner = self.folders.workspace_of(path)
+        name = identity.name
+        if target.kind == "read":
+            for workspace_id, _ in self.folders.places(target.path or ""):
+                if workspace_id is not None:
+                    await self._require_read(identity, workspace_id)
+            return
+        if target.kind == "refuse":
+            places = self.folders.places(target.path or "")
+            if any(p[0] is not None for p in places):
+                raise web.HTTPError(
+                    403,
+                    f"{handler_name(handler)} is not known to respect EMR Workspace locks, so "
+                    f"it may not change anything in the {self.folders.workspaces_dir!r} folder",
+                )
+            return
+        places = await self._places_of(handler, target)
+        if places is None:
+            return  # no such kernel or session: jupyter_server answers 404
+        for place in places:
+            self.check(name, place, removes=target.kind == "remove")
+        if target.kind == "run":
+            self.check_run(name)
+            if target.kernel_id is not None and hasattr(handler, "on_message"):
+                self._guard_channels(handler, name, places)
+
+    async def _places_of(self, handler: Any, target: Target) -> list[Place] | None:
+        if target.path is not None:
+            return self.folders.places(target.path)
+        if target.kernel_id is not None:
+            return self._kernel_places(target.kernel_id)
+        if target.session_id is not None:
+            try:
+                model = await self._session(handler, target.session_id)
+            except web.HTTPError:
+                return None
+            path = model.get("path")
+            places = self.folders.places(kernel_folder(path)) if isinstance(path, str) else []
+            kernel_id = (model.get("kernel") or {}).get("id")
+            if kernel_id:
+                places += self._kernel_places(str(kernel_id)) or []
+            return list(dict.fromkeys(places))
+        return []
+
+    def _kernel_places(self, kernel_id: str) -> list[Place] | None:
+        if self.kernels is None:
+            return []
+        folders = self.kernels.folders_of(kernel_id)
+        if folders is None:
+            return None
+        if not folders:
+            raise web.HTTPError(
+                403,
+                f"Kernel {kernel_id} was not started through this server's kernel manager, so "
+                "the EMR Workspaces lock cannot tell which folder it runs in",
+            )
+        return list(dict.fromkeys(self.folders.place_of_os_path(f) for f in folders))
+
+    @staticmethod
+    async def _session(handler: Any, session_id: str) -> dict[str, Any]:
+        model = await ensure_async(handler.session_manager.get_session(session_id=session_id))
+        return model if isinstance(model, dict) else {}
+
+    def _delegated_paths(self, handler: Any) -> list[str]:
+        """Paths a collaboration or terminal request reads: its path arguments, and the
+        documents behind room ids (``format:type:file id``) as the file-id service maps them."""
+        raw = [str(v) for v in (getattr(handler, "path_kwargs", None) or {}).values()]
+        raw += [str(v) for v in getattr(handler, "path_args", None) or []]
+        raw.append(str(getattr(handler, "_room_id", "") or ""))
+        fim = handler.settings.get("file_id_manager")
+        paths: list[str] = []
+        for value in dict.fromkeys(v for v in raw if v):
+            room = _fork_root(value) or value
+            parts = room.split(":", 2)
+            if len(parts) == 3 and fim is not None:
+                path = fim.get_path(parts[2])
+                if isinstance(path, str):
+                    paths.append(path)
+            else:
+                paths.append(value)
+        return paths
+
+    async def _require_read(self, identity: Identity, workspace_id: str) -> None:
+        try:
+            await self.reads.require(identity, workspace_id)
+        except Forbidden as e:
+            raise web.HTTPError(403, e.message) from None
+        except StoreError as e:
+            raise web.HTTPError(
+                503,
+                f"The Studio's store {self.services.store.uri} is unavailable, so access to "
+                f"Workspace {workspace_id} cannot be decided: {e}",
+            ) from None
+
+    # -- the lease ----------------------------------------------------------------------
+    def _label(self, workspace_id: str) -> str:
+        ws = self.registry.cached(workspace_id)
+        return f"{ws.name!r} ({workspace_id})" if ws else workspace_id
+
+    def check(self, user: str | None, place: Place, removes: bool = False) -> None:
+        """Refuse a change at ``place`` unless ``user`` holds its Workspace's lease."""
+        workspace_id, inner = place
         if workspace_id is None:
             return
         if workspace_id == "":
@@ -96,15 +186,14 @@ class WorkspaceAuthorizer(Authorizer):
                 f"The {self.folders.workspaces_dir!r} folder is managed by EMR Workspaces: "
                 "create, open and delete Workspaces from the EMR Workspaces panel",
             )
-        ws = self.registry.cached(workspace_id)
-        label = f"{ws.name!r} ({workspace_id})" if ws else workspace_id
+        label = self._label(workspace_id)
         if removes and inner == "":
             raise web.HTTPError(
                 403,
                 f"Workspace {label} cannot be renamed or deleted as a folder; delete it from "
                 "the EMR Workspaces panel",
             )
-        if not self.leases.holds(workspace_id, user):
+        if user is None or not self.leases.holds(workspace_id, user):
             holder = self.leases.last_known_holder(workspace_id)
             by = f" It is open by {holder['user']} since {holder['since']}." if holder else ""
             raise web.HTTPError(
@@ -112,3 +201,59 @@ class WorkspaceAuthorizer(Authorizer):
                 f"Workspace {label} is read-only for you: open it in the EMR Workspaces panel "
                 f"to edit it.{by}",
             )
+
+    def open_by_others(self, user: str) -> list[tuple[str, str]]:
+        """(Workspace, a holder) for each Workspace held on this server but not by ``user``."""
+        out = []
+        for workspace_id, by_user in list(self.leases.held.items()):
+            live = [u for u in by_user if self.leases.holds(workspace_id, u)]
+            if live and user not in live:
+                out.append((workspace_id, live[0]))
+        return out
+
+    def check_run(self, user: str) -> None:
+        """Code runs with the server's rights and can write into any folder: refuse it
+        while someone else holds a Workspace on this server that ``user`` does not."""
+        others = self.open_by_others(user)
+        if others:
+            workspace_id, holder = others[0]
+            raise web.HTTPError(
+                423,
+                f"Workspace {self._label(workspace_id)} is open on this server by {holder}, and "
+                "code you run here could change it: run code on your own server, or ask "
+                f"{holder} to add you as a collaborator of that Workspace",
+            )
+
+    def check_kernel_start(self, user: str | None, cwd: str) -> None:
+        """The last check before any kernel starts (``KernelFolders.install``)."""
+        self.check(user, self.folders.place_of_os_path(cwd))
+        if user is not None:
+            self.check_run(user)
+
+    def _guard_channels(self, handler: Any, user: str, places: list[Place]) -> None:
+        """Re-check each message of a kernel's channels (no I/O): a lease lost or given up
+        while connected stops the connection's code at once."""
+        original = handler.on_message
+
+        def on_message(message: Any) -> Any:
+            try:
+                for place in places:
+                    self.check(user, place)
+                self.check_run(user)
+            except web.HTTPError as e:
+                log.warning("closing kernel channels of %s: %s", user, e.log_message)
+                handler.close(4423, "Workspace lease required")
+                return None
+            return original(message)
+
+        handler.on_message = on_message
+
+
+def _fork_root(value: str) -> str | None:
+    """The room a collaboration fork was made from (jupyter-collaboration's FORK_ROOMS)."""
+    try:
+        from jupyter_server_ydoc.handlers import FORK_ROOMS
+    except ImportError:
+        return None
+    info = FORK_ROOMS.get(value)
+    return str(info["root_roomid"]) if info else None

@@ -238,8 +238,13 @@ class Studio(LoggingConfigurable):
                 "c.Studio.assignments is empty but c.Studio.auth_mode='IDENTITY_CENTER': "
                 "assign at least one user or group"
             )
-        if self.workspaces_dir.startswith("/") or ".." in self.workspaces_dir.split("/"):
-            raise ConfigError(f"c.Studio.workspaces_dir={self.workspaces_dir!r}: a relative path")
+        from .folders import normalise_workspaces_dir
+
+        try:
+            # one spelling: the lock compares paths with it ("./workspaces" is "workspaces")
+            self.workspaces_dir = normalise_workspaces_dir(self.workspaces_dir)
+        except ValueError as e:
+            raise ConfigError(f"c.Studio.workspaces_dir={self.workspaces_dir!r}: {e}") from None
         for name, doc in self.policies.items():
             try:
                 validate_policy(doc)

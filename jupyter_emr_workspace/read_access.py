@@ -1,0 +1,74 @@
+"""Who may read inside the Workspaces folder: the Studio's isolation for reads.
+
+Reading a Workspace's files (contents, files, view, nbconvert, a document's room) needs
+Studio membership and ``elasticmapreduce:DescribeEditor`` on that Workspace, the same
+question the extension's API asks; listing the Workspaces folder itself needs
+``elasticmapreduce:ListEditors`` on the Studio. The Guard decides and records each
+denial. A decision is kept for ``TTL`` seconds per caller and Workspace, so a notebook
+that loads many files asks once; in open mode (no policies, IAM) reads cost nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .errors import Forbidden, NotFound
+from .guard import Guard
+from .studio import Identity
+
+EMR = "elasticmapreduce"
+
+
+class ReadAccess:
+    TTL = 5.0
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+        self.guard: Guard = services.guard
+        self._decided: dict[tuple[Any, ...], tuple[float, Forbidden | None]] = {}
+
+    async def require(self, identity: Identity, workspace_id: str) -> None:
+        """Raise Forbidden unless ``identity`` may read in ``workspace_id`` (``""``: the
+        Workspaces folder itself)."""
+        if self.services.access.open_mode:
+            return
+        key = (identity.name, identity.groups, identity.source_ip, workspace_id)
+        now = time.monotonic()
+        hit = self._decided.get(key)
+        if hit is not None and hit[0] > now:
+            if hit[1] is not None:
+                raise hit[1]
+            return
+        try:
+            await self._decide(identity, workspace_id)
+            denial = None
+        except Forbidden as e:
+            denial = e
+        if len(self._decided) >= self.MAX_ENTRIES:
+            self._decided = {k: v for k, v in self._decided.items() if v[0] > now}
+        self._decided[key] = (now + self.TTL, denial)
+        if denial is not None:
+            raise denial
+
+    async def _decide(self, identity: Identity, workspace_id: str) -> None:
+        s = self.services
+        if workspace_id == "":
+            await self.guard.require(
+                identity, f"{EMR}:ListEditors", s.arns.studio(), details={"via": "contents"}
+            )
+            return
+        ws = s.registry.cached(workspace_id)
+        if ws is None:
+            try:
+                ws = await s.registry.get(workspace_id)
+            except NotFound:
+                ws = None  # a folder whose Workspace is gone: judged without tags
+        await self.guard.require(
+            identity,
+            f"{EMR}:DescribeEditor",
+            s.arns.workspace(workspace_id),
+            resource_tags=ws.tags if ws is not None else {},
+            details={"via": "contents"},
+        )
