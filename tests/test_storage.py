@@ -44,7 +44,6 @@ def jp_server_config(studio_config: dict[str, Any], tmp_path: Path) -> dict[str,
             "identity_provider_class": "emrws_testing.identity.HeaderIdentityProvider",
             "contents_manager_class": MANAGER,
         },
-        "EmrWorkspaceApp": {"server_id": "server-a"},
         "Studio": {"audit_log_path": str(tmp_path / "audit.jsonl"), **studio_config},
         "FileContentsManager": {"delete_to_trash": False, "always_delete_dir": True},
     }
