@@ -101,6 +101,8 @@ class BackupScheduler:
         self._retry_at: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._dirty: set[str] = set()
+        #: Workspaces where a backup written under a newer generation was met this pass
+        self._outrun: set[str] = set()
         self._persist_task: asyncio.Task[None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -130,7 +132,8 @@ class BackupScheduler:
         # the generation the delete was decided under: it may never remove a backup written
         # under a newer one, however long it waits (0 without a lease: only unfenced ones)
         generation = self.leases.generation(workspace_id) or 0
-        st.deletes.append(QueuedDelete(key + "/" if is_dir else key, generation))
+        item = QueuedDelete(key + "/" if is_dir else key, generation, self.leases.server_id)
+        st.deletes.append(item)
         self._persist_soon(workspace_id)
         self.kick()
 
@@ -240,6 +243,13 @@ class BackupScheduler:
                         for rel in ready
                     )
                 )
+                if workspace_id in self._outrun:
+                    # a newer generation wrote here: the lease was most likely taken over;
+                    # ask the lock now rather than wait for a heartbeat to tell
+                    self._outrun.discard(workspace_id)
+                    with contextlib.suppress(StoreError):
+                        if await self.leases.verify(workspace_id) is None:
+                            fenced.set()
                 if fenced.is_set():
                     raise _Fenced()
                 if outage.is_set():
@@ -317,7 +327,7 @@ class BackupScheduler:
                 else:
                     keys = [item.key]
                 for key in keys:
-                    kept = await self._delete_one(workspace_id, key, item.generation)
+                    kept = await self._delete_one(workspace_id, key, item.generation, item.server)
                     if kept is not None:
                         self._delete_refused(workspace_id, st, key, item.generation, kept)
             except StoreError as e:
@@ -326,11 +336,14 @@ class BackupScheduler:
             st.deletes.pop(0)
             self._dirty.add(workspace_id)
 
-    async def _delete_one(self, workspace_id: str, key: str, allowed: int) -> dict[str, str] | None:
+    async def _delete_one(
+        self, workspace_id: str, key: str, allowed: int, decided_by: str
+    ) -> dict[str, str] | None:
         """Delete ``key`` unless its backup is newer than the delete: written under a
-        generation above ``allowed`` (after a takeover), or under the same one by another
-        server (a collaborator's). The delete is conditional on the ETag just read, so a
-        write landing in between is never removed. Returns the kept object's metadata."""
+        generation above ``allowed`` (after a takeover), or under the same one by a server
+        other than ``decided_by`` (a collaborator's). The delete is conditional on the ETag
+        just read, so a write landing in between is never removed. Returns the kept
+        object's metadata."""
         for _ in range(4):
             try:
                 info = await self.store.head(key)
@@ -338,7 +351,7 @@ class BackupScheduler:
                 return None
             theirs = int(info.metadata.get("generation") or 0)
             server = info.metadata.get("server")
-            if theirs > allowed or (theirs == allowed and server != self.leases.server_id):
+            if theirs > allowed or (theirs == allowed and server != decided_by):
                 return info.metadata
             if self.leases.generation(workspace_id, margin=FENCE_MARGIN_SECONDS) is None:
                 raise _Fenced()
@@ -353,7 +366,7 @@ class BackupScheduler:
         """One fenced delete outside the queue (checkpoints); False when it was kept.
         A lease about to run out raises StoreUnavailable: the caller queues it."""
         try:
-            kept = await self._delete_one(workspace_id, key, generation)
+            kept = await self._delete_one(workspace_id, key, generation, self.leases.server_id)
         except _Fenced:
             raise StoreUnavailable(
                 f"{key}: the lease of {workspace_id} on this server is ending"
@@ -506,6 +519,7 @@ class BackupScheduler:
         await self.store.put(f"{workspace_id}/{copy}", data, if_none_match=True, metadata=meta)
         if theirs > int(meta["generation"]):
             why = f"under a newer lease (generation {theirs} > {meta['generation']})"
+            self._outrun.add(workspace_id)
         else:
             why = f"by server {their_meta.get('server')}, which holds the lease with this one"
         st.conflicts.append(

@@ -77,7 +77,8 @@ class Storage:
         workspace_id, _ = self.folders.workspace_of(path)
         if workspace_id:
             generation = self.leases.generation(workspace_id) or 0
-            self.scheduler.state(workspace_id).deletes.append(QueuedDelete(prefix, generation))
+            item = QueuedDelete(prefix, generation, self.leases.server_id)
+            self.scheduler.state(workspace_id).deletes.append(item)
             self.scheduler._persist_soon(workspace_id)
 
     # -- checkpoints' store operations, fenced like backups -------------------------------

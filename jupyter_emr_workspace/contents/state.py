@@ -33,17 +33,23 @@ class Entry:
 @dataclass
 class QueuedDelete:
     """A store key (or a prefix ending in "/") to delete, with the lease generation under
-    which the delete was decided: it never removes a backup written under a newer one
-    (another server's work after a takeover), however long it waited in the queue."""
+    which the delete was decided and the server that decided it: it never removes a backup
+    written under a newer generation (another server's work after a takeover), nor one of
+    the same generation from another server (a collaborator's), however long it waited in
+    the queue. The server id survives a restart here, so a restarted server (new random
+    id) still deletes what its previous run wrote."""
 
     key: str
     generation: int
+    server: str = ""
 
     @classmethod
     def from_json(cls, data: Any) -> QueuedDelete:
         if isinstance(data, str):  # written before deletes carried a generation:
             return cls(data, 0)  # it may remove only backups that carry none
-        return cls(str(data["key"]), int(data.get("generation") or 0))
+        return cls(
+            str(data["key"]), int(data.get("generation") or 0), str(data.get("server") or "")
+        )
 
 
 @dataclass
