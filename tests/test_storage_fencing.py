@@ -307,3 +307,55 @@ async def test_verify_drops_a_lease_that_was_taken_over(tmp_path: Path) -> None:
     assert await old.verify("e-1") is None  # before its time is up
     assert "e-1" not in old.held and "taken over by alice" in old.lost["e-1"]
     assert await new.verify("e-1") == taken.generation
+
+
+async def test_open_reports_restore_error_when_s3_refuses_the_backups_and_still_opens(
+    api: Any, services: Any, s3: Any, bucket: str, proxy: DelayProxy
+) -> None:
+    ws_id = await create(api)
+    opened = (await open_(api, ws_id)).json
+    r = await api("PUT", f"{opened['path']}/kept.ipynb", nb_model("local"), base="api/contents")
+    assert r.code == 201, r
+    await settled(api, ws_id)
+    r = await api("POST", f"workspaces/{ws_id}/close", {"token": opened["lease"]["token"]})
+    assert r.code == 204, r
+
+    # the lock is reachable, the backup listing is not (S3 refuses that prefix)
+    listing = f"prefix=backups%2F{ws_id}%2F"
+    proxy.refuse = lambda line: "list-type=2" in line and listing in line
+    r = await open_(api, ws_id)
+    assert r.code == 200, r
+    assert "SlowDown" in r.json["restore_error"] or "503" in r.json["restore_error"], r
+    assert r.json["restored"] == 0 and r.json["refused"] == []
+    folder = services.folders.local_path(ws_id)
+    assert cell_text((folder / "kept.ipynb").read_bytes()) == "local"  # local files stay
+    proxy.refuse = None
+
+
+async def test_deletes_queued_while_s3_is_away_run_when_it_is_back(
+    api: Any, s3: Any, bucket: str, proxy: DelayProxy
+) -> None:
+    ws_id = await create(api)
+    path = (await open_(api, ws_id)).json["path"]
+    for name in ("a", "b"):
+        r = await api("PUT", f"{path}/{name}.ipynb", nb_model(name), base="api/contents")
+        assert r.code == 201, r
+    await settled(api, ws_id)
+    prefix = f"backups/{ws_id}/"
+
+    proxy.stop()
+    assert (await api("DELETE", f"{path}/a.ipynb", base="api/contents")).code == 204
+    r = await api("PATCH", f"{path}/b.ipynb", {"path": f"{path}/c.ipynb"}, base="api/contents")
+    assert r.code == 200, r
+    s = await status(api, ws_id)
+    assert s["pending_deletes"] >= 2 and "c.ipynb" in s["pending"], s
+    assert sorted(keys(s3, bucket, prefix)) == [f"{prefix}a.ipynb", f"{prefix}b.ipynb"]
+
+    proxy.start()
+    await until(
+        lambda: sorted(keys(s3, bucket, prefix)) == [f"{prefix}c.ipynb"],
+        "the queued delete and rename to reach S3",
+        limit=60,
+    )
+    s = await settled(api, ws_id)
+    assert s["conflicts"] == [] and s["last_error"] is None
