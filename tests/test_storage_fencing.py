@@ -359,3 +359,40 @@ async def test_deletes_queued_while_s3_is_away_run_when_it_is_back(
     )
     s = await settled(api, ws_id)
     assert s["conflicts"] == [] and s["last_error"] is None
+
+
+async def test_the_delete_half_of_a_rename_and_checkpoint_deletes_are_fenced_too(
+    api: Any, services: Any, s3: Any, bucket: str
+) -> None:
+    ws_id = await create(api)
+    path = (await open_(api, ws_id)).json["path"]
+    for name in ("r", "c"):
+        r = await api("PUT", f"{path}/{name}.ipynb", nb_model(name), base="api/contents")
+        assert r.code == 201, r
+    r = await api("POST", f"{path}/c.ipynb/checkpoints", base="api/contents")
+    assert r.code == 201, r
+    await settled(api, ws_id)
+    ours = services.leases.generation(ws_id)
+    # the next holder's work, written under a newer generation (as after a takeover)
+    put_as_another_server(s3, bucket, f"backups/{ws_id}/r.ipynb", "theirs", ours + 1)
+    cps = f"backups/.emr-workspace/checkpoints/{ws_id}/c.ipynb/"
+    put_as_another_server(s3, bucket, f"{cps}29991231T000000000000Z", "their cp", ours + 1)
+
+    r = await api("PATCH", f"{path}/r.ipynb", {"path": f"{path}/moved.ipynb"}, base="api/contents")
+    assert r.code == 200, r
+    assert (await api("DELETE", f"{path}/c.ipynb", base="api/contents")).code == 204
+    await until(
+        lambda: text_of(s3, bucket, f"backups/{ws_id}/moved.ipynb") == "r", "the rename's upload"
+    )
+    s = await settled(api, ws_id)
+    assert text_of(s3, bucket, f"backups/{ws_id}/r.ipynb") == "theirs"  # not deleted
+    assert keys(s3, bucket, cps) == [f"{cps}29991231T000000000000Z"]  # only ours went
+    refused = sorted(c["path"] for c in s["conflicts"] if c["kind"] == "delete-refused")
+    assert refused == [f"{cps}29991231T000000000000Z"[len("backups/") :], "r.ipynb"], refused
+
+
+def text_of(s3: Any, bucket: str, key: str) -> str | None:
+    try:
+        return cell_text(read(s3, bucket, key))
+    except ValueError:
+        return None
