@@ -19,6 +19,7 @@ from emrws_testing.moto_servers import MotoHttp, client
 from emrws_testing.proxy import DelayProxy
 from storage_helpers import cell_text, keys, nb_model, notebook, read, until
 
+from jupyter_emr_workspace.contents.state import QueuedDelete, WorkspaceState
 from jupyter_emr_workspace.errors import LeaseLost, WorkspaceInUse
 from jupyter_emr_workspace.layout import Layout
 from jupyter_emr_workspace.leases import LeaseManager
@@ -396,3 +397,18 @@ def text_of(s3: Any, bucket: str, key: str) -> str | None:
         return cell_text(read(s3, bucket, key))
     except ValueError:
         return None
+
+
+def test_queued_deletes_saved_before_fencing_may_remove_only_unfenced_backups() -> None:
+    """A state file from before deletes carried a generation still loads; such a delete
+    is taken as decided under generation 0 by no server, so it never removes a backup
+    that any lease wrote."""
+    state = WorkspaceState.from_json(
+        {"deletes": ["e-1/old.ipynb", {"key": "e-1/d/", "generation": 4, "server": "s-1"}]}
+    )
+    assert state.deletes == [
+        QueuedDelete("e-1/old.ipynb", 0, ""),
+        QueuedDelete("e-1/d/", 4, "s-1"),
+    ]
+    again = WorkspaceState.from_json(json.loads(json.dumps(state.to_json())))
+    assert again.deletes == state.deletes
