@@ -235,6 +235,7 @@ class WorkspaceService:
         async with self.guard.action(
             identity, f"{EMR}:OpenEditorConsole", arn, resource_tags=ws.tags
         ) as facts:
+            before = self.leases.lease_for(ws.id, identity.name)
             lease = await self.leases.acquire(
                 ws.id,
                 identity.name,
@@ -245,9 +246,12 @@ class WorkspaceService:
             try:
                 await asyncio.to_thread(self.folders.ensure, ws.id)
                 extra = await self.hooks.on_open(ws, lease)
+                view = await self.view(identity, ws, self.leases.last_known_state(ws.id))
             except BaseException as e:
-                # nobody got the token: the lease must not outlive this request
-                await self._release_after_failed_open(ws.id, lease)
+                # nobody got the token: the lease must not outlive this request (unless
+                # it is the one an earlier open of this user here already handed out)
+                if before is None or before.token != lease.token:
+                    await self._release_after_failed_open(ws.id, lease)
                 if isinstance(e, ApiError | StoreError) or not isinstance(e, Exception):
                     raise
                 raise UpstreamError(
@@ -257,7 +261,7 @@ class WorkspaceService:
                 ) from e
             facts.update({k: v for k, v in extra.items() if isinstance(v, int | str | bool)})
         return {
-            "workspace": await self.view(identity, ws, self.leases.last_known_state(ws.id)),
+            "workspace": view,
             "lease": lease.to_json(),
             "path": self.folders.api_path(ws.id),
             **extra,
