@@ -130,7 +130,11 @@ class LeaseManager:
         self.lease = timedelta(seconds=lease_seconds)
         self.clock = StoreClock()
         #: Leases this server holds: workspace id → user → Lease (no I/O to consult).
+        #: A lease leaves it when it is released, lost, or expires (see ``_drop_expired``).
         self.held: dict[str, dict[str, Lease]] = {}
+        #: Why this server last lost a Workspace's lease (expired, taken over): what the
+        #: backup status reports, until the Workspace is opened here again.
+        self.lost: dict[str, str] = {}
         #: Last lock document and ETag seen per Workspace: a heartbeat then costs one PUT.
         self._seen: dict[str, tuple[LockDoc, str]] = {}
         self._list_cache: dict[str, tuple[str, LockDoc]] = {}
@@ -202,13 +206,18 @@ class LeaseManager:
             doc = doc or LockDoc()
             live = doc.live(now)
             mine = next((h for h in live if h.user == user and h.server_id == self.server_id), None)
-            others = [h for h in live if h is not mine]
+            # The same user on another server (a restarted server has a new random id, or
+            # the user moved to another server): taken over at once. The new generation
+            # fences that server: its later backups and deletes are refused.
+            moved = [h for h in live if h.user == user and h is not mine]
+            others = [h for h in live if h.user != user]
             if mine is None and others and not (shared and may_share):
                 raise self._in_use(workspace_id, others[0], user)
+            live = [h for h in live if h not in moved]
             if mine is not None:
                 mine.expires_at = _iso(now + self.lease)
                 holder = mine
-                changed = len(live) != len(doc.holders)
+                changed = len(live) != len(doc.holders) or bool(moved)
             else:
                 holder = Holder(
                     user=user,
@@ -260,7 +269,32 @@ class LeaseManager:
             expires_at=_parse(holder.expires_at),
         )
         self.held.setdefault(workspace_id, {})[holder.user] = lease
+        self.lost.pop(workspace_id, None)
         return lease
+
+    def _drop(self, workspace_id: str, user: str, why: str) -> None:
+        by_user = self.held.get(workspace_id, {})
+        if by_user.pop(user, None) is not None:
+            self.lost[workspace_id] = why
+            log.warning("lease of %s on %s dropped: %s", user, workspace_id, why)
+        if not by_user:
+            self.held.pop(workspace_id, None)
+
+    def _drop_expired(self) -> None:
+        """Leases whose time is up (in the store's time) are no longer held: a server cut
+        off from the store stops backing up and deleting once its lease runs out, even if
+        no heartbeat came to tell it."""
+        now = self.clock.now()
+        for workspace_id, by_user in list(self.held.items()):
+            for user, lease in list(by_user.items()):
+                if lease.expires_at <= now:
+                    self._drop(
+                        workspace_id,
+                        user,
+                        f"the lease of {user} expired at {_iso(lease.expires_at)} without a "
+                        "renewal; changes made since stay on this server and are backed up "
+                        "when the Workspace is opened here again",
+                    )
 
     def _forget(self, workspace_id: str, token: str) -> None:
         by_user = self.held.get(workspace_id, {})
@@ -307,6 +341,10 @@ class LeaseManager:
         current, _ = await self._read(workspace_id)
         now_holders = current.live(self.clock.now()) if current else []
         by = f" by {now_holders[0].user}" if now_holders else ""
+        self.lost[workspace_id] = (
+            f"the lease was released or taken over{by}; this server's later backups and "
+            "deletes are refused; reopen the Workspace here to back up what changed since"
+        )
         raise LeaseLost(
             f"Your lease on Workspace {workspace_id} was released or taken over{by}; "
             "reopen the Workspace to keep editing (your unsaved changes are still in the "
@@ -384,7 +422,45 @@ class LeaseManager:
     def holds(self, workspace_id: str, user: str) -> bool:
         return self.lease_for(workspace_id, user) is not None
 
-    def generation(self, workspace_id: str) -> int | None:
-        """The newest generation this server holds for a Workspace (the fencing token)."""
+    def held_workspaces(self) -> list[str]:
+        """Workspaces with at least one unexpired lease on this server."""
+        self._drop_expired()
+        return list(self.held)
+
+    def held_users(self, workspace_id: str) -> list[str]:
+        self._drop_expired()
+        return sorted(self.held.get(workspace_id, {}))
+
+    def generation(self, workspace_id: str, *, margin: float = 0.0) -> int | None:
+        """The newest generation this server holds for a Workspace (the fencing token),
+        or None when no lease on it is live, or none will be for ``margin`` more seconds
+        (in the store's time): a write must not start under a lease about to run out."""
+        self._drop_expired()
         leases = self.held.get(workspace_id)
-        return max(lease.generation for lease in leases.values()) if leases else None
+        if not leases:
+            return None
+        limit = self.clock.now() + timedelta(seconds=margin)
+        live = [lease.generation for lease in leases.values() if lease.expires_at > limit]
+        return max(live) if live else None
+
+    async def verify(self, workspace_id: str) -> int | None:
+        """Read the lock and check that a lease of this server is still in it and live:
+        before destructive work (deletes), a lease that was taken over or released by an
+        admin is dropped here and None is returned. Raises StoreError when unreachable."""
+        if not self.held.get(workspace_id):
+            return self.generation(workspace_id)
+        doc, _ = await self._read(workspace_id)
+        now = self.clock.now()
+        live = {h.token for h in doc.live(now)} if doc else set()
+        holder = doc.live(now)[0].user if doc and doc.live(now) else None
+        for user, lease in list(self.held.get(workspace_id, {}).items()):
+            if lease.token not in live:
+                by = f" by {holder}" if holder else ""
+                self._drop(
+                    workspace_id,
+                    user,
+                    f"the lease of {user} was taken over{by} or released; this server's "
+                    "later backups and deletes are refused; reopen the Workspace here to "
+                    "back up what changed since",
+                )
+        return self.generation(workspace_id)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 from typing import Any
 
 from . import __version__
 from .access import STUDIO_ACTIONS, WORKSPACE_ACTIONS, AccessControl, Arns
-from .errors import BadRequest, Conflict, Forbidden, LeaseLost
+from .errors import ApiError, BadRequest, Conflict, Forbidden, LeaseLost, UpstreamError
 from .events import AuditLog
 from .folders import WorkspaceFolders
 from .guard import Guard
 from .hooks import HookChain
-from .leases import LeaseManager
+from .leases import Lease, LeaseManager
+from .store import StoreError
 from .studio import Identity, Studio
 from .workspaces import (
     CREATOR_TAG,
@@ -30,6 +32,8 @@ from .workspaces import (
 )
 
 EMR = "elasticmapreduce"
+
+log = logging.getLogger(__name__)
 
 
 def _fields(
@@ -239,6 +243,7 @@ class WorkspaceService:
         async with self.guard.action(
             identity, f"{EMR}:OpenEditorConsole", arn, resource_tags=ws.tags
         ) as facts:
+            before = self.leases.lease_for(ws.id, identity.name)
             lease = await self.leases.acquire(
                 ws.id,
                 identity.name,
@@ -246,15 +251,35 @@ class WorkspaceService:
                 may_share=ws.is_collaborator(identity.principals),
             )
             facts["generation"] = lease.generation
-            await asyncio.to_thread(self.folders.ensure, ws.id)
-            extra = await self.hooks.on_open(ws, lease)
+            try:
+                await asyncio.to_thread(self.folders.ensure, ws.id)
+                extra = await self.hooks.on_open(ws, lease)
+                view = await self.view(identity, ws, self.leases.last_known_state(ws.id))
+            except BaseException as e:
+                # nobody got the token: the lease must not outlive this request (unless
+                # it is the one an earlier open of this user here already handed out)
+                if before is None or before.token != lease.token:
+                    await self._release_after_failed_open(ws.id, lease)
+                if isinstance(e, ApiError | StoreError) or not isinstance(e, Exception):
+                    raise
+                raise UpstreamError(
+                    f"Opening Workspace {ws.id} failed after its lease was taken ({e}); the "
+                    "lease was released, nothing was changed; try again or ask your admin",
+                    code="OpenFailed",
+                ) from e
             facts.update({k: v for k, v in extra.items() if isinstance(v, int | str | bool)})
         return {
-            "workspace": await self.view(identity, ws, self.leases.last_known_state(ws.id)),
+            "workspace": view,
             "lease": lease.to_json(),
             "path": self.folders.api_path(ws.id),
             **extra,
         }
+
+    async def _release_after_failed_open(self, workspace_id: str, lease: Lease) -> None:
+        try:
+            await asyncio.shield(self.leases.release(workspace_id, lease.token))
+        except Exception as e:  # the store went away too: the lease runs out by itself
+            log.warning("lease on %s not released after a failed open: %s", workspace_id, e)
 
     def _own_lease(self, identity: Identity, workspace_id: str, token: str) -> None:
         lease = self.leases.held.get(workspace_id, {}).get(identity.name)
@@ -299,7 +324,11 @@ class WorkspaceService:
         ):
             if self.leases.holds(ws.id, identity.name):
                 await self.hooks.on_close(ws)
-            await self.leases.release(ws.id, token)
+            if not await self.leases.release(ws.id, token):
+                raise LeaseLost(
+                    f"This token holds no lease on Workspace {ws.id}: it was closed already, "
+                    "released by an admin, taken over, or never issued",
+                )
 
     async def force_release(self, identity: Identity, workspace_id: str) -> None:
         ws = await self.registry.get(workspace_id)

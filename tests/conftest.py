@@ -61,7 +61,6 @@ def jp_server_config(studio_config: dict[str, Any], tmp_path: Path) -> dict[str,
             "jpserver_extensions": {"jupyter_emr_workspace": True},
             "identity_provider_class": "emrws_testing.identity.HeaderIdentityProvider",
         },
-        "EmrWorkspaceApp": {"server_id": "server-a"},
         "Studio": {"audit_log_path": str(tmp_path / "audit.jsonl"), **studio_config},
     }
 

@@ -1,5 +1,6 @@
 """Storage across real server processes: restore on another server, and a server killed
-with SIGKILL in the middle of a backup resumes the pending files when it comes back."""
+with SIGKILL in the middle of a backup resumes the pending files when it comes back (with
+the installed default server_id: the restarted server is a new one for the lease lock)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,7 @@ def test_a_server_killed_mid_backup_resumes_after_restart(
         servers.append(a)
         ws_id = a.api("POST", "/workspaces", json={"name": "crashy"}).json()["id"]
         opened = open_ws(a, ws_id)
+        first_id = a.api("GET", "/studio").json()["server_id"]
         for i in range(10):
             save(a, f"{opened['path']}/k{i}.ipynb", f"k{i}")
         s3 = client(moto.url, "s3")
@@ -110,7 +112,10 @@ def test_a_server_killed_mid_backup_resumes_after_restart(
         # the pending set survived the crash (it is on disk, not only in memory)
         status = again.api("GET", f"/workspaces/{ws_id}/backup").json()
         assert status["pending"], status
-        open_ws(again, ws_id)  # same server id and user: the lease is still ours
+        assert again.api("GET", "/studio").json()["server_id"] != first_id
+        # the dead run's lease has not expired, yet its user takes it back at once
+        reopened = open_ws(again, ws_id)
+        assert reopened["lease"]["generation"] > opened["lease"]["generation"]
         wait_sync(
             lambda: all(
                 cell_text(read(s3, bucket, f"{prefix}k{i}.ipynb")) == f"k{i}" for i in range(10)
@@ -135,7 +140,10 @@ def test_stopping_the_server_flushes_pending_backups(
     for i in range(3):
         save(a, f"{opened['path']}/s{i}.ipynb", f"s{i}")
     s3 = client(moto.url, "s3")
-    assert keys(s3, bucket, f"backups/{ws_id}/") == []  # the next round is an hour away
+    # isolated: the next backup round is an hour away, so only the shutdown can send them
+    status = a.api("GET", f"/workspaces/{ws_id}/backup").json()
+    assert status["pending"] == [f"s{i}.ipynb" for i in range(3)] and status["active"]
+    assert keys(s3, bucket, f"backups/{ws_id}/") == []
     a.stop()  # SIGTERM: the extension stops, the storage part flushes
     assert sorted(keys(s3, bucket, f"backups/{ws_id}/")) == [
         f"backups/{ws_id}/s{i}.ipynb" for i in range(3)

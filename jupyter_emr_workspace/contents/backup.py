@@ -2,10 +2,13 @@
 
 Saves only mark paths (no I/O); a local scan (stat only) also catches files written by
 kernels or terminals. A file whose checksum matches the manifest costs no request. Each
-write carries the lease generation and is conditional on the ETag this server last
-wrote, so a server whose lease was taken over never overwrites a newer backup: it keeps
-its version as a conflict copy beside it instead. Failures never reach the save: files
-stay pending, are retried with exponential backoff and are shown in the status.
+write carries the lease generation and this server's id and is conditional on the ETag
+this server last wrote, so a server whose lease was taken over never overwrites a newer
+backup, and two servers holding one Workspace together (collaboration) never overwrite
+each other: the loser keeps its version as a conflict copy beside it instead. Deletes
+are fenced the same way (see ``_delete_one``). Nothing is written once this server's
+lease has run out (in the store's time). Failures never reach the save: files stay
+pending, are retried with exponential backoff and are shown in the status.
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ from ..folders import WorkspaceFolders
 from ..leases import LeaseManager
 from ..store import BlobStore, ObjectNotFound, PreconditionFailed, StoreError, StoreUnavailable
 from .paths import is_skipped, walk_files
-from .state import Entry, StateFiles, WorkspaceState
+from .state import Entry, QueuedDelete, StateFiles, WorkspaceState
 
 log = logging.getLogger(__name__)
 
 #: A chunked upload with no chunk for this long is taken as abandoned and backed up as is.
 CHUNK_STALE_SECONDS = 3600.0
+
+#: No write or delete starts under a lease with less time than this left (store time):
+#: a request in flight must not outlive the lease it was fenced by.
+FENCE_MARGIN_SECONDS = 2.0
 
 
 def now_iso() -> str:
@@ -69,6 +76,10 @@ class _Outage(Exception):
     """The store is unreachable: stop this pass and back off."""
 
 
+class _Fenced(Exception):
+    """This server's lease ended (expired, taken over, released): stop writing."""
+
+
 class BackupScheduler:
     def __init__(
         self,
@@ -90,6 +101,8 @@ class BackupScheduler:
         self._retry_at: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._dirty: set[str] = set()
+        #: Workspaces where a backup written under a newer generation was met this pass
+        self._outrun: set[str] = set()
         self._persist_task: asyncio.Task[None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -116,7 +129,11 @@ class BackupScheduler:
         st = self.state(workspace_id)
         st.forget_under(rel)
         key = f"{workspace_id}/{rel}"
-        st.deletes.append(key + "/" if is_dir else key)
+        # the generation the delete was decided under: it may never remove a backup written
+        # under a newer one, however long it waits (0 without a lease: only unfenced ones)
+        generation = self.leases.generation(workspace_id) or 0
+        item = QueuedDelete(key + "/" if is_dir else key, generation, self.leases.server_id)
+        st.deletes.append(item)
         self._persist_soon(workspace_id)
         self.kick()
 
@@ -145,7 +162,7 @@ class BackupScheduler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
-            held = list(self.leases.held)
+            held = self.leases.held_workspaces()
             results = await asyncio.gather(
                 *(self.backup(ws) for ws in held), return_exceptions=True
             )
@@ -161,7 +178,7 @@ class BackupScheduler:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-        held = list(self.leases.held)
+        held = self.leases.held_workspaces()
         if held:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
@@ -196,7 +213,8 @@ class BackupScheduler:
                 return
 
     async def backup(self, workspace_id: str, *, force: bool = False) -> bool:
-        """One pass; returns True when the store was unreachable."""
+        """One pass; returns True when it had to stop: the store was unreachable or this
+        server's lease ended."""
         lock = self._locks.setdefault(workspace_id, asyncio.Lock())
         async with lock:
             generation = self.leases.generation(workspace_id)
@@ -211,7 +229,7 @@ class BackupScheduler:
             now = time.time()
             if not force and self._retry_at.get(workspace_id, 0.0) > now:
                 return False
-            user = sorted(self.leases.held.get(workspace_id, {}) or ["unknown"])[0]
+            user = (self.leases.held_users(workspace_id) or ["unknown"])[0]
             try:
                 await self._deletes(workspace_id, st)
                 ready = [
@@ -220,12 +238,29 @@ class BackupScheduler:
                     if (workspace_id, rel) not in self._chunking
                     and (force or st.failed.get(rel, {}).get("retry_at", 0.0) <= now)
                 ]
-                outage = asyncio.Event()
+                outage, fenced = asyncio.Event(), asyncio.Event()
                 await asyncio.gather(
-                    *(self._one(workspace_id, st, rel, generation, user, outage) for rel in ready)
+                    *(
+                        self._one(workspace_id, st, rel, generation, user, outage, fenced)
+                        for rel in ready
+                    )
                 )
+                if workspace_id in self._outrun:
+                    # a newer generation wrote here: the lease was most likely taken over;
+                    # ask the lock now rather than wait for a heartbeat to tell
+                    self._outrun.discard(workspace_id)
+                    with contextlib.suppress(StoreError):
+                        if await self.leases.verify(workspace_id) is None:
+                            fenced.set()
+                if fenced.is_set():
+                    raise _Fenced()
                 if outage.is_set():
                     raise _Outage()
+            except _Fenced:
+                why = self.leases.lost.get(workspace_id) or "the lease is about to run out"
+                st.last_error = f"backups stopped: {why}"
+                self._persist_soon(workspace_id)
+                return True
             except _Outage:
                 n = self._failures[workspace_id] = self._failures.get(workspace_id, 0) + 1
                 self._retry_at[workspace_id] = time.time() + self._backoff(n)
@@ -264,19 +299,103 @@ class BackupScheduler:
                 st.pending[rel] = time.time()
                 self._dirty.add(workspace_id)
 
+    async def run_deletes(self, workspace_id: str) -> None:
+        """Run the queued deletes now (on open, before restore: a refused one must not
+        keep its newer backup from being restored). Store errors leave them queued."""
+        lock = self._locks.setdefault(workspace_id, asyncio.Lock())
+        async with lock:
+            st = self.state(workspace_id)
+            with contextlib.suppress(_Outage, _Fenced):
+                await self._deletes(workspace_id, st)
+            self._persist_soon(workspace_id)
+
     async def _deletes(self, workspace_id: str, st: WorkspaceState) -> None:
+        if not st.deletes:
+            return
+        # Once per round, from the lock itself: a lease that was taken over (or released
+        # by an admin) must not delete anything, even before its time is up.
+        try:
+            current = await self.leases.verify(workspace_id)
+        except StoreError as e:
+            st.last_error = f"lease check before deleting: {e}"
+            raise _Outage() from e
+        if current is None:
+            raise _Fenced()
         while st.deletes:
-            key = st.deletes[0]
+            item = st.deletes[0]
             try:
-                if key.endswith("/"):
-                    await self.store.delete_prefix(key)
+                if item.key.endswith("/"):
+                    keys = [i.key for i in await self.store.list(item.key)]
                 else:
-                    await self.store.delete(key)
+                    keys = [item.key]
+                for key in keys:
+                    kept = await self._delete_one(workspace_id, key, item.generation, item.server)
+                    if kept is not None:
+                        self._delete_refused(workspace_id, st, key, item.generation, kept)
             except StoreError as e:
-                st.last_error = f"delete {key}: {e}"
+                st.last_error = f"delete {item.key}: {e}"
                 raise _Outage() from e
             st.deletes.pop(0)
             self._dirty.add(workspace_id)
+
+    async def _delete_one(
+        self, workspace_id: str, key: str, allowed: int, decided_by: str
+    ) -> dict[str, str] | None:
+        """Delete ``key`` unless its backup is newer than the delete: written under a
+        generation above ``allowed`` (after a takeover), or under the same one by a server
+        other than ``decided_by`` (a collaborator's). The delete is conditional on the ETag
+        just read, so a write landing in between is never removed. Returns the kept
+        object's metadata."""
+        for _ in range(4):
+            try:
+                info = await self.store.head(key)
+            except ObjectNotFound:
+                return None
+            theirs = int(info.metadata.get("generation") or 0)
+            server = info.metadata.get("server")
+            if theirs > allowed or (theirs == allowed and server != decided_by):
+                return info.metadata
+            if self.leases.generation(workspace_id, margin=FENCE_MARGIN_SECONDS) is None:
+                raise _Fenced()
+            try:
+                await self.store.delete(key, if_match=info.etag)
+                return None
+            except PreconditionFailed:
+                continue  # rewritten or deleted meanwhile: look again
+        raise StoreUnavailable(f"{key}: the backup kept changing under us; will retry")
+
+    async def delete_fenced(self, workspace_id: str, key: str, generation: int) -> bool:
+        """One fenced delete outside the queue (checkpoints); False when it was kept.
+        A lease about to run out raises StoreUnavailable: the caller queues it."""
+        try:
+            kept = await self._delete_one(workspace_id, key, generation, self.leases.server_id)
+        except _Fenced:
+            raise StoreUnavailable(
+                f"{key}: the lease of {workspace_id} on this server is ending"
+            ) from None
+        if kept is not None:
+            self._delete_refused(workspace_id, self.state(workspace_id), key, generation, kept)
+            self._persist_soon(workspace_id)
+        return kept is None
+
+    def _delete_refused(
+        self, workspace_id: str, st: WorkspaceState, key: str, ours: int, theirs: dict[str, str]
+    ) -> None:
+        rel = key.removeprefix(f"{workspace_id}/")
+        st.conflicts.append(
+            {
+                "path": rel,
+                "conflict_path": rel,
+                "kind": "delete-refused",
+                "message": f"{rel} was deleted here under lease generation {ours}, but its "
+                f"backup was written since by {theirs.get('writer', '?')} (generation "
+                f"{theirs.get('generation', '?')}, server {theirs.get('server', '?')}); the "
+                "backup was kept and comes back on the next open",
+                "at": now_iso(),
+            }
+        )
+        del st.conflicts[:-100]
+        log.warning("delete of %s refused: its backup is newer than the delete", key)
 
     async def _one(
         self,
@@ -286,11 +405,12 @@ class BackupScheduler:
         generation: int,
         user: str,
         outage: asyncio.Event,
+        fenced: asyncio.Event,
     ) -> None:
         if self._sem is None:  # a flush before the loop started (early shutdown)
             self._sem = asyncio.Semaphore(self.concurrency)
         async with self._sem:
-            if outage.is_set():
+            if outage.is_set() or fenced.is_set():
                 return
             marked = st.pending.get(rel)
             path = self.folders.local_path(workspace_id) / rel
@@ -308,6 +428,9 @@ class BackupScheduler:
             try:
                 if entry is None or entry.md5 != md5:
                     entry = await self._put(workspace_id, st, rel, data, md5, generation, user)
+            except _Fenced:
+                fenced.set()
+                return
             except StoreUnavailable as e:
                 self._fail(st, rel, str(e))
                 outage.set()
@@ -343,13 +466,20 @@ class BackupScheduler:
         generation: int,
         user: str,
     ) -> Entry:
-        """Write conditionally on the ETag last seen; on a precondition failure compare
-        generations: an older writer keeps a conflict copy, never overwrites."""
+        """Write conditionally on the ETag last seen. When someone else wrote since:
+        - under a newer generation (they took the lease over) or under ours from another
+          server (we hold it together): ours becomes a conflict copy, theirs stays;
+        - under an older generation from another server: theirs is kept as a conflict
+          copy, then ours replaces it (the newest lease owns the name);
+        - by this server (a write whose ETag a crash lost): ours replaces it."""
         key = f"{workspace_id}/{rel}"
-        meta = {"md5": md5, "generation": str(generation), "writer": user}
+        me = self.leases.server_id
+        meta = {"md5": md5, "generation": str(generation), "writer": user, "server": me}
         known = st.manifest.get(rel)
         etag = known.etag if known else ""
         for _ in range(4):
+            if self.leases.generation(workspace_id, margin=FENCE_MARGIN_SECONDS) is None:
+                raise _Fenced()
             try:
                 if etag:
                     r = await self.store.put(key, data, if_match=etag, metadata=meta)
@@ -366,10 +496,14 @@ class BackupScheduler:
             theirs = int(blob.metadata.get("generation") or 0)
             if (blob.metadata.get("md5") or md5_hex(blob.data)) == md5:
                 return Entry(md5, blob.etag, max(theirs, generation))
-            if theirs > generation:
+            # no server named: written by EMR Studio, a person, or an older version of this
+            another = blob.metadata.get("server") != me
+            if theirs > generation or (theirs == generation and another):
                 await self._conflict(workspace_id, st, rel, data, meta, theirs, blob.metadata)
                 # keep the old ETag: the next write by this (stale) writer is fenced again
                 return Entry(md5, known.etag if known else "", generation)
+            if another:
+                await self._keep_theirs(workspace_id, st, rel, blob.data, blob.metadata)
             etag = blob.etag
         raise StoreUnavailable(f"{key}: the backup kept changing under us; will retry")
 
@@ -385,27 +519,61 @@ class BackupScheduler:
     ) -> None:
         copy = conflict_name(rel, meta["writer"])
         await self.store.put(f"{workspace_id}/{copy}", data, if_none_match=True, metadata=meta)
+        if theirs > int(meta["generation"]):
+            why = f"under a newer lease (generation {theirs} > {meta['generation']})"
+            self._outrun.add(workspace_id)
+        else:
+            why = f"by server {their_meta.get('server')}, which holds the lease with this one"
         st.conflicts.append(
             {
                 "path": rel,
                 "conflict_path": copy,
                 "kind": "fenced",
                 "message": f"The backup of {rel} was written by {their_meta.get('writer', '?')} "
-                f"under a newer lease (generation {theirs} > {meta['generation']}); this "
-                f"server's version was kept as {copy}",
+                f"{why}; this server's version was kept as {copy}",
                 "at": now_iso(),
             }
         )
         del st.conflicts[:-100]
         log.warning("backup of %s/%s fenced; kept as %s", workspace_id, rel, copy)
 
+    async def _keep_theirs(
+        self,
+        workspace_id: str,
+        st: WorkspaceState,
+        rel: str,
+        data: bytes,
+        their_meta: dict[str, str],
+    ) -> None:
+        """An older lease's write landed after we last agreed: keep it beside ours."""
+        copy = conflict_name(rel, their_meta.get("writer") or "unknown")
+        await self.store.put(
+            f"{workspace_id}/{copy}", data, if_none_match=True, metadata=dict(their_meta)
+        )
+        st.conflicts.append(
+            {
+                "path": rel,
+                "conflict_path": copy,
+                "kind": "superseded",
+                "message": f"The backup of {rel} was written by {their_meta.get('writer', '?')} "
+                f"on server {their_meta.get('server')} under an older lease (generation "
+                f"{their_meta.get('generation', '?')}); it was kept as {copy} before this "
+                "server's version replaced it",
+                "at": now_iso(),
+            }
+        )
+        del st.conflicts[:-100]
+
     # -- status, persistence ------------------------------------------------------------
     def status(self, workspace_id: str) -> dict[str, Any]:
         st = self.states.get(workspace_id) or WorkspaceState()
+        active = self.leases.generation(workspace_id) is not None
+        lost = None if active else self.leases.lost.get(workspace_id)
         return {
             "workspace_id": workspace_id,
             "backup_uri": f"{self.store.uri}/{workspace_id}/",
-            "active": self.leases.generation(workspace_id) is not None,
+            "active": active,
+            "lease_lost": lost,
             "autosave_interval": self.interval,
             "last_backup_at": st.last_backup_at,
             "pending": sorted(st.pending),
@@ -415,7 +583,7 @@ class BackupScheduler:
                 for p, f in sorted(st.failed.items())
             ],
             "conflicts": st.conflicts[-20:],
-            "last_error": st.last_error,
+            "last_error": f"backups stopped: {lost}" if lost else st.last_error,
         }
 
     def forget(self, workspace_id: str) -> None:

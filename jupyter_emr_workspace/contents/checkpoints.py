@@ -106,7 +106,7 @@ class WorkspaceCheckpoints(AsyncFileCheckpoints):
     ) -> dict[str, Any]:
         checkpoint_id = new_checkpoint_id()
         with _store_errors("create checkpoint"):
-            result = await storage.store.put(prefix + checkpoint_id, data)
+            result = await storage.put_object(prefix + checkpoint_id, data)
             self._known.add(prefix)
             if prune:
                 await self._prune(storage, prefix)
@@ -131,7 +131,7 @@ class WorkspaceCheckpoints(AsyncFileCheckpoints):
         keep = max(1, storage.checkpoints_per_file)
         infos = await storage.store.list(prefix)
         for info in infos[:-keep]:
-            await storage.store.delete(info.key)
+            await storage.delete_object(info.key)
 
     async def restore_checkpoint(self, contents_mgr: Any, checkpoint_id: str, path: str) -> None:
         target = self._target(path)
@@ -173,7 +173,7 @@ class WorkspaceCheckpoints(AsyncFileCheckpoints):
         storage, prefix = target
         self._known.discard(prefix)
         with _store_errors("delete checkpoint"):
-            await storage.store.delete(prefix + _check_id(checkpoint_id))
+            await storage.delete_object(prefix + _check_id(checkpoint_id))
 
     async def rename_checkpoint(self, checkpoint_id: str, old_path: str, new_path: str) -> None:
         old, new = self._target(old_path), self._target(new_path)
@@ -185,8 +185,8 @@ class WorkspaceCheckpoints(AsyncFileCheckpoints):
         storage = old[0]
         with _store_errors("rename checkpoint"):
             blob = await storage.store.get(old[1] + _check_id(checkpoint_id))
-            await storage.store.put(new[1] + checkpoint_id, blob.data)
-            await storage.store.delete(old[1] + checkpoint_id)
+            await storage.put_object(new[1] + checkpoint_id, blob.data)
+            await storage.delete_object(old[1] + checkpoint_id)
 
     async def rename_all_checkpoints(self, old_path: str, new_path: str) -> None:
         """A file or a whole folder: every checkpoint under the old prefix moves."""
@@ -201,8 +201,8 @@ class WorkspaceCheckpoints(AsyncFileCheckpoints):
         try:
             for info in await storage.store.list(old[1]):
                 blob = await storage.store.get(info.key)
-                await storage.store.put(new[1] + info.key[len(old[1]) :], blob.data)
-                await storage.store.delete(info.key)
+                await storage.put_object(new[1] + info.key[len(old[1]) :], blob.data)
+                await storage.delete_object(info.key)
         except StoreError as e:  # the rename itself succeeded; do not fail it
             self.log.warning("checkpoints of %s not moved to %s: %s", old_path, new_path, e)
 
@@ -215,7 +215,7 @@ class WorkspaceCheckpoints(AsyncFileCheckpoints):
         storage, prefix = target
         self._known = {p for p in self._known if not p.startswith(prefix)}
         try:
-            await storage.store.delete_prefix(prefix)
+            await storage.delete_prefix(prefix)
         except StoreError as e:
             self.log.warning("checkpoints of %s: delete queued (%s)", path, e)
             storage.queue_delete(path, prefix)

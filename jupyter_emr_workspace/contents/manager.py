@@ -33,15 +33,21 @@ class WorkspaceContentsManager(AsyncLargeFileManager):
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
         storage = self.storage
         chunk = model.get("chunk")
-        if storage is not None and chunk is not None:
+        tracked = storage is not None and model.get("type") != "directory"
+        if tracked:
             # before the bytes land: the scheduler's scan must not send a partial file
+            # (jupyter's atomic writing truncates the file in place)
             storage.saved(path, chunk, before=True)
         token = IN_SAVE.set(True)
         try:
             result: dict[str, Any] = await super().save(model, path)
+        except BaseException:
+            if tracked:
+                storage.saved(path, None)  # whatever is on disk now is backed up
+            raise
         finally:
             IN_SAVE.reset(token)
-        if storage is not None and model.get("type") != "directory":
+        if tracked:
             storage.saved(path, chunk)
         return result
 

@@ -7,7 +7,10 @@ the local file and its backup agreed):
 - backup changed, local file unchanged: download it;
 - both changed (or no common point and different content): keep both; the local file
   stays, the backup's version is written beside it as ``name.conflict-<writer>-<time>.ext``;
-- keys that would escape the Workspace folder are refused and reported, never written.
+- keys that would escape the Workspace folder are refused and reported, never written;
+- keys that cannot be written here are refused and reported too, and the rest goes on:
+  ``d`` beside ``d/f`` (a file named like a folder of the backup: the folder wins), or a
+  key whose place on disk is taken by a folder, or whose folder is taken by a file.
 Downloads run in parallel (``restore_concurrency``); disk work runs in threads.
 """
 
@@ -58,6 +61,21 @@ async def _limited(factories: list[Callable[[], Awaitable[None]]], limit: int) -
     await asyncio.gather(*(run(f) for f in factories))
 
 
+def _refusing(
+    key: str, refused: list[dict[str, str]], factory: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    """Run a download; a key the disk cannot take (a folder in a file's place, a file in
+    a folder's) is reported as refused instead of failing the whole open."""
+
+    async def run() -> None:
+        try:
+            await factory()
+        except OSError as e:
+            refused.append({"key": key, "reason": f"cannot be written here: {e.strerror or e}"})
+
+    return run
+
+
 class Restorer:
     def __init__(self, store: BlobStore, scheduler: BackupScheduler, concurrency: int):
         self.store, self.scheduler, self.concurrency = store, scheduler, concurrency
@@ -73,8 +91,10 @@ class Restorer:
         refused: list[dict[str, str]] = []
         work: list[Callable[[], Awaitable[None]]] = []
         # queued deletes (a file, or a folder as "dir/"): never bring those back
-        deleting = [d[len(prefix) :] for d in st.deletes if d.startswith(prefix)]
+        deleting = [d.key[len(prefix) :] for d in st.deletes if d.key.startswith(prefix)]
         deleting = [d if d.endswith("/") else d + "/" for d in deleting] + deleting
+        rels = {info.key[len(prefix) :] for info in infos}
+        folders = {r.rsplit("/", i)[0] for r in rels for i in range(1, r.count("/") + 1)}
         for info in infos:
             rel = info.key[len(prefix) :]
             if rel.endswith("/") and info.size == 0:
@@ -84,13 +104,34 @@ class Restorer:
             if target is None:
                 refused.append({"key": info.key, "reason": reason or "escapes the folder"})
                 continue
+            if rel in folders:
+                refused.append(
+                    {
+                        "key": info.key,
+                        "reason": f"the backup also has files under {rel}/: a file and a "
+                        "folder cannot share a name on disk; the folder was restored",
+                    }
+                )
+                continue
             if is_skipped(rel) or any(rel == d.rstrip("/") or rel.startswith(d) for d in deleting):
                 continue
             action = await self._decide(st, rel, info, target, local.get(rel))
             if action == "download":
-                work.append(functools.partial(self._download, st, rel, info, target, restored))
+                work.append(
+                    _refusing(
+                        info.key,
+                        refused,
+                        functools.partial(self._download, st, rel, info, target, restored),
+                    )
+                )
             elif action == "conflict":
-                work.append(functools.partial(self._keep_both, st, rel, info, target, conflicts))
+                work.append(
+                    _refusing(
+                        info.key,
+                        refused,
+                        functools.partial(self._keep_both, st, rel, info, target, conflicts),
+                    )
+                )
         try:
             await _limited(work, self.concurrency)
         finally:

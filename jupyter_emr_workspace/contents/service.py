@@ -12,13 +12,13 @@ from jupyter_core.paths import jupyter_data_dir
 
 from ..errors import Conflict, UpstreamError
 from ..leases import Lease
-from ..store import StoreError
+from ..store import StoreError, WriteResult
 from ..studio import Identity
 from ..workspaces import Workspace
 from .backup import BackupScheduler
-from .checkpoints import checkpoint_prefix
+from .checkpoints import PREFIX, checkpoint_prefix
 from .restore import Restorer
-from .state import StateFiles
+from .state import QueuedDelete, StateFiles
 from .unleased import UnleasedWrites
 
 EMR = "elasticmapreduce"
@@ -74,16 +74,53 @@ class Storage:
         )
 
     def queue_delete(self, path: str, prefix: str) -> None:
-        """A store prefix (checkpoints) that could not be deleted now: retried with backups."""
+        """A store prefix (checkpoints) that could not be deleted now: retried with backups,
+        fenced by the generation it was decided under."""
         workspace_id, _ = self.folders.workspace_of(path)
         if workspace_id:
-            self.scheduler.state(workspace_id).deletes.append(prefix)
+            generation = self.leases.generation(workspace_id) or 0
+            item = QueuedDelete(prefix, generation, self.leases.server_id)
+            self.scheduler.state(workspace_id).deletes.append(item)
             self.scheduler._persist_soon(workspace_id)
+
+    # -- checkpoints' store operations, fenced like backups -------------------------------
+    def _fence_of(self, key: str) -> tuple[str | None, int]:
+        """The Workspace a checkpoint key belongs to, and this server's live generation
+        on it (0 when it holds no lease)."""
+        rest = key[len(PREFIX) + 1 :] if key.startswith(PREFIX + "/") else ""
+        workspace_id = rest.partition("/")[0] or None
+        generation = self.leases.generation(workspace_id) if workspace_id else None
+        return workspace_id, generation or 0
+
+    async def put_object(self, key: str, data: bytes) -> WriteResult:
+        """A new checkpoint object: it carries the generation and server, so a stale
+        server's deletes can tell it is newer than they are."""
+        _, generation = self._fence_of(key)
+        meta = {"generation": str(generation), "server": self.leases.server_id}
+        return await self.store.put(key, data, metadata=meta)
+
+    async def delete_object(self, key: str) -> bool:
+        """Delete a checkpoint object unless it is newer than this server's lease (or this
+        server holds no lease); False when it was kept."""
+        workspace_id, generation = self._fence_of(key)
+        if workspace_id is None or not generation:
+            return False
+        return await self.scheduler.delete_fenced(workspace_id, key, generation)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Every checkpoint object under ``prefix``, fenced one by one; how many went."""
+        deleted = 0
+        for info in await self.store.list(prefix):
+            deleted += bool(await self.delete_object(info.key))
+        return deleted
 
     # -- Workspace hooks ------------------------------------------------------------------
     async def on_open(self, ws: Workspace, lease: Lease) -> dict[str, Any]:
         folder = await asyncio.to_thread(self.folders.ensure, ws.id)
         aside = await self.unleased.set_aside(ws.id, folder)
+        # deletes queued here earlier (an outage, a crash) are checked against the
+        # backups first: one refused as older than the backup lets that backup restore
+        await self.scheduler.run_deletes(ws.id)
         try:
             facts = await self.restorer.restore(ws.id, folder)
         except StoreError as e:

@@ -31,6 +31,28 @@ class Entry:
 
 
 @dataclass
+class QueuedDelete:
+    """A store key (or a prefix ending in "/") to delete, with the lease generation under
+    which the delete was decided and the server that decided it: it never removes a backup
+    written under a newer generation (another server's work after a takeover), nor one of
+    the same generation from another server (a collaborator's), however long it waited in
+    the queue. The server id survives a restart here, so a restarted server (new random
+    id) still deletes what its previous run wrote."""
+
+    key: str
+    generation: int
+    server: str = ""
+
+    @classmethod
+    def from_json(cls, data: Any) -> QueuedDelete:
+        if isinstance(data, str):  # written before deletes carried a generation:
+            return cls(data, 0)  # it may remove only backups that carry none
+        return cls(
+            str(data["key"]), int(data.get("generation") or 0), str(data.get("server") or "")
+        )
+
+
+@dataclass
 class WorkspaceState:
     """Backup bookkeeping of one Workspace on this server."""
 
@@ -38,7 +60,7 @@ class WorkspaceState:
     #: relative path → epoch seconds when it was first marked changed
     pending: dict[str, float] = field(default_factory=dict)
     #: store keys or prefixes (ending in "/") still to delete
-    deletes: list[str] = field(default_factory=list)
+    deletes: list[QueuedDelete] = field(default_factory=list)
     #: relative path → {"error", "attempts", "retry_at"}
     failed: dict[str, dict[str, Any]] = field(default_factory=dict)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
@@ -58,7 +80,7 @@ class WorkspaceState:
         state = cls()
         state.manifest = {k: Entry(**v) for k, v in (data.get("manifest") or {}).items()}
         state.pending = {str(k): float(v) for k, v in (data.get("pending") or {}).items()}
-        state.deletes = [str(k) for k in data.get("deletes") or []]
+        state.deletes = [QueuedDelete.from_json(d) for d in data.get("deletes") or []]
         state.failed = dict(data.get("failed") or {})
         state.conflicts = list(data.get("conflicts") or [])[-100:]
         state.last_backup_at = data.get("last_backup_at")

@@ -33,6 +33,8 @@ class ObjectInfo:
     etag: str
     size: int
     last_modified: datetime | None = None
+    #: User metadata (``head`` fills it; ``list`` cannot): backups' generation and writer.
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

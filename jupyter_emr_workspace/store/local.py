@@ -101,7 +101,11 @@ class LocalStore(BlobStore):
             raise ObjectNotFound(key) from None
         if not path.is_file():
             raise ObjectNotFound(key)
-        return ObjectInfo(key, _etag(st), st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+        meta: dict[str, str] = {}
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            meta = json.loads(self._meta_path(key).read_text())
+        modified = datetime.fromtimestamp(st.st_mtime, UTC)
+        return ObjectInfo(key, _etag(st), st.st_size, modified, meta)
 
     def _current_etag(self, path: Path) -> str | None:
         try:

@@ -110,7 +110,13 @@ class S3Store(BlobStore):
 
     async def head(self, key: str) -> ObjectInfo:
         r = await self._call("head_object", Bucket=self.bucket, Key=self._key(key))
-        return ObjectInfo(key, r["ETag"], int(r.get("ContentLength", 0)), r.get("LastModified"))
+        return ObjectInfo(
+            key,
+            r["ETag"],
+            int(r.get("ContentLength", 0)),
+            r.get("LastModified"),
+            dict(r.get("Metadata") or {}),
+        )
 
     async def put(
         self,

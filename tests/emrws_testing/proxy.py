@@ -14,9 +14,17 @@ import contextlib
 import re
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 _REQUEST_LINE = re.compile(r"^[A-Z]+ \S+ HTTP/1\.[01]$")
+
+
+_SLOW_DOWN = (
+    b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+    b"Content-Length: 83\r\n\r\n"
+    b"<?xml version='1.0'?><Error><Code>SlowDown</Code><Message>refused</Message></Error>"
+)
 
 
 def _free_port() -> int:
@@ -34,6 +42,9 @@ class DelayProxy:
         self.requests = 0
         #: "METHOD /path" of each request seen (first line of each request turn)
         self.request_lines: list[str] = []
+        #: ``refuse("METHOD /path?query")`` true: answer that request 503 SlowDown without
+        #: passing it on (a store that refuses some requests: one operation, one prefix)
+        self.refuse: Callable[[str], bool] | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -90,7 +101,14 @@ class DelayProxy:
                         line = data.split(b"\r\n", 1)[0].decode("latin-1")
                         if _REQUEST_LINE.match(line):  # not a body after "100 Continue"
                             self.requests += 1
-                            self.request_lines.append(" ".join(line.split(" ")[:2]))
+                            request = " ".join(line.split(" ")[:2])
+                            self.request_lines.append(request)
+                            if self.refuse is not None and self.refuse(request):
+                                writer.write(_SLOW_DOWN)
+                                await writer.drain()
+                                writer.transport.close()
+                                up_writer.transport.abort()
+                                return
                             if self.delay:
                                 await asyncio.sleep(self.delay)
                     if not upstream:

@@ -23,10 +23,19 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """One jupyter-server with the extension, configured by a JSON config file."""
+    """One jupyter-server with the extension, configured by a JSON config file.
+
+    Its lease-lock id (``EmrWorkspaceApp.server_id``) is the installed default (random per
+    start, as after a real restart) unless a test that must name servers passes one."""
 
     def __init__(
-        self, root: Path, studio: dict[str, Any], *, name: str, extra: dict[str, Any] | None = None
+        self,
+        root: Path,
+        studio: dict[str, Any],
+        *,
+        name: str,
+        extra: dict[str, Any] | None = None,
+        server_id: str | None = None,
     ):
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
@@ -46,7 +55,7 @@ class ServerProcess:
                 "jpserver_extensions": {"jupyter_emr_workspace": True},
             },
             "IdentityProvider": {"token": self.token},
-            "EmrWorkspaceApp": {"server_id": name},
+            **({"EmrWorkspaceApp": {"server_id": server_id}} if server_id else {}),
             "Studio": studio,
             **(extra or {}),
         }
