@@ -25,8 +25,6 @@ from jupyter_emr_workspace.layout import Layout
 from jupyter_emr_workspace.leases import LeaseManager
 from jupyter_emr_workspace.store.local import LocalStore
 
-MANAGER = "jupyter_emr_workspace.contents.WorkspaceContentsManager"
-
 
 @pytest.fixture
 def proxy(moto: MotoHttp) -> Any:
@@ -53,7 +51,6 @@ def jp_server_config(studio_config: dict[str, Any], tmp_path: Path) -> dict[str,
         "ServerApp": {
             "jpserver_extensions": {"jupyter_emr_workspace": True},
             "identity_provider_class": "emrws_testing.identity.HeaderIdentityProvider",
-            "contents_manager_class": MANAGER,
         },
         "Studio": {"audit_log_path": str(tmp_path / "audit.jsonl"), **studio_config},
         "FileContentsManager": {"delete_to_trash": False, "always_delete_dir": True},

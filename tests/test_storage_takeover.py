@@ -13,7 +13,6 @@ stoppable proxy: what the docs promise about fencing, with the installed default
 
 from __future__ import annotations
 
-import json
 import signal
 import uuid
 from collections.abc import Iterator
@@ -25,8 +24,6 @@ from emrws_testing.moto_servers import MotoHttp, client
 from emrws_testing.proxy import DelayProxy
 from emrws_testing.servers import ServerProcess
 from storage_helpers import cell_text, keys, nb_model, read, wait_sync
-
-MANAGER = "jupyter_emr_workspace.contents.WorkspaceContentsManager"
 
 
 def text(s3: Any, bucket: str, key: str) -> str | None:
@@ -47,9 +44,6 @@ class Node:
         self.root = base / f"{name}-root"
         self.name = name
         self.server = ServerProcess(self.root, config, name=name)
-        cfg = json.loads(self.server.config_path.read_text())
-        cfg["ServerApp"]["contents_manager_class"] = MANAGER
-        self.server.config_path.write_text(json.dumps(cfg))
 
     def start(self) -> Node:
         self.server.start()
