@@ -17,16 +17,18 @@ function serverPath(path: string): string {
 }
 
 /**
- * Tells the user when a save of a document inside a Workspace was refused.
+ * Tells the user when a save of a document inside a Workspace is refused.
  *
  * Without jupyter-collaboration a refused save is a failed contents request
  * (423, its message names the holder) and JupyterLab shows it in its "File
- * Save Error" dialog. With jupyter-collaboration, edits travel through the
- * document's room, which drops those of a user without the lease, and the
- * save "completes" with nothing written: this watcher notices such saves (of
- * documents with unsaved changes, in a Workspace this tab does not hold), asks
- * the server who holds the Workspace, and when it is not this user shows an
- * error naming why, so no edit vanishes silently.
+ * Save Error" dialog. With jupyter-collaboration, edits and the save request
+ * travel through the document's room, which drops those of a user without the
+ * lease: depending on the server the save then never answers, fails with a
+ * bare "Saving failed", or "completes" with nothing written. So this watcher
+ * acts when such a save starts (a collaborative document with unsaved
+ * changes, in a Workspace this tab does not hold): it asks the server who
+ * holds the Workspace and, when it is not this user, shows an error naming
+ * why, so no edit vanishes silently.
  */
 export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
   Widget,
@@ -51,16 +53,13 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
     _widget: Widget,
     context: DocumentRegistry.IContext<DocumentRegistry.IModel>
   ): IDisposable {
-    let dirty = false;
     const onSaveState = (
       _: unknown,
       state: DocumentRegistry.SaveState
     ): void => {
-      if (state === 'started') {
-        dirty = context.model.dirty;
-      } else if (
-        state === 'completed' &&
-        dirty &&
+      if (
+        state === 'started' &&
+        context.model.dirty &&
         context.model.collaborative
       ) {
         void this.check(context.path);
@@ -73,9 +72,9 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
   }
 
   /**
-   * Check a save of `path` that completed through a collaboration room, and
-   * show an error when the server dropped it. Resolves with the message shown,
-   * or null when the save was not refused.
+   * Check a save of `path` going through a collaboration room, and show an
+   * error when the server refuses it. Resolves with the message shown, or null
+   * when the save is not refused.
    */
   async check(path: string): Promise<string | null> {
     const file = serverPath(path);

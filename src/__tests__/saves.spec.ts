@@ -73,12 +73,17 @@ function fakeContext(path: string, collaborative: boolean) {
   return {
     context:
       context as unknown as DocumentRegistry.IContext<DocumentRegistry.IModel>,
-    /** The user edits and saves; the server answers as JupyterLab sees it. */
-    save(outcome: 'completed' | 'failed' = 'completed') {
+    /**
+     * The user edits and saves; the save ends as JupyterLab sees it, or never
+     * (the room dropped the save request).
+     */
+    save(outcome: 'completed' | 'failed' | 'never' = 'completed') {
       context.model.dirty = true;
       saveState.emit('started');
-      context.model.dirty = outcome === 'failed';
-      saveState.emit(outcome);
+      if (outcome !== 'never') {
+        context.model.dirty = outcome === 'failed';
+        saveState.emit(outcome);
+      }
     },
     saveClean() {
       context.model.dirty = false;
@@ -137,11 +142,16 @@ describe('RefusedSaveWatcher', () => {
       /^Your changes to "analysis.ipynb" were not saved: Workspace "churn" is read-only for you \(bob has been editing it since .+\)\. Copy your changes elsewhere/
     );
 
-    // The next refused save replaces the notification instead of piling up.
-    doc.save();
+    // The next refused save replaces the notification instead of piling up;
+    // whether the room never answers, or answers a bare failure.
+    doc.save('never');
     await flush();
     expect(notify).toHaveBeenCalledTimes(2);
     expect(notify.mock.calls[1][1]).toBe('n-1');
+    expect(notify.mock.calls[1][0]).toBe(message);
+    doc.save('failed');
+    await flush();
+    expect(notify).toHaveBeenCalledTimes(3);
   });
 
   it('says so for a tab that lost its lease too', async () => {
