@@ -15,7 +15,7 @@ import {
   IStudio,
   IWorkspace
 } from './api';
-import { ApiError } from './handler';
+import { ApiError, isStoreUnavailable } from './handler';
 import {
   ActivityModel,
   ILeaseState,
@@ -221,12 +221,24 @@ function OpenWorkspaceSummary(props: {
       aria-live="polite"
     >
       <span>{text}</span>
-      {state.heartbeatError && state.mode === 'editing' && (
-        <ErrorMessage
-          error={state.heartbeatError}
-          prefix={trans.__('Could not renew the lease, retrying:')}
-        />
-      )}
+      {state.heartbeatError &&
+        state.mode === 'editing' &&
+        (isStoreUnavailable(state.heartbeatError) ? (
+          <div
+            className="jp-EmrWorkspace-notice jp-mod-storeUnavailable"
+            role="status"
+          >
+            {trans.__(
+              'The lease cannot be renewed while the store is away (%1); retrying. Your work is kept on this server.',
+              state.heartbeatError.message
+            )}
+          </div>
+        ) : (
+          <ErrorMessage
+            error={state.heartbeatError}
+            prefix={trans.__('Could not renew the lease, retrying:')}
+          />
+        ))}
       {(state.mode === 'editing' || state.mode === 'read-only') && (
         <button
           type="button"

@@ -349,6 +349,33 @@ describe('EmrWorkspacePanel', () => {
     model.dispose();
   });
 
+  it('says a lease that cannot be renewed waits for the store, not a failure', async () => {
+    const { panel, model, keeper, client: c } = await render({}, [workspace()]);
+    await keeper.open(model.workspace('e-1')!);
+    c.heartbeat.mockImplementation(async () => {
+      throw new ApiError(
+        503,
+        'StoreUnavailable',
+        "The Studio's store s3://b/p is unavailable"
+      );
+    });
+    await keeper.heartbeat();
+    await until(
+      () =>
+        !!panel.node.querySelector(
+          '.jp-EmrWorkspace-current .jp-mod-storeUnavailable'
+        )
+    );
+    const current = panel.node.querySelector('.jp-EmrWorkspace-current')!;
+    expect(current.textContent).toContain(
+      "The lease cannot be renewed while the store is away (The Studio's store s3://b/p is unavailable); retrying. Your work is kept on this server."
+    );
+    expect(current.querySelector('.jp-EmrWorkspace-error')).toBeNull();
+    keeper.dispose();
+    panel.dispose();
+    model.dispose();
+  });
+
   it('tells its model whether it is visible', async () => {
     const { panel, model } = await render({}, []);
     expect(model.visible).toBe(true);
