@@ -141,9 +141,7 @@ export function BackupsOffNotice(props: {
       {backups.reason && (
         <span className="jp-EmrWorkspace-noticeReason">{backups.reason}</span>
       )}{' '}
-      {trans.__(
-        'Workspaces open and lock as usual, but files saved in them stay on this server only.'
-      )}
+      {trans.__('Workspaces still open, lock and save on this server.')}
     </div>
   );
 }

@@ -136,8 +136,9 @@ async function render(
 
 const BACKUPS_OFF = {
   enabled: false,
+  // As the server words it (contents/choice.py).
   reason:
-    'The server uses my_site.contents.CustomContentsManager, not a subclass of WorkspaceContentsManager.',
+    "The server's contents manager is my_site.contents.CustomContentsManager, chosen by c.ServerApp.contents_manager_class or another extension, and it is not jupyter_emr_workspace.contents.WorkspaceContentsManager or a subclass of it. Workspace files are copied to s3://b/p only by the periodic scan: deleting or renaming a notebook leaves its backup behind, checkpoints stay on this server, and pending saves are not shown. Remove that setting (or set it to jupyter_emr_workspace.contents.WorkspaceContentsManager) to turn backups on.",
   contents_manager: 'my_site.contents.CustomContentsManager'
 };
 
@@ -282,7 +283,9 @@ describe('EmrWorkspacePanel', () => {
     expect(notice.getAttribute('role')).toBe('status');
     expect(notice.textContent).toContain('Backups are off on this server.');
     expect(notice.textContent).toContain(BACKUPS_OFF.reason);
-    expect(notice.textContent).toContain('stay on this server only');
+    expect(notice.textContent).toContain(
+      'Workspaces still open, lock and save on this server.'
+    );
     expect(notice.getAttribute('title')).toContain(
       'my_site.contents.CustomContentsManager'
     );
