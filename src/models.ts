@@ -194,6 +194,15 @@ export class WorkspaceListModel implements IDisposable {
     this._visible = visible;
     if (visible) {
       this._onFocus();
+      // Clusters missed while hidden (or never listed): list them now.
+      if (
+        !this._fatal &&
+        !this._clusterPoll.isDisposed &&
+        Date.now() - this._lastClusterFetch > this._interval * 3
+      ) {
+        this._forced.add('clusters');
+        void this._clusterPoll.refresh();
+      }
     }
   }
 
@@ -384,9 +393,10 @@ export class WorkspaceListModel implements IDisposable {
   }
 
   private async _fetchClusters(): Promise<void> {
-    // Clusters make sense once the Studio answered.
+    // Clusters make sense once the Studio answered: wait for a fetch on its way.
     if (!this._studio) {
-      if (this._poll.state.phase === 'started') {
+      const phase = this._poll.state.phase;
+      if (phase === 'started' || phase === 'refreshed') {
         await this._poll.tick.catch(() => undefined);
       }
       if (!this._studio) {
@@ -394,6 +404,7 @@ export class WorkspaceListModel implements IDisposable {
       }
     }
     this._clustersLoading = true;
+    this._lastClusterFetch = Date.now();
     this._changed.emit();
     try {
       const [clusters, templates] = await Promise.all([
@@ -452,6 +463,7 @@ export class WorkspaceListModel implements IDisposable {
   private _loaded = false;
   private _isDisposed = false;
   private _lastFetch = 0;
+  private _lastClusterFetch = 0;
   private _visible = true;
   private _forced = new Set<'workspaces' | 'clusters'>();
   private _interval: number;

@@ -527,6 +527,44 @@ describe('WorkspaceListModel polling when hidden', () => {
     expect(client.listWorkspaces).toHaveBeenCalledTimes(4);
   });
 
+  it('lists clusters at start when the panel is shown as the poll starts', async () => {
+    // As the plugin does: the panel is added hidden, polling starts, then the
+    // panel is shown (its refresh replaces the poll's first tick).
+    const client = mockClient();
+    model = new WorkspaceListModel({
+      client,
+      frontendVersion: '0.1.0',
+      refreshInterval: 10000,
+      autoStart: false
+    });
+    model.visible = false;
+    void model.start();
+    model.visible = true;
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(1);
+    expect(client.listClusters).toHaveBeenCalledTimes(1);
+    expect(model.clusters).not.toBeNull();
+  });
+
+  it('lists clusters missed while the panel was hidden when it is shown', async () => {
+    const client = mockClient();
+    await started(client);
+    await jest.advanceTimersByTimeAsync(20000);
+    const listed = client.listClusters.mock.calls.length;
+    expect(listed).toBeGreaterThanOrEqual(1);
+    model.visible = false;
+    await jest.advanceTimersByTimeAsync(5 * 60000);
+    expect(client.listClusters).toHaveBeenCalledTimes(listed);
+    model.visible = true;
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listClusters).toHaveBeenCalledTimes(listed + 1);
+    // Shown again soon after: not listed again.
+    model.visible = false;
+    model.visible = true;
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listClusters).toHaveBeenCalledTimes(listed + 1);
+  });
+
   it('fetches on an explicit refresh even while hidden', async () => {
     const client = mockClient();
     await started(client);
