@@ -28,6 +28,41 @@ export interface IStudio {
   lease_seconds: number;
   heartbeat_seconds: number;
   autosave_interval: number;
+  /**
+   * Whether this server backs Workspaces up (absent on servers older than the
+   * field: read it through `backupsOf`).
+   */
+  backups?: IBackupsState;
+}
+
+/**
+ * `/studio`'s `backups`: whether the server's contents manager backs the
+ * Workspaces up, and why not when it does not.
+ */
+export interface IBackupsState {
+  enabled: boolean;
+  /**
+   * Why backups are off (e.g. the admin chose another contents manager).
+   */
+  reason: string | null;
+  /**
+   * The server's contents manager, `module.Class`.
+   */
+  contents_manager?: string;
+}
+
+/**
+ * The backup state a Studio answer tells, or null when the server is older
+ * than the field (it does not say, so nothing is shown).
+ */
+export function backupsOf(
+  studio: IStudio | null | undefined
+): IBackupsState | null {
+  const backups = studio?.backups;
+  if (!backups || typeof backups.enabled !== 'boolean') {
+    return null;
+  }
+  return backups;
 }
 
 export interface ILockHolder {

@@ -197,6 +197,20 @@ function errorFromResponse(
 }
 
 /**
+ * The code of the error the server answers (503) when the Studio's store (S3
+ * or a folder) cannot be reached or refuses; its message names the store.
+ */
+export const STORE_UNAVAILABLE = 'StoreUnavailable';
+
+/**
+ * Whether `error` says the Studio's store is away (not a bug, not a refusal:
+ * work on this server waits locally and the request can be tried again).
+ */
+export function isStoreUnavailable(error: unknown): error is ApiError {
+  return error instanceof ApiError && error.code === STORE_UNAVAILABLE;
+}
+
+/**
  * The message of any thrown value.
  */
 export function errorText(error: unknown): string {

@@ -34,6 +34,8 @@ import { EmrWorkspacePanel } from './panel';
 // The panel, status item and banner are built at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { WorkspaceStatus } from './status';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { RefusedSaveWatcher } from './saves';
 import { CommandIDs, PLUGIN_ID } from './tokens';
 import { FRONTEND_VERSION } from './version';
 
@@ -175,13 +177,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const docExtension = new ReadOnlyDocumentExtension(keeper, trans);
     app.docRegistry.addWidgetExtension('Notebook', docExtension);
     app.docRegistry.addWidgetExtension('Editor', docExtension);
+    // A save refused in a Workspace is always said (collaboration drops it silently).
+    const saves = new RefusedSaveWatcher({ keeper, model, client, trans });
+    app.docRegistry.addWidgetExtension('Notebook', saves);
+    app.docRegistry.addWidgetExtension('Editor', saves);
 
     // The status bar item.
     if (statusBar) {
       const activeChanged = new Signal<LeaseKeeper, void>(keeper);
       keeper.stateChanged.connect(() => activeChanged.emit());
       statusBar.registerStatusItem(`${PLUGIN_ID}:status`, {
-        item: new WorkspaceStatus({ keeper, backup, commands, trans }),
+        item: new WorkspaceStatus({ keeper, backup, commands, trans, model }),
         align: 'left',
         rank: 4,
         isActive: () => keeper.state.mode !== 'closed',

@@ -13,7 +13,7 @@ import {
   ITemplate,
   IWorkspace
 } from './api';
-import { ApiError } from './handler';
+import { ApiError, isStoreUnavailable } from './handler';
 
 /**
  * Normalise an npm or a Python version so both spell a release alike
@@ -74,10 +74,13 @@ export function workspaceState(
 /**
  * The Studio, its Workspaces, clusters and templates, kept fresh by polling.
  *
- * The poll backs off on errors, stands by while the page is hidden and
- * refreshes when the window gets the focus back (at most every few seconds).
- * A mismatch between the server extension's and the frontend's versions stops
- * everything and leaves one message in `fatal`.
+ * The poll backs off on errors (a store that is away included) and stands by
+ * while the page is hidden or the panel showing it is (`visible`), once the
+ * Studio is known: nobody reads the list then, and many idle tabs must not
+ * load the server. It refreshes when the page or the panel is shown again and
+ * when the window gets the focus back (at most every few seconds); an explicit
+ * `refresh()` always fetches. A mismatch between the server extension's and the
+ * frontend's versions stops everything and leaves one message in `fatal`.
  */
 export class WorkspaceListModel implements IDisposable {
   constructor(options: WorkspaceListModel.IOptions) {
@@ -89,19 +92,23 @@ export class WorkspaceListModel implements IDisposable {
       ((server, frontend) =>
         `jupyter-emr-workspace server extension ${server} and frontend ${frontend} do not match: reinstall the package and restart JupyterLab.`);
 
+    const pageStandby = options.standby ?? 'when-hidden';
     this._poll = new Poll({
       auto: false,
       factory: () => this._fetchWorkspaces(),
       frequency: this._frequency(this._interval),
       name: 'jupyter-emr-workspace:workspaces',
-      standby: options.standby ?? 'when-hidden'
+      // Stand by at the first tick that finds the page hidden.
+      linger: 0,
+      standby: () => this._standby(pageStandby, 'workspaces')
     });
     this._clusterPoll = new Poll({
       auto: false,
       factory: () => this._fetchClusters(),
       frequency: this._frequency(this._interval * 3),
       name: 'jupyter-emr-workspace:clusters',
-      standby: options.standby ?? 'when-hidden'
+      linger: 0,
+      standby: () => this._standby(pageStandby, 'clusters')
     });
 
     if (typeof window !== 'undefined') {
@@ -150,6 +157,53 @@ export class WorkspaceListModel implements IDisposable {
    */
   get clusterError(): Error | null {
     return this._clusterError;
+  }
+
+  /**
+   * The last error when it says the Studio's store is away (503
+   * `StoreUnavailable`, whose message names the store), else null. The poll
+   * keeps trying, backing off; the list shown is the last one fetched.
+   */
+  get storeUnavailable(): ApiError | null {
+    return isStoreUnavailable(this._error) ? this._error : null;
+  }
+
+  /**
+   * When the poll tries again after a failure (null when it is not failing).
+   */
+  get nextTry(): Date | null {
+    const state = this._poll.state;
+    if (!this._error || state.phase !== 'rejected') {
+      return null;
+    }
+    return new Date(state.timestamp + state.interval);
+  }
+
+  /**
+   * Whether the panel showing the model is visible. While it is not (and the
+   * Studio is known), polling stands by; showing it again refreshes.
+   */
+  get visible(): boolean {
+    return this._visible;
+  }
+
+  set visible(visible: boolean) {
+    if (visible === this._visible) {
+      return;
+    }
+    this._visible = visible;
+    if (visible) {
+      this._onFocus();
+      // Clusters missed while hidden (or never listed): list them now.
+      if (
+        !this._fatal &&
+        !this._clusterPoll.isDisposed &&
+        Date.now() - this._lastClusterFetch > this._interval * 3
+      ) {
+        this._forced.add('clusters');
+        void this._clusterPoll.refresh();
+      }
+    }
   }
 
   /**
@@ -240,6 +294,7 @@ export class WorkspaceListModel implements IDisposable {
       return;
     }
     this._studioStale = true;
+    this._forced.add('workspaces');
     await this._poll.refresh();
     // The tick rejects if the poll is disposed meanwhile (version mismatch).
     await this._poll.tick.catch(() => undefined);
@@ -252,6 +307,7 @@ export class WorkspaceListModel implements IDisposable {
     if (this._fatal || this._clusterPoll.isDisposed) {
       return;
     }
+    this._forced.add('clusters');
     await this._clusterPoll.refresh();
     await this._clusterPoll.tick.catch(() => undefined);
   }
@@ -287,6 +343,25 @@ export class WorkspaceListModel implements IDisposable {
     Signal.clearData(this);
   }
 
+  /**
+   * Whether a poll stands by: never for an explicit refresh; while the panel
+   * is hidden once the Studio is known (commands need its permissions even
+   * when the panel was never shown); else as `page` says (by default: while
+   * the page is hidden).
+   */
+  private _standby(
+    page: Poll.Standby | (() => boolean | Poll.Standby),
+    which: 'workspaces' | 'clusters'
+  ): boolean | Poll.Standby {
+    if (this._forced.delete(which)) {
+      return false;
+    }
+    if (!this._visible && this._studio) {
+      return true;
+    }
+    return typeof page === 'function' ? page() : page;
+  }
+
   private _frequency(interval: number): IPoll.Frequency {
     return { interval, backoff: true, max: Math.max(interval * 10, 300000) };
   }
@@ -318,9 +393,10 @@ export class WorkspaceListModel implements IDisposable {
   }
 
   private async _fetchClusters(): Promise<void> {
-    // Clusters make sense once the Studio answered.
+    // Clusters make sense once the Studio answered: wait for a fetch on its way.
     if (!this._studio) {
-      if (this._poll.state.phase === 'started') {
+      const phase = this._poll.state.phase;
+      if (phase === 'started' || phase === 'refreshed') {
         await this._poll.tick.catch(() => undefined);
       }
       if (!this._studio) {
@@ -328,6 +404,7 @@ export class WorkspaceListModel implements IDisposable {
       }
     }
     this._clustersLoading = true;
+    this._lastClusterFetch = Date.now();
     this._changed.emit();
     try {
       const [clusters, templates] = await Promise.all([
@@ -359,12 +436,14 @@ export class WorkspaceListModel implements IDisposable {
     if (
       this._fatal ||
       this._poll.isDisposed ||
+      !this._visible ||
       (typeof document !== 'undefined' && document.hidden)
     ) {
       return;
     }
     // Refresh when the user comes back, without hammering the server.
     if (Date.now() - this._lastFetch > WorkspaceListModel.FOCUS_THROTTLE) {
+      this._forced.add('workspaces');
       void this._poll.refresh();
     }
   };
@@ -384,6 +463,9 @@ export class WorkspaceListModel implements IDisposable {
   private _loaded = false;
   private _isDisposed = false;
   private _lastFetch = 0;
+  private _lastClusterFetch = 0;
+  private _visible = true;
+  private _forced = new Set<'workspaces' | 'clusters'>();
   private _interval: number;
   private _frontendVersion: string;
   private _mismatchMessage: (server: string, frontend: string) => string;
@@ -806,6 +888,14 @@ export class BackupMonitor implements IDisposable {
 
   get error(): Error | null {
     return this._error;
+  }
+
+  /**
+   * The last error when it says the Studio's store is away: backups wait on
+   * this server until it is back.
+   */
+  get storeUnavailable(): ApiError | null {
+    return isStoreUnavailable(this._error) ? this._error : null;
   }
 
   get busy(): boolean {

@@ -3,10 +3,19 @@ import { Time } from '@jupyterlab/coreutils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { addIcon, refreshIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
+import type { Message } from '@lumino/messaging';
 import { ISignal } from '@lumino/signaling';
 import * as React from 'react';
 
-import { Actions, ClusterType, ICluster, IWorkspace } from './api';
+import {
+  Actions,
+  backupsOf,
+  ClusterType,
+  ICluster,
+  IStudio,
+  IWorkspace
+} from './api';
+import { ApiError, isStoreUnavailable } from './handler';
 import {
   ActivityModel,
   ILeaseState,
@@ -105,6 +114,72 @@ function ErrorMessage(props: {
   );
 }
 
+/**
+ * Says, without alarm, that this server does not back Workspaces up, and why
+ * (`/studio`'s `backups`; nothing when an older server does not say).
+ */
+export function BackupsOffNotice(props: {
+  studio: IStudio | null;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { trans } = props;
+  const backups = backupsOf(props.studio);
+  if (!backups || backups.enabled) {
+    return null;
+  }
+  return (
+    <div
+      className="jp-EmrWorkspace-notice jp-mod-backupsOff"
+      role="status"
+      title={
+        backups.contents_manager
+          ? trans.__('Contents manager: %1', backups.contents_manager)
+          : undefined
+      }
+    >
+      <strong>{trans.__('Backups are off on this server.')}</strong>{' '}
+      {backups.reason && (
+        <span className="jp-EmrWorkspace-noticeReason">{backups.reason}</span>
+      )}{' '}
+      {trans.__('Workspaces still open, lock and save on this server.')}
+    </div>
+  );
+}
+
+/**
+ * Says plainly that the Studio's store is away (503 `StoreUnavailable`): which
+ * store (the server's message names it), that work here is kept and backed up
+ * once it is back, and when the panel tries again.
+ */
+export function StoreUnavailableNotice(props: {
+  error: ApiError | null;
+  nextTry: Date | null;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { error, nextTry, trans } = props;
+  if (!error) {
+    return null;
+  }
+  return (
+    <div
+      className="jp-EmrWorkspace-notice jp-mod-storeUnavailable"
+      role="status"
+    >
+      <strong>{trans.__("The Studio's store cannot be reached.")}</strong>{' '}
+      <span className="jp-EmrWorkspace-noticeReason">{error.message}</span>{' '}
+      {trans.__(
+        'Work on this server is kept here and backed up when the store is back. The list below may be out of date.'
+      )}{' '}
+      {nextTry
+        ? trans.__(
+            'Trying again at %1.',
+            nextTry.toLocaleTimeString(undefined, { hour12: false })
+          )
+        : trans.__('Trying again automatically.')}
+    </div>
+  );
+}
+
 function OpenWorkspaceSummary(props: {
   state: ILeaseState;
   trans: TranslationBundle;
@@ -144,12 +219,24 @@ function OpenWorkspaceSummary(props: {
       aria-live="polite"
     >
       <span>{text}</span>
-      {state.heartbeatError && state.mode === 'editing' && (
-        <ErrorMessage
-          error={state.heartbeatError}
-          prefix={trans.__('Could not renew the lease, retrying:')}
-        />
-      )}
+      {state.heartbeatError &&
+        state.mode === 'editing' &&
+        (isStoreUnavailable(state.heartbeatError) ? (
+          <div
+            className="jp-EmrWorkspace-notice jp-mod-storeUnavailable"
+            role="status"
+          >
+            {trans.__(
+              'The lease cannot be renewed while the store is away (%1); retrying. Your work is kept on this server.',
+              state.heartbeatError.message
+            )}
+          </div>
+        ) : (
+          <ErrorMessage
+            error={state.heartbeatError}
+            prefix={trans.__('Could not renew the lease, retrying:')}
+          />
+        ))}
       {(state.mode === 'editing' || state.mode === 'read-only') && (
         <button
           type="button"
@@ -532,7 +619,16 @@ function PanelView(props: IPanelProps): JSX.Element {
           ))}
         </div>
       )}
-      <ErrorMessage error={model.error} />
+      <BackupsOffNotice studio={studio} trans={trans} />
+      {model.storeUnavailable ? (
+        <StoreUnavailableNotice
+          error={model.storeUnavailable}
+          nextTry={model.nextTry}
+          trans={trans}
+        />
+      ) : (
+        <ErrorMessage error={model.error} />
+      )}
       <OpenWorkspaceSummary
         state={keeper.state}
         trans={trans}
@@ -586,11 +682,34 @@ function PanelView(props: IPanelProps): JSX.Element {
 
 /**
  * The "EMR Workspaces" side panel.
+ *
+ * It tells its model whether it is visible: the list polls only while it is.
  */
 export class EmrWorkspacePanel extends ReactWidget {
   constructor(private options: IPanelProps) {
     super();
     this.addClass('jp-EmrWorkspace-panel');
+    this.options.model.visible = false;
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.options.model.visible = this.isVisible;
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.options.model.visible = true;
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.options.model.visible = false;
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.options.model.visible = false;
+    super.onBeforeDetach(msg);
   }
 
   protected render(): JSX.Element {

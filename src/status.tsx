@@ -4,18 +4,46 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
 import * as React from 'react';
 
-import { IBackupStatus } from './api';
-import { BackupMonitor, ILeaseState, LeaseKeeper } from './models';
+import { backupsOf, IBackupsState, IBackupStatus } from './api';
+import { isStoreUnavailable } from './handler';
+import {
+  BackupMonitor,
+  ILeaseState,
+  LeaseKeeper,
+  WorkspaceListModel
+} from './models';
 import { CommandIDs } from './tokens';
 
 /**
  * One line about a backup status: last backup time, pending count, error.
+ *
+ * `notice` is set for states that are not failures but need saying: backups
+ * off on this server (with the reason), or the store away (backups wait).
  */
 export function backupText(
   status: IBackupStatus | null,
   error: Error | null,
-  trans: TranslationBundle
-): { text: string; problem: string | null } {
+  trans: TranslationBundle,
+  backups: IBackupsState | null = null
+): { text: string; problem: string | null; notice?: string } {
+  if (backups && !backups.enabled) {
+    return {
+      text: trans.__('Backups off'),
+      problem: null,
+      notice:
+        backups.reason ?? trans.__('This server does not back Workspaces up.')
+    };
+  }
+  if (isStoreUnavailable(error)) {
+    return {
+      text: trans.__('Backups waiting: store unreachable'),
+      problem: null,
+      notice: trans.__(
+        '%1 Files are kept on this server and backed up when the store is back.',
+        error.message
+      )
+    };
+  }
   if (error) {
     return {
       text: trans.__('Backup status unavailable'),
@@ -74,34 +102,49 @@ function leaseText(state: ILeaseState, trans: TranslationBundle): string {
   }
 }
 
-function StatusView(props: {
+interface IStatusProps {
   keeper: LeaseKeeper;
   backup: BackupMonitor;
   commands: CommandRegistry;
   trans: TranslationBundle;
-}): JSX.Element | null {
-  const { keeper, backup, commands, trans } = props;
+  /**
+   * The Studio's model: whether this server backs Workspaces up.
+   */
+  model?: WorkspaceListModel;
+}
+
+function StatusView(props: IStatusProps): JSX.Element | null {
+  const { keeper, backup, commands, trans, model } = props;
   const [, setTick] = React.useState(0);
   React.useEffect(() => {
     const bump = () => setTick(tick => tick + 1);
     keeper.stateChanged.connect(bump);
     backup.changed.connect(bump);
+    model?.changed.connect(bump);
     bump();
     // Keep "backed up N minutes ago" fresh.
     const timer = setInterval(bump, 30000);
     return () => {
       keeper.stateChanged.disconnect(bump);
       backup.changed.disconnect(bump);
+      model?.changed.disconnect(bump);
       clearInterval(timer);
     };
-  }, [keeper, backup]);
+  }, [keeper, backup, model]);
 
   const state = keeper.state;
   if (!state.workspace || state.mode === 'closed') {
     return null;
   }
   const cluster = state.workspace.attachment?.cluster_id;
-  const { text, problem } = backupText(backup.status, backup.error, trans);
+  const backups = backupsOf(model?.studio);
+  const { text, problem, notice } = backupText(
+    backup.status,
+    backup.error,
+    trans,
+    backups
+  );
+  const backupsOff = !!backups && !backups.enabled;
   return (
     <div
       className="jp-EmrWorkspace-statusItem"
@@ -117,20 +160,29 @@ function StatusView(props: {
       </span>
       {state.mode === 'editing' && (
         <>
-          <button
-            type="button"
-            className="jp-EmrWorkspace-statusButton"
-            disabled={backup.busy}
-            onClick={() => void commands.execute(CommandIDs.backupNow)}
-          >
-            {backup.busy ? trans.__('Backing up…') : trans.__('Back up now')}
-          </button>
+          {!backupsOff && (
+            <button
+              type="button"
+              className="jp-EmrWorkspace-statusButton"
+              disabled={backup.busy}
+              onClick={() => void commands.execute(CommandIDs.backupNow)}
+            >
+              {backup.busy ? trans.__('Backing up…') : trans.__('Back up now')}
+            </button>
+          )}
           <span
             className={`jp-EmrWorkspace-statusBackup${
-              problem ? ' jp-mod-error' : ''
+              problem ? ' jp-mod-error' : notice ? ' jp-mod-notice' : ''
             }`}
-            title={problem ? `${text}\n${problem}` : text}
+            title={
+              problem
+                ? `${text}\n${problem}`
+                : notice
+                  ? `${text}: ${notice}`
+                  : text
+            }
             data-pending={backup.status?.pending?.length ?? 0}
+            data-backups={backupsOff ? 'off' : 'on'}
           >
             {problem ? `⚠ ${text}: ${problem.split('\n')[0]}` : text}
           </span>
@@ -144,14 +196,7 @@ function StatusView(props: {
  * Status bar item of the Workspace open in this tab.
  */
 export class WorkspaceStatus extends ReactWidget {
-  constructor(
-    private options: {
-      keeper: LeaseKeeper;
-      backup: BackupMonitor;
-      commands: CommandRegistry;
-      trans: TranslationBundle;
-    }
-  ) {
+  constructor(private options: IStatusProps) {
     super();
     this.addClass('jp-EmrWorkspace-status');
   }

@@ -17,7 +17,10 @@ module.exports = {
   ...baseConfig,
   // The scenarios share one server and build on each other.
   workers: 1,
+  // A retry on CI tells a flaky test from a broken one, but never hides it:
+  // a test that passes only on its retry fails the run.
   retries: process.env.CI ? 1 : 0,
+  failOnFlakyTests: !!process.env.CI,
   timeout: 120 * 1000,
   expect: { timeout: 20 * 1000 },
   outputDir: 'test-results',

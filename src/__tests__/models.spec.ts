@@ -88,6 +88,12 @@ function mockClient(overrides: Record<string, jest.Mock> = {}): any {
   };
 }
 
+/** Await `promise` while fake timers run the poll's immediate ticks. */
+async function settled<T>(promise: Promise<T>): Promise<T> {
+  await jest.advanceTimersByTimeAsync(0);
+  return promise;
+}
+
 /** Let pending promise callbacks run. */
 async function flush(times = 5): Promise<void> {
   for (let i = 0; i < times; i++) {
@@ -337,6 +343,72 @@ describe('WorkspaceListModel', () => {
     }
   });
 
+  it('keeps polling with back-off while the store is away, and says which store', async () => {
+    jest.useFakeTimers();
+    try {
+      const away = new ApiError(
+        503,
+        'StoreUnavailable',
+        "The Studio's store s3://bucket/prefix is unavailable: connection refused. Nothing was changed; try again when it is reachable."
+      );
+      const client = mockClient();
+      model = new WorkspaceListModel({
+        client,
+        frontendVersion: '0.1.0',
+        refreshInterval: 10000,
+        autoStart: false,
+        standby: 'never'
+      });
+      await settled(model.refresh());
+      expect(model.storeUnavailable).toBeNull();
+      client.listWorkspaces.mockImplementation(async () => {
+        throw away;
+      });
+      await jest.advanceTimersByTimeAsync(10000);
+      expect(client.listWorkspaces).toHaveBeenCalledTimes(2);
+      expect(model.storeUnavailable).toBe(away);
+      expect(model.storeUnavailable?.message).toContain('s3://bucket/prefix');
+      // The last list stays shown.
+      expect(model.workspaces.map(w => w.id)).toEqual(['e-1']);
+      expect(model.nextTry!.getTime()).toBeGreaterThan(Date.now());
+
+      // Ten minutes away: it keeps trying, but backs off (at the normal
+      // interval it would have tried 60 times).
+      await jest.advanceTimersByTimeAsync(600000);
+      const tries = client.listWorkspaces.mock.calls.length - 2;
+      expect(tries).toBeGreaterThanOrEqual(2);
+      expect(tries).toBeLessThan(30);
+      expect(model.poll.state.phase).toBe('rejected');
+
+      // Back: the next try clears the notice.
+      client.listWorkspaces.mockImplementation(async () => [workspace()]);
+      await jest.advanceTimersByTimeAsync(300000);
+      expect(model.storeUnavailable).toBeNull();
+      expect(model.error).toBeNull();
+      expect(model.nextTry).toBeNull();
+    } finally {
+      model.dispose();
+      jest.useRealTimers();
+    }
+  });
+
+  it('tells other errors from a store that is away', async () => {
+    const client = mockClient({
+      listWorkspaces: jest.fn(async () => {
+        throw new ApiError(500, 'Internal', 'boom');
+      })
+    });
+    model = new WorkspaceListModel({
+      client,
+      frontendVersion: '0.1.0',
+      autoStart: false,
+      standby: 'never'
+    });
+    await model.refresh();
+    expect(model.error?.message).toBe('boom');
+    expect(model.storeUnavailable).toBeNull();
+  });
+
   it('updates and removes Workspaces locally', () => {
     model = new WorkspaceListModel({
       client: mockClient(),
@@ -353,6 +425,175 @@ describe('WorkspaceListModel', () => {
     model.remove('e-1');
     expect(model.workspace('e-1')).toBeUndefined();
     expect(model.workspace('e-2')).toBeDefined();
+  });
+});
+
+/**
+ * Make the page visible or hidden, as a browser does (Lumino's polls and the
+ * model read `document.visibilityState` / `document.hidden`).
+ */
+function pageVisibility() {
+  let state: DocumentVisibilityState = 'visible';
+  Object.defineProperty(document, 'visibilityState', {
+    configurable: true,
+    get: () => state
+  });
+  Object.defineProperty(document, 'hidden', {
+    configurable: true,
+    get: () => state === 'hidden'
+  });
+  return {
+    set(next: DocumentVisibilityState) {
+      state = next;
+      document.dispatchEvent(new Event('visibilitychange'));
+    },
+    restore() {
+      this.set('visible');
+      delete (document as any).visibilityState;
+      delete (document as any).hidden;
+    }
+  };
+}
+
+describe('WorkspaceListModel polling when hidden', () => {
+  let model: WorkspaceListModel;
+  let page: ReturnType<typeof pageVisibility>;
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    page = pageVisibility();
+  });
+
+  afterEach(() => {
+    model?.dispose();
+    page.restore();
+    jest.useRealTimers();
+  });
+
+  /** A started model (default standby) that fetched once. */
+  async function started(client: any) {
+    model = new WorkspaceListModel({
+      client,
+      frontendVersion: '0.1.0',
+      refreshInterval: 10000,
+      autoStart: false
+    });
+    await model.start();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(10000);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(2);
+    return model;
+  }
+
+  it('stops polling while the page is hidden and resumes when it is shown', async () => {
+    const client = mockClient();
+    await started(client);
+    const clusters = client.listClusters.mock.calls.length;
+
+    page.set('hidden');
+    await jest.advanceTimersByTimeAsync(30 * 60000);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(2);
+    expect(client.listClusters).toHaveBeenCalledTimes(clusters);
+
+    // Shown again: refreshed at once, then polled as before.
+    page.set('visible');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(3);
+    await jest.advanceTimersByTimeAsync(10000);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(4);
+    await jest.advanceTimersByTimeAsync(30000);
+    expect(client.listClusters.mock.calls.length).toBeGreaterThan(clusters);
+  });
+
+  it('stops polling while its panel is hidden and refreshes when it is shown', async () => {
+    const client = mockClient();
+    await started(client);
+    const clusters = client.listClusters.mock.calls.length;
+
+    model.visible = false;
+    await jest.advanceTimersByTimeAsync(30 * 60000);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(2);
+    expect(client.listClusters).toHaveBeenCalledTimes(clusters);
+    // Focus comes back to the window, but the panel is still hidden.
+    window.dispatchEvent(new Event('focus'));
+    await jest.advanceTimersByTimeAsync(10000);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(2);
+
+    model.visible = true;
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(3);
+    await jest.advanceTimersByTimeAsync(10000);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(4);
+  });
+
+  it('lists clusters at start when the panel is shown as the poll starts', async () => {
+    // As the plugin does: the panel is added hidden, polling starts, then the
+    // panel is shown (its refresh replaces the poll's first tick).
+    const client = mockClient();
+    model = new WorkspaceListModel({
+      client,
+      frontendVersion: '0.1.0',
+      refreshInterval: 10000,
+      autoStart: false
+    });
+    model.visible = false;
+    void model.start();
+    model.visible = true;
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(1);
+    expect(client.listClusters).toHaveBeenCalledTimes(1);
+    expect(model.clusters).not.toBeNull();
+  });
+
+  it('lists clusters missed while the panel was hidden when it is shown', async () => {
+    const client = mockClient();
+    await started(client);
+    await jest.advanceTimersByTimeAsync(20000);
+    const listed = client.listClusters.mock.calls.length;
+    expect(listed).toBeGreaterThanOrEqual(1);
+    model.visible = false;
+    await jest.advanceTimersByTimeAsync(5 * 60000);
+    expect(client.listClusters).toHaveBeenCalledTimes(listed);
+    model.visible = true;
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listClusters).toHaveBeenCalledTimes(listed + 1);
+    // Shown again soon after: not listed again.
+    model.visible = false;
+    model.visible = true;
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listClusters).toHaveBeenCalledTimes(listed + 1);
+  });
+
+  it('fetches on an explicit refresh even while hidden', async () => {
+    const client = mockClient();
+    await started(client);
+    model.visible = false;
+    page.set('hidden');
+    await settled(model.refresh());
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(3);
+    // …and stands by again after it.
+    await jest.advanceTimersByTimeAsync(30 * 60000);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(3);
+  });
+
+  it('loads the Studio once even when the panel starts hidden', async () => {
+    const client = mockClient();
+    model = new WorkspaceListModel({
+      client,
+      frontendVersion: '0.1.0',
+      refreshInterval: 10000,
+      autoStart: false
+    });
+    model.visible = false;
+    await model.start();
+    await jest.advanceTimersByTimeAsync(0);
+    // Commands need the permissions: the first fetch happens…
+    expect(client.getStudio).toHaveBeenCalledTimes(1);
+    expect(model.studio).not.toBeNull();
+    // …and then nothing while the panel stays hidden.
+    await jest.advanceTimersByTimeAsync(30 * 60000);
+    expect(client.listWorkspaces).toHaveBeenCalledTimes(1);
   });
 });
 
@@ -596,6 +837,23 @@ describe('BackupMonitor', () => {
       'Access denied to s3://bucket'
     );
     expect(monitor.error?.message).toBe('Access denied to s3://bucket');
+    monitor.dispose();
+  });
+
+  it('tells a store that is away from a failed backup', async () => {
+    const client = mockClient({
+      getBackupStatus: jest.fn(async () => {
+        throw new ApiError(
+          503,
+          'StoreUnavailable',
+          "The Studio's store s3://bucket/prefix is unavailable"
+        );
+      })
+    });
+    const monitor = new BackupMonitor({ client, standby: 'never' });
+    monitor.watch('e-1');
+    await monitor.refresh();
+    expect(monitor.storeUnavailable?.message).toContain('s3://bucket/prefix');
     monitor.dispose();
   });
 });

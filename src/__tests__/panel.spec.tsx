@@ -3,10 +3,16 @@ import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 import { framePromise, sleep } from '@jupyterlab/testing';
 
-import { IWorkspace } from '../api';
-import { ActivityModel, LeaseKeeper, WorkspaceListModel } from '../models';
+import { IStudio, IWorkspace } from '../api';
+import { ApiError } from '../handler';
+import {
+  ActivityModel,
+  BackupMonitor,
+  LeaseKeeper,
+  WorkspaceListModel
+} from '../models';
 import { EmrWorkspacePanel, stateText } from '../panel';
-import { backupText } from '../status';
+import { backupText, WorkspaceStatus } from '../status';
 
 const trans = nullTranslator.load('jupyter_emr_workspace');
 
@@ -39,7 +45,11 @@ function workspace(overrides: Partial<IWorkspace> = {}): IWorkspace {
   };
 }
 
-function client(permissions: Record<string, boolean>, list: IWorkspace[]) {
+function client(
+  permissions: Record<string, boolean>,
+  list: IWorkspace[],
+  studio: Partial<IStudio> = {}
+) {
   return {
     getStudio: jest.fn(async () => ({
       id: 'es-1',
@@ -50,7 +60,8 @@ function client(permissions: Record<string, boolean>, list: IWorkspace[]) {
       backup_uri: 's3://b/p',
       lease_seconds: 90,
       heartbeat_seconds: 30,
-      autosave_interval: 60
+      autosave_interval: 60,
+      ...studio
     })),
     listWorkspaces: jest.fn(async () => list),
     listClusters: jest.fn(async () => ({
@@ -84,15 +95,23 @@ function client(permissions: Record<string, boolean>, list: IWorkspace[]) {
       path: `workspaces/${id}`
     })),
     heartbeat: jest.fn(async () => ({})),
-    closeWorkspace: jest.fn(async () => undefined)
+    closeWorkspace: jest.fn(async () => undefined),
+    getBackupStatus: jest.fn(async () => ({
+      last_backup_at: null,
+      pending: [],
+      failed: [],
+      conflicts: [],
+      last_error: null
+    }))
   } as any;
 }
 
 async function render(
   permissions: Record<string, boolean>,
-  list: IWorkspace[]
+  list: IWorkspace[],
+  studio: Partial<IStudio> = {}
 ) {
-  const c = client(permissions, list);
+  const c = client(permissions, list, studio);
   const model = new WorkspaceListModel({
     client: c,
     frontendVersion: '0.1.0',
@@ -112,8 +131,16 @@ async function render(
   await model.refreshClusters();
   await framePromise();
   await until(() => !panel.node.textContent?.includes('Loading'));
-  return { panel, model, keeper };
+  return { panel, model, keeper, client: c };
 }
+
+const BACKUPS_OFF = {
+  enabled: false,
+  // As the server words it (contents/choice.py).
+  reason:
+    "The server's contents manager is my_site.contents.CustomContentsManager, chosen by c.ServerApp.contents_manager_class or another extension, and it is not jupyter_emr_workspace.contents.WorkspaceContentsManager or a subclass of it. Workspace files are copied to s3://b/p only by the periodic scan: deleting or renaming a notebook leaves its backup behind, checkpoints stay on this server, and pending saves are not shown. Remove that setting (or set it to jupyter_emr_workspace.contents.WorkspaceContentsManager) to turn backups on.",
+  contents_manager: 'my_site.contents.CustomContentsManager'
+};
 
 describe('EmrWorkspacePanel', () => {
   afterEach(() => {
@@ -247,6 +274,124 @@ describe('EmrWorkspacePanel', () => {
     model.dispose();
   }, 30000);
 
+  it('says without alarm that backups are off on this server, and why', async () => {
+    const { panel, model } = await render({}, [workspace()], {
+      backups: BACKUPS_OFF
+    });
+    await until(() => !!panel.node.querySelector('.jp-mod-backupsOff'));
+    const notice = panel.node.querySelector('.jp-mod-backupsOff')!;
+    expect(notice.getAttribute('role')).toBe('status');
+    expect(notice.textContent).toContain('Backups are off on this server.');
+    expect(notice.textContent).toContain(BACKUPS_OFF.reason);
+    expect(notice.textContent).toContain(
+      'Workspaces still open, lock and save on this server.'
+    );
+    expect(notice.getAttribute('title')).toContain(
+      'my_site.contents.CustomContentsManager'
+    );
+    // Not an alarm: no alert says it (the Compute section's own errors aside).
+    const alerts = Array.from(
+      panel.node.querySelectorAll('[role="alert"]')
+    ).map(e => e.textContent ?? '');
+    expect(alerts.filter(text => /backup/i.test(text))).toEqual([]);
+    panel.dispose();
+    model.dispose();
+  });
+
+  it('says nothing about backups when they are on, or an older server does not say', async () => {
+    for (const studio of [
+      { backups: { enabled: true, reason: null, contents_manager: 'x.Y' } },
+      {}
+    ]) {
+      const { panel, model } = await render({}, [workspace()], studio);
+      await until(() => !!panel.node.querySelector('[data-workspace-id]'));
+      expect(panel.node.querySelector('[data-workspace-id]')).not.toBeNull();
+      expect(panel.node.querySelector('.jp-mod-backupsOff')).toBeNull();
+      expect(panel.node.textContent).not.toContain('Backups are off');
+      panel.dispose();
+      model.dispose();
+      document.body.innerHTML = '';
+    }
+  });
+
+  it('names the store that is away and says work here is kept, not a generic error', async () => {
+    const { panel, model, client: c } = await render({}, [workspace()]);
+    c.listWorkspaces.mockImplementation(async () => {
+      throw new ApiError(
+        503,
+        'StoreUnavailable',
+        "The Studio's store s3://b/p is unavailable: connection refused. Nothing was changed; try again when it is reachable."
+      );
+    });
+    await model.refresh();
+    await until(() => !!panel.node.querySelector('.jp-mod-storeUnavailable'));
+    const notice = panel.node.querySelector('.jp-mod-storeUnavailable')!;
+    expect(notice.textContent).toContain(
+      "The Studio's store cannot be reached."
+    );
+    expect(notice.textContent).toContain('s3://b/p is unavailable');
+    expect(notice.textContent).toContain(
+      'Work on this server is kept here and backed up when the store is back.'
+    );
+    expect(notice.textContent).toMatch(/Trying again at \d/);
+    // Not the generic error box; the last list stays.
+    const errors = Array.from(
+      panel.node.querySelectorAll('.jp-EmrWorkspace-error')
+    ).map(e => e.textContent);
+    expect(errors.filter(text => text?.includes('s3://b/p'))).toEqual([]);
+    expect(
+      panel.node.querySelector('[data-workspace-id="e-1"]')
+    ).not.toBeNull();
+
+    // Back: the notice goes.
+    c.listWorkspaces.mockImplementation(async () => [workspace()]);
+    await model.refresh();
+    await until(() => !panel.node.querySelector('.jp-mod-storeUnavailable'));
+    expect(panel.node.querySelector('.jp-mod-storeUnavailable')).toBeNull();
+    panel.dispose();
+    model.dispose();
+  });
+
+  it('says a lease that cannot be renewed waits for the store, not a failure', async () => {
+    const { panel, model, keeper, client: c } = await render({}, [workspace()]);
+    await keeper.open(model.workspace('e-1')!);
+    c.heartbeat.mockImplementation(async () => {
+      throw new ApiError(
+        503,
+        'StoreUnavailable',
+        "The Studio's store s3://b/p is unavailable"
+      );
+    });
+    await keeper.heartbeat();
+    await until(
+      () =>
+        !!panel.node.querySelector(
+          '.jp-EmrWorkspace-current .jp-mod-storeUnavailable'
+        )
+    );
+    const current = panel.node.querySelector('.jp-EmrWorkspace-current')!;
+    expect(current.textContent).toContain(
+      "The lease cannot be renewed while the store is away (The Studio's store s3://b/p is unavailable); retrying. Your work is kept on this server."
+    );
+    expect(current.querySelector('.jp-EmrWorkspace-error')).toBeNull();
+    keeper.dispose();
+    panel.dispose();
+    model.dispose();
+  });
+
+  it('tells its model whether it is visible', async () => {
+    const { panel, model } = await render({}, []);
+    expect(model.visible).toBe(true);
+    panel.hide();
+    expect(model.visible).toBe(false);
+    panel.show();
+    expect(model.visible).toBe(true);
+    Widget.detach(panel);
+    expect(model.visible).toBe(false);
+    panel.dispose();
+    model.dispose();
+  });
+
   it('shows only the version mismatch message', async () => {
     const c = client({}, []);
     c.getStudio.mockImplementation(async () => ({ version: '9.9.9' }));
@@ -313,5 +458,67 @@ describe('texts', () => {
     expect(
       backupText(null, new Error('Store unreachable'), trans).problem
     ).toBe('Store unreachable');
+  });
+
+  it('says backups are off, or wait for the store, without calling it a failure', () => {
+    const off = backupText(null, null, trans, BACKUPS_OFF);
+    expect(off).toEqual({
+      text: 'Backups off',
+      problem: null,
+      notice: BACKUPS_OFF.reason
+    });
+    const away = backupText(
+      null,
+      new ApiError(
+        503,
+        'StoreUnavailable',
+        "The Studio's store s3://b/p is unavailable."
+      ),
+      trans
+    );
+    expect(away.text).toBe('Backups waiting: store unreachable');
+    expect(away.problem).toBeNull();
+    expect(away.notice).toContain('s3://b/p');
+    expect(away.notice).toContain('backed up when the store is back');
+  });
+});
+
+describe('WorkspaceStatus', () => {
+  afterEach(() => {
+    document.body.innerHTML = '';
+  });
+
+  it("shows the backups' off state and hides Back up now", async () => {
+    const c = client({}, [workspace()], { backups: BACKUPS_OFF });
+    const model = new WorkspaceListModel({
+      client: c,
+      frontendVersion: '0.1.0',
+      autoStart: false,
+      standby: 'never'
+    });
+    await model.refresh();
+    const keeper = new LeaseKeeper({ client: c, target: null });
+    const backup = new BackupMonitor({ client: c, standby: 'never' });
+    const status = new WorkspaceStatus({
+      keeper,
+      backup,
+      model,
+      commands: new CommandRegistry(),
+      trans
+    });
+    Widget.attach(status, document.body);
+    await keeper.open(workspace());
+    backup.watch('e-1');
+    await backup.refresh();
+    await until(() => !!status.node.querySelector('[data-backups="off"]'));
+    const state = status.node.querySelector('.jp-EmrWorkspace-statusBackup')!;
+    expect(state.textContent).toBe('Backups off');
+    expect(state.getAttribute('title')).toContain(BACKUPS_OFF.reason);
+    expect(state.classList.contains('jp-mod-error')).toBe(false);
+    expect(status.node.textContent).not.toContain('Back up now');
+    status.dispose();
+    backup.dispose();
+    keeper.dispose();
+    model.dispose();
   });
 });

@@ -4,7 +4,8 @@ import {
   IJupyterLabPageFixture,
   test
 } from '@jupyterlab/galata';
-import type { APIRequestContext, Locator } from '@playwright/test';
+import type { APIRequestContext, Locator, Page } from '@playwright/test';
+import * as fs from 'fs';
 import * as path from 'path';
 
 /**
@@ -75,14 +76,71 @@ function item(panel: Locator, name = NAME): Locator {
   return panel.getByRole('listitem', { name, exact: true });
 }
 
+/**
+ * Width and height of a PNG file (its IHDR chunk).
+ */
+function pngSize(file: string): { width: number; height: number } {
+  const bytes = fs.readFileSync(file);
+  expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+}
+
+/**
+ * Write a screenshot of `locator` and check it is what it claims: the element
+ * is visible, and the file is a PNG of the element's size (not an empty or
+ * clipped shot).
+ */
 async function screenshot(
   locator: Locator,
   file: string,
   testInfo = test.info()
-): Promise<void> {
+): Promise<{ width: number; height: number }> {
+  await expect(locator).toBeVisible();
+  const box = (await locator.boundingBox())!;
+  expect(box.width).toBeGreaterThan(20);
+  expect(box.height).toBeGreaterThan(10);
+  const scale = await locator.page().evaluate(() => window.devicePixelRatio);
   const target = path.join(SCREENSHOTS, file);
+  fs.rmSync(target, { force: true });
   await locator.screenshot({ path: target });
+  const size = pngSize(target);
+  expect(Math.abs(size.width - box.width * scale)).toBeLessThanOrEqual(
+    2 * scale
+  );
+  expect(Math.abs(size.height - box.height * scale)).toBeLessThanOrEqual(
+    2 * scale
+  );
+  // A real picture, not a blank: PNG compresses a flat image to almost nothing.
+  expect(fs.statSync(target).size).toBeGreaterThan(
+    (size.width * size.height) / 200
+  );
   await testInfo.attach(file, { path: target, contentType: 'image/png' });
+  return size;
+}
+
+/**
+ * The panel's key elements, asserted before a screenshot of it.
+ */
+async function expectPanelShown(page: Page, panel: Locator): Promise<void> {
+  await expect(
+    panel.getByRole('heading', { name: 'EMR Workspaces', exact: true })
+  ).toBeVisible();
+  await expect(panel.getByText('signed in as alice')).toBeVisible();
+  await expect(
+    panel.getByRole('heading', { name: 'Workspaces', exact: true })
+  ).toBeVisible();
+  await expect(item(panel).locator('.jp-EmrWorkspace-state')).toHaveText(
+    /^In use by you since /
+  );
+  await expect(
+    panel.getByRole('heading', { name: 'Compute', exact: true })
+  ).toBeVisible();
+  await expect(panel.locator('.jp-EmrWorkspace-current')).toContainText(
+    `${NAME} is open in this tab; you hold its lease.`
+  );
+  const status = page.locator('.jp-EmrWorkspace-statusItem');
+  await expect(status).toContainText(NAME);
+  await expect(status).toContainText('Lease held');
 }
 
 // Galata's `mockState` answers every GET matching /.*\/api\/workspaces/ with
@@ -90,9 +148,11 @@ async function screenshot(
 // /emr-workspace/api/workspaces: keep JupyterLab's real (temporary) state.
 test.use({ mockState: false });
 
-// The scenarios build on each other and run in order on one worker; a failure
-// does not skip the rest, so each test reports on its own part.
-test.describe('EMR Workspaces panel', () => {
+// The scenarios build on each other (one Workspace, from creation to deletion)
+// and must run in this order on one worker: serial mode says so, and skips the
+// rest of the chain when one fails instead of failing them for the wrong
+// reason. The last describe block stands alone.
+test.describe.serial('EMR Workspaces panel', () => {
   test('the server extension answers and versions match', async ({
     page,
     request
@@ -251,21 +311,31 @@ test.describe('EMR Workspaces panel', () => {
     page
   }) => {
     const panel = await openWorkspace(page);
+    const status = page.locator('.jp-EmrWorkspace-statusItem');
+    const background = () =>
+      panel.evaluate(node => getComputedStyle(node).backgroundColor);
+
     await page.theme.setLightTheme();
     await openPanel(page);
+    await expectPanelShown(page, panel);
+    const light = await background();
     await screenshot(panel, 'panel-light.png');
-    await screenshot(
-      page.locator('.jp-EmrWorkspace-statusItem'),
-      'status-light.png'
-    );
+    await screenshot(status, 'status-light.png');
+
     await page.theme.setDarkTheme();
     await openPanel(page);
+    await expectPanelShown(page, panel);
+    // The theme did change what is shot.
+    expect(await background()).not.toBe(light);
     await screenshot(panel, 'panel-dark.png');
-    await screenshot(
-      page.locator('.jp-EmrWorkspace-statusItem'),
-      'status-dark.png'
-    );
+    await screenshot(status, 'status-dark.png');
     await page.theme.setLightTheme();
+
+    const bytes = (file: string) =>
+      fs.readFileSync(path.join(SCREENSHOTS, file));
+    expect(bytes('panel-light.png').equals(bytes('panel-dark.png'))).toBe(
+      false
+    );
   });
 
   test('another user sees it in use and opens it read-only', async ({
@@ -398,5 +468,87 @@ test.describe('EMR Workspaces panel', () => {
     await expect(item(panel)).toHaveCount(0);
     const gone = await request.get(`${API}/workspaces/${workspace.id}`);
     expect(gone.status()).toBe(404);
+  });
+});
+
+// Stands alone: its own Workspace, created and deleted here.
+test.describe('A save refused in a Workspace', () => {
+  test('is shown to the user, naming who holds it', async ({
+    page,
+    browser,
+    baseURL,
+    request,
+    waitForApplication
+  }) => {
+    const name = `${NAME}-save`;
+    const created = await request.post(`${API}/workspaces`, {
+      data: { name, description: 'refused saves' }
+    });
+    expect(created.status()).toBe(201);
+    const workspace = (await created.json()) as IWorkspace;
+    const { page: bob } = await galata.newPage({
+      baseURL: baseURL!,
+      browser,
+      waitForApplication,
+      autoGoto: false,
+      mockSettings: galata.DEFAULT_SETTINGS,
+      mockState: false
+    });
+    try {
+      // alice opens it in her tab (heartbeats keep her lease) and saves a file.
+      const panel = await openPanel(page);
+      await panel.getByRole('button', { name: `Open ${name}` }).click();
+      await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+        'Lease held'
+      );
+      const file = `${workspace.path}/shared.py`;
+      const written = await request.put(`/api/contents/${file}`, {
+        data: { type: 'file', format: 'text', content: 'x = 1\n' }
+      });
+      expect(written.ok()).toBeTruthy();
+
+      // bob opens the file, edits it and presses Ctrl+S.
+      const url = new URL(baseURL!);
+      await bob.context().addCookies([
+        { name: 'test_user', value: 'bob', domain: url.hostname, path: '/' }
+      ]);
+      await bob.goto();
+      await bob.evaluate(async path => {
+        await window.jupyterapp.commands.execute('docmanager:open', { path });
+      }, file);
+      const editor = bob.locator('.jp-FileEditor .cm-content');
+      await expect(editor).toContainText('x = 1');
+      await editor.click();
+      await bob.keyboard.press('End');
+      await bob.keyboard.type('  # bob was here');
+      await bob.keyboard.press('Control+s');
+
+      // A visible error says why (a dialog from the contents API's 423, or
+      // the panel's notification when a collaboration room drops the save).
+      const why = bob
+        .locator('.jp-Dialog, .Toastify__toast')
+        .filter({ hasText: /read-only for you/ })
+        .first();
+      await expect(why).toBeVisible({ timeout: 30000 });
+      await expect(why).toContainText('alice');
+      await expect(why).toContainText(name);
+
+      // Nothing of bob's reached the file.
+      const content = await (
+        await request.get(`/api/contents/${file}?content=1`)
+      ).json();
+      expect(content.content).toBe('x = 1\n');
+    } finally {
+      await bob.context().close();
+      const panel = await openPanel(page);
+      await panel.getByRole('button', { name: `Close ${name}` }).click();
+      await expect(
+        item(panel, name).locator('.jp-EmrWorkspace-state')
+      ).toHaveText('Free');
+      const deleted = await request.delete(
+        `${API}/workspaces/${workspace.id}?delete_notebooks=true`
+      );
+      expect(deleted.ok()).toBeTruthy();
+    }
   });
 });

@@ -1,0 +1,183 @@
+import { Notification } from '@jupyterlab/apputils';
+import { Time } from '@jupyterlab/coreutils';
+import { DocumentRegistry } from '@jupyterlab/docregistry';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
+import { Widget } from '@lumino/widgets';
+
+import { EmrWorkspaceClient, IWorkspace } from './api';
+import { errorText } from './handler';
+import { LeaseKeeper, WorkspaceListModel, workspaceState } from './models';
+
+/**
+ * The path of a document without its drive prefix (`RTC:workspaces/…`).
+ */
+function serverPath(path: string): string {
+  return path.replace(/^[^/:]+:/, '').replace(/^\/+/, '');
+}
+
+/**
+ * Tells the user when a save of a document inside a Workspace is refused.
+ *
+ * Without jupyter-collaboration a refused save is a failed contents request
+ * (423, its message names the holder) and JupyterLab shows it in its "File
+ * Save Error" dialog. With jupyter-collaboration, edits and the save request
+ * travel through the document's room, which drops those of a user without the
+ * lease: depending on the server the save then never answers, fails with a
+ * bare "Saving failed", or "completes" with nothing written. So this watcher
+ * acts when such a save starts (a collaborative document with unsaved
+ * changes, in a Workspace this tab does not hold): it asks the server who
+ * holds the Workspace and, when it is not this user, shows an error naming
+ * why, so no edit vanishes silently.
+ */
+export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
+  Widget,
+  DocumentRegistry.IModel
+> {
+  constructor(options: RefusedSaveWatcher.IOptions) {
+    this._keeper = options.keeper;
+    this._model = options.model;
+    this._client = options.client;
+    this._trans = options.trans;
+    this._notify =
+      options.notify ??
+      ((message, previous) => {
+        if (previous) {
+          Notification.dismiss(previous);
+        }
+        return Notification.error(message, { autoClose: false });
+      });
+  }
+
+  createNew(
+    _widget: Widget,
+    context: DocumentRegistry.IContext<DocumentRegistry.IModel>
+  ): IDisposable {
+    const onSaveState = (
+      _: unknown,
+      state: DocumentRegistry.SaveState
+    ): void => {
+      if (
+        state === 'started' &&
+        context.model.dirty &&
+        context.model.collaborative
+      ) {
+        void this.check(context.path);
+      }
+    };
+    context.saveState.connect(onSaveState);
+    return new DisposableDelegate(() => {
+      context.saveState.disconnect(onSaveState);
+    });
+  }
+
+  /**
+   * Check a save of `path` going through a collaboration room, and show an
+   * error when the server refuses it. Resolves with the message shown, or null
+   * when the save is not refused.
+   */
+  async check(path: string): Promise<string | null> {
+    const file = serverPath(path);
+    const workspace = this._workspaceOf(file);
+    if (!workspace) {
+      return null;
+    }
+    const state = this._keeper.state;
+    if (
+      state.mode === 'editing' &&
+      state.workspace?.id === workspace.id &&
+      this._keeper.contains(file)
+    ) {
+      return null;
+    }
+    const name = file.split('/').pop() ?? file;
+    let message: string;
+    try {
+      const [current, user] = await Promise.all([
+        this._client.getWorkspace(workspace.id),
+        this._user()
+      ]);
+      const held = workspaceState(current, user);
+      if (
+        held.kind === 'mine' ||
+        (held.kind === 'collaborative' &&
+          held.holders.some(holder => holder.user === user))
+      ) {
+        return null; // this user holds it (from another tab, say)
+      }
+      const holder =
+        held.kind === 'in-use'
+          ? held.holder
+          : held.kind === 'collaborative'
+            ? held.holders[0]
+            : null;
+      message = this._trans.__(
+        'Your changes to "%1" were not saved: Workspace "%2" is read-only for you%3. Copy your changes elsewhere, and open the Workspace from the EMR Workspaces panel to edit it.',
+        name,
+        current.name,
+        holder
+          ? this._trans.__(
+              ' (%1 has been editing it since %2)',
+              holder.user,
+              holder.since ? Time.formatHuman(new Date(holder.since)) : '?'
+            )
+          : this._trans.__(' (you do not hold its lease)')
+      );
+    } catch (error) {
+      message = this._trans.__(
+        'Your changes to "%1" may not have been saved: Workspace "%2" is not open for editing in this tab, and the server could not say who holds it (%3).',
+        name,
+        workspace.name,
+        errorText(error)
+      );
+    }
+    this._shown.set(
+      file,
+      this._notify(message, this._shown.get(file) ?? null) ?? ''
+    );
+    return message;
+  }
+
+  private _workspaceOf(path: string): IWorkspace | null {
+    const candidates = [...this._model.workspaces];
+    const open = this._keeper.state.workspace;
+    if (open) {
+      candidates.push(open);
+    }
+    for (const workspace of candidates) {
+      const root = serverPath(workspace.path ?? '').replace(/\/+$/, '');
+      if (root && (path === root || path.startsWith(root + '/'))) {
+        return workspace;
+      }
+    }
+    return null;
+  }
+
+  private async _user(): Promise<string | undefined> {
+    return (
+      this._model.studio?.user.name ??
+      (await this._client.getStudio()).user.name
+    );
+  }
+
+  private _keeper: LeaseKeeper;
+  private _model: WorkspaceListModel;
+  private _client: EmrWorkspaceClient;
+  private _trans: TranslationBundle;
+  private _notify: (message: string, previous: string | null) => string | void;
+  private _shown = new Map<string, string>();
+}
+
+export namespace RefusedSaveWatcher {
+  export interface IOptions {
+    keeper: LeaseKeeper;
+    model: WorkspaceListModel;
+    client: EmrWorkspaceClient;
+    trans: TranslationBundle;
+    /**
+     * Show `message` (default: a notification that stays), replacing the one
+     * shown before for the same document; returns its id.
+     */
+    notify?: (message: string, previous: string | null) => string | void;
+  }
+}
