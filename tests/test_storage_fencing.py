@@ -266,7 +266,10 @@ async def test_restore_refuses_keys_it_cannot_write_and_goes_on(
         assert r.code == 204, r
     assert (folder / "d" / "f.txt").read_text() == "d/f.txt"
     assert (folder / "ok.txt").read_text() == "ok.txt"
-    assert (folder / "x" / "inner.txt").read_text() == "local"
+    # the local folder stays (written while this server never held the Workspace, its
+    # file is set aside as a no-lease conflict copy beside where it was: nothing is lost)
+    kept = [p for p in (folder / "x").iterdir() if p.read_text() == "local"]
+    assert len(kept) == 1 and kept[0].name.startswith("inner"), kept
 
 
 # -- the lease rules, without a server --------------------------------------------------
