@@ -16,12 +16,54 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from .errors import ApiError, BadRequest, NotFound, PayloadTooLarge
+from .errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    StoreUnavailable,
+    UpstreamError,
+)
+from .store import ObjectNotFound, PreconditionFailed, StoreError
 from .studio import Identity, identity_from_user
 
 NAMESPACE = "emr-workspace"
 API = f"/{NAMESPACE}/api"
 WS_ID = r"(?P<workspace_id>[^/]+)"
+#: Request methods a handler may implement; the rest answer 405 with an ``Allow`` header.
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def as_api_error(exc: BaseException, store_uri: str) -> ApiError | None:
+    """The ApiError a client sees for ``exc``, or None for an unexpected error (500).
+
+    This is the one place where the store's failures become HTTP: an unreachable or
+    refusing store (and an UpstreamError a service raised because of one) is a 503
+    ``StoreUnavailable`` that names the store, on every route, so a client can tell an
+    outage from a bug and retry later.
+    """
+    if isinstance(exc, UpstreamError) and isinstance(exc.__cause__, StoreError):
+        message = exc.message if store_uri in exc.message else f"{exc.message} (store {store_uri})"
+        return StoreUnavailable(message, **exc.extra)
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, PreconditionFailed | ObjectNotFound):
+        # a race with another server that the service did not retry: the client may
+        return Conflict(
+            "The Workspace changed on another server while this request ran; try again",
+            code="ConcurrentModification",
+        )
+    if isinstance(exc, StoreError):
+        return StoreUnavailable(
+            f"The Studio's store {store_uri} is unavailable: {str(exc)[:300]}. "
+            "Nothing was changed; try again when it is reachable."
+        )
+    return None
 
 
 class BaseHandler(ExtensionHandlerMixin, APIHandler):
@@ -63,9 +105,12 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         if not body.strip():
             return {}
         try:
-            data = json.loads(body)
+            # NaN and Infinity are not JSON (RFC 8259) although Python reads them
+            data = json.loads(body, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"request body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise BadRequest("request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequest("request body must be a JSON object")
         return data
@@ -77,13 +122,32 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         else:
             self.finish(json.dumps(data))
 
+    def allowed_methods(self) -> list[str]:
+        """The methods this route implements (for 405's ``Allow`` header, RFC 9110)."""
+        return [
+            m.upper()
+            for m in METHODS
+            if getattr(type(self), m) is not getattr(web.RequestHandler, m)
+        ]
+
+    def _store_uri(self) -> str:
+        try:
+            return str(self.services.store.uri)
+        except (KeyError, AttributeError):
+            return "(not configured)"
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.set_header("Content-Type", "application/json")
-        if isinstance(exc, ApiError):
-            self.set_status(exc.status)
-            self.finish(json.dumps(exc.to_json()))
+        error = as_api_error(exc, self._store_uri()) if exc is not None else None
+        if error is not None:
+            self.set_status(error.status)
+            if error.status == 503:
+                self.set_header("Retry-After", "10")
+            self.finish(json.dumps(error.to_json()))
             return
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         if isinstance(exc, web.HTTPError):
             message = (
                 exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
@@ -98,8 +162,12 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         self.finish(json.dumps({"error": body}))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, ApiError) and value.status < 500:
-            self.log.info("%s %s: %s %s", self.request.method, self.request.path, value.code, value)
+        error = as_api_error(value, self._store_uri())
+        if error is not None and error.status < 500:
+            self.log.info("%s %s: %s %s", self.request.method, self.request.path, error.code, error)
+            return
+        if isinstance(error, StoreUnavailable):
+            self.log.warning("%s %s: %s", self.request.method, self.request.path, error)
             return
         super().log_exception(typ, value, tb)
 
