@@ -11,6 +11,7 @@ from http import HTTPStatus
 from importlib.resources import files
 from typing import Any
 
+import yaml
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
@@ -75,9 +76,23 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         """Studio membership first, for every route (core and parts): in IDENTITY_CENTER
-        mode an unassigned user gets 403 before any validation or lookup."""
-        await super().prepare()
-        if self._finished or self.current_user is None:
+        mode an unassigned user gets 403 before any validation or lookup.
+
+        A request that carries no credentials at all gets 401 (RFC 9110), not the 403
+        jupyter_server answers (its XSRF check or ``@web.authenticated``): 403 stays for
+        credentials that are not enough.
+        """
+        try:
+            await super().prepare()
+        except web.HTTPError as e:
+            if e.status_code == 403 and self._without_credentials():
+                raise web.HTTPError(401, "Authentication required") from None
+            raise
+        if self._finished:
+            return
+        if self.current_user is None:
+            if self._without_credentials():
+                raise web.HTTPError(401, "Authentication required")
             return  # @web.authenticated answers
         identity = self.identity()
         access = self.services.access
@@ -91,6 +106,17 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
                 details={"method": self.request.method, "path": self.request.path[:200]},
             )
             await access.require_member(identity)
+
+    def _without_credentials(self) -> bool:
+        """No user, and nothing that could have named one (header, cookie or token)."""
+        if getattr(self, "_jupyter_current_user", None) is not None:
+            return False
+        request = self.request
+        return not (
+            request.headers.get("Authorization")
+            or request.headers.get("Cookie")
+            or "token" in request.query_arguments
+        )
 
     def identity(self) -> Identity:
         return identity_from_user(
@@ -114,6 +140,13 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         if not isinstance(data, dict):
             raise BadRequest("request body must be a JSON object")
         return data
+
+    def empty_body(self) -> None:
+        """For operations that take no fields: refuse any (a typo must not pass silently)."""
+        data = self.json_body()
+        if data:
+            fields = sorted(data)[:10]
+            raise BadRequest(f"{self.request.method} {self.request.path} takes no fields: {fields}")
 
     def send(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -148,6 +181,8 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             return
         if status_code == 405:
             self.set_header("Allow", ", ".join(self.allowed_methods()))
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'token realm="jupyter_server"')
         if isinstance(exc, web.HTTPError):
             message = (
                 exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
@@ -231,7 +266,7 @@ class WorkspaceHandler(BaseHandler):
 class OpenHandler(BaseHandler):
     @web.authenticated
     async def post(self, workspace_id: str) -> None:
-        self.json_body()  # reject malformed bodies even though none is needed
+        self.empty_body()
         self.send(await self.services.workspaces.open(self.identity(), workspace_id))
 
 
@@ -261,10 +296,11 @@ class LockHandler(BaseHandler):
 class EventsHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        try:
-            limit = int(self.get_query_argument("limit", "100"))
-        except ValueError:
-            raise BadRequest("limit must be a whole number") from None
+        raw = self.get_query_argument("limit", "100")
+        # int() would also take " 5", "+5" and "1_0"
+        if not raw.isascii() or not raw.isdigit():
+            raise BadRequest("limit must be a whole number")
+        limit = int(raw)
         if not 1 <= limit <= 1000:
             raise BadRequest("limit must be between 1 and 1000")
         events = await self.services.workspaces.events(self.identity(), limit)
@@ -274,8 +310,26 @@ class EventsHandler(BaseHandler):
 class OpenApiHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        text = files(__package__).joinpath("openapi.yaml").read_text()
+        compute = self.services.extra.get("compute")
+        text = served_document(
+            list(self.services.studio.policies), list(getattr(compute, "sources", []))
+        )
         self.finish(text, set_content_type="application/yaml")
+
+
+def served_document(policy_names: list[str], cluster_types: list[str]) -> str:
+    """openapi.yaml with this Studio's policy names and cluster sources as the enums of
+    ``PolicyName`` and ``ClusterType``: the document says which values this server
+    accepts (with none configured, no value is valid)."""
+    text = files(__package__).joinpath("openapi.yaml").read_text()
+    doc = yaml.safe_load(text)
+    schemas = doc["components"]["schemas"]
+    for name, values in (("PolicyName", policy_names), ("ClusterType", cluster_types)):
+        if values:
+            schemas[name]["enum"] = sorted(values)
+        else:
+            schemas[name]["not"] = {}
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
 class NotFoundHandler(BaseHandler):

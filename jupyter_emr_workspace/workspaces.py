@@ -226,7 +226,8 @@ class WorkspaceRegistry:
             created_at=utcnow_iso(),
             description=validate_description(description),
             tags={**validate_tags(tags or {}), CREATOR_TAG: created_by},
-            collaboration=validate_collaboration(collaboration or {}),
+            # None is "not given"; any other value must be a valid object ([] or "" is not)
+            collaboration=validate_collaboration({} if collaboration is None else collaboration),
         )
         name_key = self.layout.name(ws.name)
         try:

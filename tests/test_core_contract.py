@@ -1,0 +1,80 @@
+"""The served API keeps its contract: schemathesis (every check, a fixed time budget)
+against ``/emr-workspace/api/openapi.yaml`` on a real ``jupyter server``, as installed.
+
+It fails on any finding: a 5xx, a status or body the document does not list, a request
+the schema allows that the server refuses, one it forbids that the server accepts, a
+missing 401 without credentials, a 405 without ``Allow``. ``EMRWS_CONTRACT_SEED`` picks
+another seed (the default keeps runs reproducible); ``EMRWS_CONTRACT_SECONDS`` another
+budget.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from emrws_testing.servers import ServerProcess
+
+CONFIG = Path(__file__).with_name("schemathesis") / "schemathesis.toml"
+SECONDS = int(os.environ.get("EMRWS_CONTRACT_SECONDS", "60"))
+SEED = os.environ.get("EMRWS_CONTRACT_SEED", "1")
+ALL = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def test_the_served_api_matches_its_openapi_document(tmp_path: Path) -> None:
+    server = ServerProcess(
+        tmp_path / "root",
+        {
+            "backup_uri": str(tmp_path / "store"),
+            "id": "es-contract",
+            # a policy, so the served document lists a name putSessionMapping accepts
+            "policies": {"all": ALL},
+            "assignments": {"user:alice": "all"},
+        },
+        name="contract",
+    )
+    server.start()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "schemathesis.cli",
+                "--config-file",
+                str(CONFIG),
+                "--no-color",
+                "run",
+                f"{server.url}/emr-workspace/api/openapi.yaml",
+                "-H",
+                f"Authorization: token {server.token}",
+                "--checks",
+                "all",
+                "--max-time",
+                str(SECONDS),
+                "--seed",
+                SEED,
+                "--workers",
+                "1",
+                "--generation-database",
+                "none",
+                "--output-sanitize",
+                "false",
+                "--report",
+                "junit",
+                "--report-dir",
+                str(tmp_path / "report"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=SECONDS * 3 + 60,
+            cwd=tmp_path,
+        )
+    finally:
+        server.stop()
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-20000:]
+    # the run reached the API: a broken setup must not pass as "no failures"
+    assert "Tested: 24" in output or "Tested:" in output, output[-3000:]
+    assert " 0 failures" not in output or "passed" in output, output[-3000:]
