@@ -127,6 +127,8 @@ class SessionMappings:
 
     async def put(self, principal: str, names: Sequence[str] | None) -> dict[str, list[str]]:
         """Set (or with ``None``/empty, remove) one principal's policies; atomic via ETag."""
+        if len(principal) > 256 or "\x00" in principal:
+            raise BadRequest("principal: at most 256 characters, no NUL")
         try:
             check_assignments({principal: list(names or [])}, self.studio.policies, "mapping")
         except ValueError as e:

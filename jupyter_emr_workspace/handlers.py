@@ -32,6 +32,7 @@ from .studio import Identity, identity_from_user
 NAMESPACE = "emr-workspace"
 API = f"/{NAMESPACE}/api"
 WS_ID = r"(?P<workspace_id>[^/]+)"
+UNAUTHENTICATED = "No credentials: send 'Authorization: token <token>' or log in"
 #: Request methods a handler may implement; the rest answer 405 with an ``Allow`` header.
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -86,13 +87,13 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             await super().prepare()
         except web.HTTPError as e:
             if e.status_code == 403 and self._without_credentials():
-                raise web.HTTPError(401, "Authentication required") from None
+                raise web.HTTPError(401, UNAUTHENTICATED) from None
             raise
         if self._finished:
             return
         if self.current_user is None:
             if self._without_credentials():
-                raise web.HTTPError(401, "Authentication required")
+                raise web.HTTPError(401, UNAUTHENTICATED)
             return  # @web.authenticated answers
         identity = self.identity()
         access = self.services.access

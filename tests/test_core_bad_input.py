@@ -176,6 +176,8 @@ async def test_patch_and_lease_calls_reject_bad_bodies(api: Api, services: Any) 
         {"principal": "alice", "policies": []},
         {"principal": "user:bob", "policies": "admin"},
         {"principal": 5, "policies": []},
+        {"principal": "user:" + "x" * 300, "policies": []},
+        {"principal": "user:a\x00b", "policies": []},
         {"principal": "user:bob"},
     ]:
         assert_client_error(await api("PUT", "studio/session-mappings", body), 400)
@@ -283,8 +285,8 @@ TEMPLATES = [
 
 @pytest.mark.parametrize("cluster_templates", [TEMPLATES])
 async def test_template_numbers_must_be_finite(api: Api) -> None:
-    """ "NaN" passed every min/max comparison (all comparisons with NaN are false) and
-    went to EMR as InstanceCount "nan"; "1e999" is infinite; 10**400 overflowed."""
+    """A "NaN" string passed every min/max comparison (any comparison with NaN is false)
+    and reached EMR as InstanceCount "nan"; "1e999" is infinite; 10**400 overflowed."""
     for value in ["NaN", "nan", "-nan", "Infinity", "inf", "-inf", "1e999", 10**400]:
         r = await api(
             "POST", "clusters", {"template": "small", "name": "n", "parameters": {"nodes": value}}
