@@ -1,7 +1,8 @@
 """A store that is away: every route of the extension (as openapi.yaml lists them)
 answers either as usual or 503 ``StoreUnavailable`` naming the store, never a bare 500,
-and the server recovers when the store comes back. S3 is moto over HTTP behind a proxy
-that the test stops, as a network outage does."""
+and the server recovers when the store comes back. S3 is moto over HTTP, made to fail
+three ways: behind a proxy that the test stops (a network outage), answering 403
+``AccessDenied`` (a bucket policy or role that refuses), answering 500 (S3 in trouble)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import yaml
 from conftest import Api, Response
 from emrws_testing.moto_servers import MotoHttp
 from emrws_testing.proxy import DelayProxy
+from emrws_testing.recording import RecordingMoto
 
 from jupyter_emr_workspace import parts
 from jupyter_emr_workspace.errors import StoreUnavailable, UpstreamError
@@ -47,24 +49,78 @@ NEED_THE_STORE = {
 }
 
 
+class Outage:
+    """An S3 endpoint the test can break and mend."""
+
+    def __init__(self, kind: str, moto: MotoHttp) -> None:
+        self.kind = kind
+        if kind == "unreachable":
+            self.proxy: DelayProxy | None = DelayProxy(int(urlparse(moto.url).port or 0)).start()
+            self.url = self.proxy.url
+        else:
+            self.proxy = None
+            self.faulty = RecordingMoto().start()  # the same in-process moto backends
+            self.url = self.faulty.url
+
+    def cut(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
+        else:
+            self.faulty.fail_with = (
+                (403, "AccessDenied")
+                if self.kind == "refused"
+                else (
+                    500,
+                    "InternalError",
+                )
+            )
+
+    def mend(self) -> None:
+        if self.proxy is not None:
+            self.proxy.start()
+        else:
+            self.faulty.fail_with = None
+
+    def close(self) -> None:
+        if self.proxy is not None:
+            self.proxy.close()
+        else:
+            self.faulty.stop()
+
+
+# (auth mode, how S3 fails): each failure once; IDENTITY_CENTER also reads the store
+# before any handler runs, so it gets the outage that covers every route
+CASES = [
+    ("IAM", "unreachable"),
+    ("IDENTITY_CENTER", "unreachable"),
+    ("IAM", "refused"),
+    ("IAM", "s3-5xx"),
+]
+
+
+@pytest.fixture(params=CASES, ids=["-".join(c) for c in CASES])
+def case(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
-def s3_proxy(moto: MotoHttp) -> Iterator[DelayProxy]:
-    proxy = DelayProxy(int(urlparse(moto.url).port or 0)).start()
-    yield proxy
-    proxy.close()
+def s3(case: tuple[str, str], moto: MotoHttp) -> Iterator[Outage]:
+    outage = Outage(case[1], moto)
+    yield outage
+    outage.close()
 
 
-@pytest.fixture(params=["IAM", "IDENTITY_CENTER"])
-def studio_config(request: pytest.FixtureRequest, bucket: str, s3_proxy: DelayProxy) -> Any:
+@pytest.fixture
+def studio_config(case: tuple[str, str], bucket: str, s3: Outage) -> Any:
     """Open IAM mode reads no policy state; IDENTITY_CENTER checks membership against the
     session mappings in the store on every request (ttl 0), before any handler runs."""
     config: dict[str, Any] = {
         "id": STUDIO_ID,
         "backup_uri": f"s3://{bucket}/studio",
-        "endpoint_url": s3_proxy.url,
+        "endpoint_url": s3.url,
         "region": "us-east-1",
     }
-    if request.param == "IDENTITY_CENTER":
+    if case[0] == "IDENTITY_CENTER":
         config.update(
             auth_mode="IDENTITY_CENTER",
             policies={"all": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}},
@@ -94,7 +150,7 @@ def assert_unavailable(r: Response, bucket: str) -> None:
 
 
 async def test_every_route_answers_503_or_works_while_the_store_is_away(
-    api: Api, jp_fetch: Any, s3_proxy: DelayProxy, bucket: str
+    api: Api, jp_fetch: Any, s3: Outage, bucket: str
 ) -> None:
     ws = (await api("POST", "workspaces", {"name": "before-outage"})).json
     wid = ws["id"]
@@ -120,7 +176,7 @@ async def test_every_route_answers_503_or_works_while_the_store_is_away(
             return Response(r.code, b"")  # YAML, not JSON
         return Response(r.code, r.body)
 
-    s3_proxy.stop()
+    s3.cut()
     responses = await asyncio.gather(*(call(method, path, op) for method, path, op in ops))
     for (method, path, op), r in zip(ops, responses, strict=True):
         assert r.code != 500 and r.code < 600, (method, path, r)
@@ -130,22 +186,22 @@ async def test_every_route_answers_503_or_works_while_the_store_is_away(
         else:
             assert r.code < 500, (method, path, r)
 
-    s3_proxy.start()
+    s3.mend()
     listed = (await api("GET", "workspaces")).json["workspaces"]
     assert [w["id"] for w in listed] == [wid]  # nothing created, nothing lost
     assert (await api("GET", f"workspaces/{wid}")).code == 200
 
 
 async def test_list_get_and_open_answer_503_naming_the_store_while_it_is_away(
-    api: Api, s3_proxy: DelayProxy, bucket: str
+    api: Api, s3: Outage, bucket: str
 ) -> None:
     """The routes a user hits first, one at a time (they used to answer a bare 500)."""
     wid = (await api("POST", "workspaces", {"name": "w"})).json["id"]
-    s3_proxy.stop()
+    s3.cut()
     assert_unavailable(await api("GET", "workspaces"), bucket)
     assert_unavailable(await api("GET", f"workspaces/{wid}"), bucket)
     assert_unavailable(await api("POST", f"workspaces/{wid}/open"), bucket)
-    s3_proxy.start()
+    s3.mend()
     assert (await api("POST", f"workspaces/{wid}/open")).code == 200
 
 

@@ -1,6 +1,8 @@
 """moto as an HTTP server that also records every request it answers (method, path,
 form or JSON body), so a test can check what the server sent to AWS, such as the
-``Policy`` of an STS ``AssumeRole`` call, without patching botocore."""
+``Policy`` of an STS ``AssumeRole`` call, without patching botocore. Setting
+``fail_with`` makes it answer every request with that S3 error instead (a bucket that
+refuses access, an S3 that answers 5xx)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ class Recorded:
 class RecordingMoto:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        #: (HTTP status, S3 error code) to answer every request with; None: moto answers
+        self.fail_with: tuple[int, str] | None = None
         self._lock = threading.Lock()
         moto_app = DomainDispatcherApplication(create_backend_app)
 
@@ -40,6 +44,18 @@ class RecordingMoto:
                 self.requests.append(
                     Recorded(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), body)
                 )
+            if self.fail_with is not None:
+                status, code = self.fail_with
+                xml = (
+                    '<?xml version="1.0" encoding="UTF-8"?>'
+                    f"<Error><Code>{code}</Code><Message>injected by the test</Message>"
+                    "<RequestId>test</RequestId></Error>"
+                ).encode()
+                start_response(
+                    f"{status} {code}",
+                    [("Content-Type", "application/xml"), ("Content-Length", str(len(xml)))],
+                )
+                return [xml]
             return moto_app(environ, start_response)
 
         self.server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
