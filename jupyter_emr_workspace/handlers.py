@@ -6,6 +6,7 @@ as an HTML page or a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 from http import HTTPStatus
 from importlib.resources import files
@@ -313,12 +314,14 @@ class OpenApiHandler(BaseHandler):
     async def get(self) -> None:
         compute = self.services.extra.get("compute")
         text = served_document(
-            list(self.services.studio.policies), list(getattr(compute, "sources", []))
+            tuple(sorted(self.services.studio.policies)),
+            tuple(sorted(getattr(compute, "sources", []))),
         )
         self.finish(text, set_content_type="application/yaml")
 
 
-def served_document(policy_names: list[str], cluster_types: list[str]) -> str:
+@functools.lru_cache(maxsize=8)
+def served_document(policy_names: tuple[str, ...], cluster_types: tuple[str, ...]) -> str:
     """openapi.yaml with this Studio's policy names and cluster sources as the enums of
     ``PolicyName`` and ``ClusterType``: the document says which values this server
     accepts (with none configured, no value is valid)."""

@@ -184,7 +184,7 @@ async def test_the_document_is_served_with_this_studios_values(
 
 
 def test_a_studio_without_policies_serves_a_document_that_accepts_no_name() -> None:
-    served = yaml.safe_load(served_document([], []))
+    served = yaml.safe_load(served_document((), ()))
     assert served["components"]["schemas"]["PolicyName"]["not"] == {}
     validate(served)
 
