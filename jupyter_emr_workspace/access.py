@@ -20,6 +20,7 @@ from .errors import BadRequest, Forbidden
 from .policy import Decision, Request, evaluate
 from .store import BlobStore, ObjectNotFound, PreconditionFailed
 from .studio import Identity, Studio, check_assignments, policy_names
+from .workspaces import CREATOR_TAG
 
 #: Actions shown to the UI in ``/studio``'s ``permissions`` (EMR Studio's own names).
 STUDIO_ACTIONS = (
@@ -45,6 +46,32 @@ WORKSPACE_ACTIONS = (
     "elasticmapreduce:PutWorkspaceAccess",
     "emr-workspace:ForceReleaseLock",
 )
+
+
+def tag_context(tags: Mapping[str, str]) -> dict[str, str]:
+    """Tags as policy context keys: at most one key per spelling-ignoring-case.
+
+    Policy condition keys are read without regard to case, so tags whose keys differ only
+    in case would leave the decision to whichever the evaluator reads last. New tags are
+    refused such duplicates (``validate_tags``); for tags stored before that rule, the
+    server-set ``creatorUserId`` always wins over any other spelling, and otherwise the
+    first key (in stored order) wins, so the outcome never depends on dict order.
+    """
+    out: dict[str, str] = {}
+    by_case: dict[str, str] = {}
+    creator = CREATOR_TAG.lower()
+    if CREATOR_TAG in tags:
+        out[CREATOR_TAG] = tags[CREATOR_TAG]
+        by_case[creator] = CREATOR_TAG
+    for key, value in tags.items():
+        lowered = key.lower()
+        if lowered in by_case:
+            continue
+        if lowered == creator:
+            continue  # only the server's exact spelling counts as the creator
+        by_case[lowered] = key
+        out[key] = value
+    return out
 
 
 class Arns:
@@ -100,6 +127,8 @@ class SessionMappings:
 
     async def put(self, principal: str, names: Sequence[str] | None) -> dict[str, list[str]]:
         """Set (or with ``None``/empty, remove) one principal's policies; atomic via ETag."""
+        if len(principal) > 256 or "\x00" in principal:
+            raise BadRequest("principal: at most 256 characters, no NUL")
         try:
             check_assignments({principal: list(names or [])}, self.studio.policies, "mapping")
         except ValueError as e:
@@ -189,13 +218,15 @@ class AccessControl:
         }
         if identity.source_ip:
             ctx["aws:SourceIp"] = identity.source_ip
-        for key, value in (resource_tags or {}).items():
+        resource = tag_context(resource_tags or {})
+        for key, value in resource.items():
             ctx[f"aws:ResourceTag/{key}"] = value
             ctx[f"elasticmapreduce:ResourceTag/{key}"] = value
         if request_tags:
-            for key, value in request_tags.items():
+            requested = tag_context(request_tags)
+            for key, value in requested.items():
                 ctx[f"aws:RequestTag/{key}"] = value
-            ctx["aws:TagKeys"] = list(request_tags)
+            ctx["aws:TagKeys"] = list(requested)
         return ctx
 
     async def decide(

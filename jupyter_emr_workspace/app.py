@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
+from jupyter_events import EventLogger
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import TraitError, Unicode
 
@@ -129,7 +130,10 @@ class EmrWorkspaceApp(ExtensionApp):
             raise SystemExit(f"jupyter-emr-workspace: invalid configuration: {e}") from None
         server_id = self.server_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         root_dir = self.server.root_dir
-        self.services = build_services(studio, root_dir, server_id)
+        # its own EventLogger, configured like the server's: c.EventLogger.handlers (the
+        # admin's sinks) receive audit events, and the default file gets only audit events
+        events = EventLogger(parent=self.server)
+        self.services = build_services(studio, root_dir, server_id, event_logger=events)
         self.settings["emr_workspace"] = self.services
         self.server.web_app.settings["emr_workspace"] = self.services
         self._install_authorizer()

@@ -73,5 +73,17 @@ class UpstreamError(ApiError):
     code = "UpstreamError"
 
 
+class StoreUnavailable(ApiError):
+    """The Studio's store (S3 or a folder) cannot be reached or refuses the request.
+
+    503, not 500: nothing is wrong with the request, and the client may retry once the
+    store named in the message is back. ``handlers.py`` maps every ``store.StoreError``
+    that reaches a handler to this, so no service has to.
+    """
+
+    status = 503
+    code = "StoreUnavailable"
+
+
 class ConfigError(ValueError):
     """Invalid Studio configuration: stops the server at start, naming the setting."""

@@ -6,22 +6,67 @@ as an HTML page or a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 from http import HTTPStatus
 from importlib.resources import files
 from typing import Any
 
+import yaml
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from .errors import ApiError, BadRequest, NotFound, PayloadTooLarge
+from .errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    StoreUnavailable,
+    UpstreamError,
+)
+from .store import ObjectNotFound, PreconditionFailed, StoreError
 from .studio import Identity, identity_from_user
 
 NAMESPACE = "emr-workspace"
 API = f"/{NAMESPACE}/api"
 WS_ID = r"(?P<workspace_id>[^/]+)"
+UNAUTHENTICATED = "No credentials: send 'Authorization: token <token>' or log in"
+#: Request methods a handler may implement; the rest answer 405 with an ``Allow`` header.
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def as_api_error(exc: BaseException, store_uri: str) -> ApiError | None:
+    """The ApiError a client sees for ``exc``, or None for an unexpected error (500).
+
+    This is the one place where the store's failures become HTTP: an unreachable or
+    refusing store (and an UpstreamError a service raised because of one) is a 503
+    ``StoreUnavailable`` that names the store, on every route, so a client can tell an
+    outage from a bug and retry later.
+    """
+    if isinstance(exc, UpstreamError) and isinstance(exc.__cause__, StoreError):
+        message = exc.message if store_uri in exc.message else f"{exc.message} (store {store_uri})"
+        return StoreUnavailable(message, **exc.extra)
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, PreconditionFailed | ObjectNotFound):
+        # a race with another server that the service did not retry: the client may
+        return Conflict(
+            "The Workspace changed on another server while this request ran; try again",
+            code="ConcurrentModification",
+        )
+    if isinstance(exc, StoreError):
+        return StoreUnavailable(
+            f"The Studio's store {store_uri} is unavailable: {str(exc)[:300]}. "
+            "Nothing was changed; try again when it is reachable."
+        )
+    return None
 
 
 class BaseHandler(ExtensionHandlerMixin, APIHandler):
@@ -33,9 +78,23 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         """Studio membership first, for every route (core and parts): in IDENTITY_CENTER
-        mode an unassigned user gets 403 before any validation or lookup."""
-        await super().prepare()
-        if self._finished or self.current_user is None:
+        mode an unassigned user gets 403 before any validation or lookup.
+
+        A request that carries no credentials at all gets 401 (RFC 9110), not the 403
+        jupyter_server answers (its XSRF check or ``@web.authenticated``): 403 stays for
+        credentials that are not enough.
+        """
+        try:
+            await super().prepare()
+        except web.HTTPError as e:
+            if e.status_code == 403 and self._without_credentials():
+                raise web.HTTPError(401, UNAUTHENTICATED) from None
+            raise
+        if self._finished:
+            return
+        if self.current_user is None:
+            if self._without_credentials():
+                raise web.HTTPError(401, UNAUTHENTICATED)
             return  # @web.authenticated answers
         identity = self.identity()
         access = self.services.access
@@ -50,6 +109,17 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             )
             await access.require_member(identity)
 
+    def _without_credentials(self) -> bool:
+        """No user, and nothing that could have named one (header, cookie or token)."""
+        if getattr(self, "_jupyter_current_user", None) is not None:
+            return False
+        request = self.request
+        return not (
+            request.headers.get("Authorization")
+            or request.headers.get("Cookie")
+            or "token" in request.query_arguments
+        )
+
     def identity(self) -> Identity:
         return identity_from_user(
             self.current_user, self.services.studio, source_ip=self.request.remote_ip
@@ -63,12 +133,22 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         if not body.strip():
             return {}
         try:
-            data = json.loads(body)
+            # NaN and Infinity are not JSON (RFC 8259) although Python reads them
+            data = json.loads(body, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"request body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise BadRequest("request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequest("request body must be a JSON object")
         return data
+
+    def empty_body(self) -> None:
+        """For operations that take no fields: refuse any (a typo must not pass silently)."""
+        data = self.json_body()
+        if data:
+            fields = sorted(data)[:10]
+            raise BadRequest(f"{self.request.method} {self.request.path} takes no fields: {fields}")
 
     def send(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -77,13 +157,34 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         else:
             self.finish(json.dumps(data))
 
+    def allowed_methods(self) -> list[str]:
+        """The methods this route implements (for 405's ``Allow`` header, RFC 9110)."""
+        return [
+            m.upper()
+            for m in METHODS
+            if getattr(type(self), m) is not getattr(web.RequestHandler, m)
+        ]
+
+    def _store_uri(self) -> str:
+        try:
+            return str(self.services.store.uri)
+        except (KeyError, AttributeError):
+            return "(not configured)"
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.set_header("Content-Type", "application/json")
-        if isinstance(exc, ApiError):
-            self.set_status(exc.status)
-            self.finish(json.dumps(exc.to_json()))
+        error = as_api_error(exc, self._store_uri()) if exc is not None else None
+        if error is not None:
+            self.set_status(error.status)
+            if error.status == 503:
+                self.set_header("Retry-After", "10")
+            self.finish(json.dumps(error.to_json()))
             return
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'token realm="jupyter_server"')
         if isinstance(exc, web.HTTPError):
             message = (
                 exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
@@ -98,8 +199,12 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         self.finish(json.dumps({"error": body}))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, ApiError) and value.status < 500:
-            self.log.info("%s %s: %s %s", self.request.method, self.request.path, value.code, value)
+        error = as_api_error(value, self._store_uri())
+        if error is not None and error.status < 500:
+            self.log.info("%s %s: %s %s", self.request.method, self.request.path, error.code, error)
+            return
+        if isinstance(error, StoreUnavailable):
+            self.log.warning("%s %s: %s", self.request.method, self.request.path, error)
             return
         super().log_exception(typ, value, tb)
 
@@ -163,7 +268,7 @@ class WorkspaceHandler(BaseHandler):
 class OpenHandler(BaseHandler):
     @web.authenticated
     async def post(self, workspace_id: str) -> None:
-        self.json_body()  # reject malformed bodies even though none is needed
+        self.empty_body()
         self.send(await self.services.workspaces.open(self.identity(), workspace_id))
 
 
@@ -193,10 +298,11 @@ class LockHandler(BaseHandler):
 class EventsHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        try:
-            limit = int(self.get_query_argument("limit", "100"))
-        except ValueError:
-            raise BadRequest("limit must be a whole number") from None
+        raw = self.get_query_argument("limit", "100")
+        # int() would also take " 5", "+5" and "1_0"
+        if not raw.isascii() or not raw.isdigit():
+            raise BadRequest("limit must be a whole number")
+        limit = int(raw)
         if not 1 <= limit <= 1000:
             raise BadRequest("limit must be between 1 and 1000")
         events = await self.services.workspaces.events(self.identity(), limit)
@@ -206,8 +312,28 @@ class EventsHandler(BaseHandler):
 class OpenApiHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        text = files(__package__).joinpath("openapi.yaml").read_text()
+        compute = self.services.extra.get("compute")
+        text = served_document(
+            tuple(sorted(self.services.studio.policies)),
+            tuple(sorted(getattr(compute, "sources", []))),
+        )
         self.finish(text, set_content_type="application/yaml")
+
+
+@functools.lru_cache(maxsize=8)
+def served_document(policy_names: tuple[str, ...], cluster_types: tuple[str, ...]) -> str:
+    """openapi.yaml with this Studio's policy names and cluster sources as the enums of
+    ``PolicyName`` and ``ClusterType``: the document says which values this server
+    accepts (with none configured, no value is valid)."""
+    text = files(__package__).joinpath("openapi.yaml").read_text()
+    doc = yaml.safe_load(text)
+    schemas = doc["components"]["schemas"]
+    for name, values in (("PolicyName", policy_names), ("ClusterType", cluster_types)):
+        if values:
+            schemas[name]["enum"] = sorted(values)
+        else:
+            schemas[name]["not"] = {}
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
 class NotFoundHandler(BaseHandler):

@@ -91,7 +91,18 @@ class _Context:
     """The request context with IAM's case-insensitive key lookup."""
 
     def __init__(self, context: Mapping[str, ContextValue]) -> None:
-        self._values = {key.lower(): value for key, value in context.items()}
+        self._values: dict[str, ContextValue] = {}
+        spelled: dict[str, str] = {}
+        for key, value in context.items():
+            lowered = key.lower()
+            if lowered in spelled:
+                # which one a condition reads would depend on dict order: the caller must
+                # decide (access.tag_context lets the server-set creatorUserId win)
+                raise ValueError(
+                    f"request context keys {spelled[lowered]!r} and {key!r} differ only in case"
+                )
+            spelled[lowered] = key
+            self._values[lowered] = value
 
     def values(self, key: str) -> list[str] | None:
         """All values of ``key`` as strings (booleans as "true"/"false"); None if absent."""

@@ -58,15 +58,34 @@ def validate_description(description: Any) -> str:
 
 
 def validate_tags(tags: Any) -> dict[str, str]:
+    """Tags as a client may send them.
+
+    Keys are unique ignoring case: IAM reads condition keys such as
+    ``aws:ResourceTag/creatorUserId`` without regard to case, so ``Team`` and ``team`` (or
+    a client's ``creatoruserid`` next to the server's ``creatorUserId``) would make a
+    policy decision depend on which spelling is read. ``creatorUserId`` spelt any other
+    way is refused here; the exact key is the caller's to refuse or check, as the server
+    sets it.
+    """
     if not isinstance(tags, dict):
         raise BadRequest("tags must be an object of string keys and values")
     if len(tags) > MAX_TAGS:
         raise BadRequest(f"at most {MAX_TAGS} tags")
+    seen: dict[str, str] = {}
     for key, value in tags.items():
         if not isinstance(key, str) or not 1 <= len(key) <= 128 or "\x00" in key:
             raise BadRequest(f"invalid tag key {str(key)[:80]!r}: 1-128 characters")
         if key.lower().startswith("aws:"):
             raise BadRequest(f"tag key {key!r}: the 'aws:' prefix is reserved")
+        folded = key.casefold()
+        if folded in seen:
+            raise BadRequest(
+                f"tag keys {seen[folded]!r} and {key!r} differ only in case; tag keys must be "
+                "unique ignoring case"
+            )
+        seen[folded] = key
+        if folded == CREATOR_TAG.casefold() and key != CREATOR_TAG:
+            raise BadRequest(f"tag key {key!r}: {CREATOR_TAG!r} (in any case) is set by the server")
         if not isinstance(value, str) or len(value) > 256 or "\x00" in value:
             raise BadRequest(f"tag {key!r}: the value must be a string of at most 256 characters")
     return dict(tags)
@@ -207,7 +226,8 @@ class WorkspaceRegistry:
             created_at=utcnow_iso(),
             description=validate_description(description),
             tags={**validate_tags(tags or {}), CREATOR_TAG: created_by},
-            collaboration=validate_collaboration(collaboration or {}),
+            # None is "not given"; any other value must be a valid object ([] or "" is not)
+            collaboration=validate_collaboration({} if collaboration is None else collaboration),
         )
         name_key = self.layout.name(ws.name)
         try:

@@ -3,11 +3,27 @@ never a 500, and nothing changed in the store."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Api, Response
 
 MISSING = "e-" + "A" * 25  # valid format, no such Workspace
+
+
+@pytest.fixture
+def cluster_templates() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture
+def studio_config(tmp_path: Path, cluster_templates: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "backup_uri": str(tmp_path / "store"),
+        "id": "es-test",
+        "cluster_templates": cluster_templates,
+    }
 
 
 async def make_setup(api: Api, services: Any) -> dict[str, Any]:
@@ -160,6 +176,8 @@ async def test_patch_and_lease_calls_reject_bad_bodies(api: Api, services: Any) 
         {"principal": "alice", "policies": []},
         {"principal": "user:bob", "policies": "admin"},
         {"principal": 5, "policies": []},
+        {"principal": "user:" + "x" * 300, "policies": []},
+        {"principal": "user:a\x00b", "policies": []},
         {"principal": "user:bob"},
     ]:
         assert_client_error(await api("PUT", "studio/session-mappings", body), 400)
@@ -207,3 +225,71 @@ async def test_unknown_and_malformed_ids(api: Api, services: Any) -> None:
     for method in ("GET", "POST", "DELETE"):
         assert_client_error(await api(method, "no/such/endpoint"), 404)
     assert await setup["snapshot"]() == before
+
+
+def nested(depth: int) -> bytes:
+    """A JSON object nested ``depth`` deep: deeper than Python's parser can recurse."""
+    return b'{"a": ' * depth + b"1" + b"}" * depth
+
+
+async def test_deeply_nested_bodies_are_refused_with_400(api: Api, services: Any) -> None:
+    """Python's json recurses once per level: 100,000 levels used to answer 500
+    (RecursionError) where jupyter_server's own handlers answer 400."""
+    setup = await make_setup(api, services)
+    before = await setup["snapshot"]()
+    wid = setup["id"]
+    body = nested(100_000)
+    for method, path in [
+        ("POST", "workspaces"),
+        ("PATCH", f"workspaces/{wid}"),
+        ("POST", f"workspaces/{wid}/open"),
+        ("POST", f"workspaces/{wid}/heartbeat"),
+        ("POST", f"workspaces/{wid}/close"),
+        ("PUT", "studio/session-mappings"),
+        ("POST", "clusters"),
+        ("POST", f"workspaces/{wid}/attach"),
+        ("POST", f"workspaces/{wid}/detach"),
+        ("POST", f"workspaces/{wid}/restart-kernels"),
+        ("POST", f"workspaces/{wid}/backup"),
+        ("POST", f"workspaces/{wid}/share"),
+    ]:
+        r = await api(method, path, raw=body)
+        assert_client_error(r, 400)
+        assert "nested too deeply" in r.error["message"], (method, path, r)
+    assert await setup["snapshot"]() == before
+    assert (await api("POST", f"workspaces/{wid}/heartbeat", {"token": setup["token"]})).code == 200
+
+
+async def test_nan_and_infinity_literals_are_not_json(api: Api, services: Any) -> None:
+    """Python reads ``NaN``/``Infinity`` although RFC 8259 has no such numbers."""
+    setup = await make_setup(api, services)
+    before = await setup["snapshot"]()
+    for literal in (b"NaN", b"Infinity", b"-Infinity"):
+        raw = b'{"name": "n", "description": "d", "tags": {"k": "v"}, "x": ' + literal + b"}"
+        r = await api("POST", "workspaces", raw=raw)
+        assert_client_error(r, 400)
+        assert literal.decode().lstrip("-") in r.error["message"], r
+        raw = b'{"template": "small", "name": "n", "parameters": {"nodes": ' + literal + b"}}"
+        assert_client_error(await api("POST", "clusters", raw=raw), 400)
+    assert await setup["snapshot"]() == before
+
+
+TEMPLATES = [
+    {
+        "name": "small",
+        "run_job_flow": {"Instances": {"InstanceCount": "{{nodes}}"}},
+        "fields": [{"name": "nodes", "type": "number", "min": 1, "max": 10, "required": True}],
+    }
+]
+
+
+@pytest.mark.parametrize("cluster_templates", [TEMPLATES])
+async def test_template_numbers_must_be_finite(api: Api) -> None:
+    """A "NaN" string passed every min/max comparison (any comparison with NaN is false)
+    and reached EMR as InstanceCount "nan"; "1e999" is infinite; 10**400 overflowed."""
+    for value in ["NaN", "nan", "-nan", "Infinity", "inf", "-inf", "1e999", 10**400]:
+        r = await api(
+            "POST", "clusters", {"template": "small", "name": "n", "parameters": {"nodes": value}}
+        )
+        assert_client_error(r, 400)
+        assert "'nodes'" in r.error["message"], (value, r)

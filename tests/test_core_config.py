@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,33 @@ def test_validate_names_the_setting(settings: dict[str, Any], names: str) -> Non
     assert names in str(e.value)
 
 
-def test_good_settings_validate() -> None:
-    studio().validate()
-    studio(
+# Each good value next to the bad one just past it: the good one validates and is what
+# the Studio then uses, the bad one is refused, so neither half can pass vacuously.
+GOOD_AND_BAD: list[tuple[str, Any, Any]] = [
+    ("id", "es-ok_1", "es ok"),
+    ("backup_uri", "s3://bucket/prefix", "s3://"),
+    ("backup_uri", "relative/folder", "ftp://host/x"),
+    ("subnet_ids", ["subnet-0123abcd"], ["sub-1"]),
+    ("lease_seconds", 10, 9),
+    ("autosave_interval", 1, 0),
+    ("service_role_arn", "arn:aws:iam::123456789012:role/EMRStudio", "arn:aws:iam::1:role/x"),
+    ("user_role_arn", "arn:aws:iam::123456789012:role/path/User", "role"),
+    ("workspaces_dir", "nested/workspaces", "../out"),
+    ("groups", {"alice": ["data"]}, {"alice": "data"}),
+]
+
+
+@pytest.mark.parametrize(("name", "good", "bad"), GOOD_AND_BAD, ids=lambda v: str(v)[:30])
+def test_good_settings_validate_and_take_effect(name: str, good: Any, bad: Any) -> None:
+    ok = studio(**{name: good})
+    ok.validate()
+    assert getattr(ok, name) == good
+    with pytest.raises(ConfigError, match=re.escape(f"c.Studio.{name}")):
+        studio(**{name: bad}).validate()
+
+
+def test_a_full_identity_center_studio_validates_and_is_used_as_given() -> None:
+    s = studio(
         id="es-ok",
         backup_uri="s3://bucket/prefix",
         subnet_ids=["subnet-0123abcd"],
@@ -96,4 +121,11 @@ def test_good_settings_validate() -> None:
         assignments={"group:data": ["p"]},
         groups={"alice": ["data"]},
         service_role_arn="arn:aws:iam::123456789012:role/EMRStudio",
-    ).validate()
+    )
+    s.validate()
+    assert s.resolved_backup_uri == "s3://bucket/prefix"
+    assert s.aws_settings().service_role_arn == "arn:aws:iam::123456789012:role/EMRStudio"
+    # the same Studio with its only assignment gone is refused: IDENTITY_CENTER needs one
+    s.assignments = {}
+    with pytest.raises(ConfigError, match=re.escape("c.Studio.assignments")):
+        s.validate()

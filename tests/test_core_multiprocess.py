@@ -31,7 +31,13 @@ def studio(moto_url: str, bucket: str) -> dict[str, Any]:
 def pair(
     moto: MotoHttp, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ServerProcess, ServerProcess, str]]:
-    """Server A (used by alice) and server B (used by bob), one store."""
+    """Server A (used by alice) and server B (used by bob), one store.
+
+    Shared by the module's tests to start two servers once, not per test. No test
+    depends on another: each creates its own Workspaces and leaves both servers running
+    (the shutdown test stops a server of its own), so any one passes alone (``-k``) or
+    in any order.
+    """
     bucket = make_bucket(moto.url)
     base = tmp_path_factory.mktemp("multi")
     cfg = studio(moto.url, bucket)
@@ -140,17 +146,22 @@ def test_expired_lease_is_taken_over_and_the_stale_holder_loses_it(pair, moto) -
     assert b.api("POST", f"/workspaces/{wid}/close", user="bob", json={"token": tok}).ok
 
 
-def test_a_server_that_shuts_down_releases_its_leases(pair, moto) -> None:
-    """Last in the module: stops server A (SIGTERM); bob on B can open at once."""
-    a, b, bucket = pair
-    wids = [create(a, "carol") for _ in range(2)]
-    before = {}
-    for wid in wids:
-        assert open_(a, wid, "carol").status_code == 200
-        assert open_(b, wid, "bob").status_code == 409
-        before[wid] = lock_doc(moto, bucket, wid)["generation"]
-    a.stop()  # SIGTERM
-    assert a.proc is not None and a.proc.returncode is not None
+def test_a_server_that_shuts_down_releases_its_leases(pair, moto, tmp_path) -> None:
+    """Server C (carol's, on the same store) stops with SIGTERM; bob on B can open at
+    once. C is this test's own, so the shared pair keeps running for the others."""
+    _, b, bucket = pair
+    c = ServerProcess(tmp_path / "c" / "root", studio(moto.url, bucket), name="server-c")
+    try:
+        c.start()
+        wids = [create(c, "carol") for _ in range(2)]
+        before = {}
+        for wid in wids:
+            assert open_(c, wid, "carol").status_code == 200
+            assert open_(b, wid, "bob").status_code == 409
+            before[wid] = lock_doc(moto, bucket, wid)["generation"]
+    finally:
+        c.stop()  # SIGTERM
+    assert c.proc is not None and c.proc.returncode is not None
     for wid in wids:
         doc = lock_doc(moto, bucket, wid)
         assert doc["holders"] == [] and doc["generation"] > before[wid]

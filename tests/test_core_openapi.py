@@ -3,6 +3,7 @@ by the extension, and real responses of the main operations match its schemas.""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from importlib.resources import files
@@ -16,7 +17,7 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 
 from jupyter_emr_workspace import parts
-from jupyter_emr_workspace.handlers import BaseHandler, route_table
+from jupyter_emr_workspace.handlers import BaseHandler, route_table, served_document
 from jupyter_emr_workspace.parts import extra_handlers
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -25,6 +26,18 @@ METHODS = ("get", "post", "put", "patch", "delete")
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
     return yaml.safe_load(files("jupyter_emr_workspace").joinpath("openapi.yaml").read_text())
+
+
+@pytest.fixture
+def studio_config(tmp_path: Any) -> dict[str, Any]:
+    """One policy, so the served document has a policy name to list."""
+    everyone = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    return {
+        "backup_uri": str(tmp_path / "store"),
+        "id": "es-test",
+        "policies": {"all": everyone},
+        "assignments": {f"user:{u}": "all" for u in ("alice", "bob", "mallory")},
+    }
 
 
 def openapi_path(pattern: str) -> str:
@@ -152,10 +165,28 @@ async def test_real_responses_match_the_schemas(api: Api, doc: dict[str, Any]) -
     await call("GET", "/workspaces/{workspace_id}")  # 404
 
 
-async def test_the_document_is_served(jp_fetch: Any, doc: dict[str, Any]) -> None:
+async def test_the_document_is_served_with_this_studios_values(
+    jp_fetch: Any, doc: dict[str, Any]
+) -> None:
+    """The file as shipped, plus the values only this server knows: the policy names
+    putSessionMapping accepts and the cluster sources attach accepts."""
     r = await jp_fetch("emr-workspace", "api", "openapi.yaml", headers={"X-Test-User": "bob"})
     assert r.code == 200 and "yaml" in r.headers["Content-Type"]
-    assert yaml.safe_load(r.body) == doc
+    served = yaml.safe_load(r.body)
+    validate(served)
+    schemas = served["components"]["schemas"]
+    assert schemas.pop("PolicyName")["enum"] == ["all"]
+    assert schemas.pop("ClusterType")["enum"] == ["local"]
+    shipped = copy.deepcopy(doc)
+    del shipped["components"]["schemas"]["PolicyName"]
+    del shipped["components"]["schemas"]["ClusterType"]
+    assert served == shipped
+
+
+def test_a_studio_without_policies_serves_a_document_that_accepts_no_name() -> None:
+    served = yaml.safe_load(served_document((), ()))
+    assert served["components"]["schemas"]["PolicyName"]["not"] == {}
+    validate(served)
 
 
 def test_the_checker_rejects_responses_that_break_the_schema(doc: dict[str, Any]) -> None:
@@ -189,3 +220,36 @@ def test_the_checker_rejects_responses_that_break_the_schema(doc: dict[str, Any]
             check("GET", "/workspaces/{workspace_id}", Response(200, json.dumps(bad).encode()))
     with pytest.raises(AssertionError):  # an undocumented status
         check("GET", "/workspaces/{workspace_id}", Response(418, b'{"error": {}}'))
+
+
+async def test_no_credentials_get_401_and_missing_methods_405_with_allow(
+    jp_fetch: Any, doc: dict[str, Any]
+) -> None:
+    """RFC 9110: 401 (with ``WWW-Authenticate``) when no credentials came at all, 403 for
+    credentials that are not enough; 405 names the methods the path has."""
+    check = Checker(doc)
+    for method, path in [("GET", "/workspaces"), ("POST", "/workspaces"), ("GET", "/studio")]:
+        r = await jp_fetch(
+            *f"emr-workspace/api{path}".split("/"),
+            method=method,
+            body=b"{}" if method == "POST" else None,
+            headers={"Authorization": ""},
+            raise_error=False,
+        )
+        assert r.code == 401, (method, path, r.code, r.body)
+        assert r.headers["WWW-Authenticate"].startswith("token")
+        check(method, path, Response(r.code, r.body))
+    for method, path, allowed in [
+        ("PUT", "workspaces", "GET, POST"),
+        ("GET", "workspaces/e-" + "A" * 25 + "/open", "POST"),
+        ("POST", "studio", "GET"),
+    ]:
+        r = await jp_fetch(
+            *f"emr-workspace/api/{path}".split("/"),
+            method=method,
+            body=b"{}" if method in {"PUT", "POST"} else None,
+            raise_error=False,
+        )
+        assert r.code == 405, (method, path, r.code)
+        assert r.headers["Allow"] == allowed
+        assert json.loads(r.body)["error"]["code"] == "MethodNotAllowed"

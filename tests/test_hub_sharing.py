@@ -206,10 +206,21 @@ def test_not_under_a_hub_says_so(services: Any) -> None:
         with pytest.raises(ApiError) as e:
             await sharing.share(ALICE, wid)
         assert e.value.status == 409 and e.value.code == "NotUnderJupyterHub"
-        # and a PATCH outside a hub does nothing hub-related
-        await services.workspaces.update_workspace(
+        with pytest.raises(ApiError) as e:
+            await sharing.revoke(ALICE, wid)
+        assert e.value.code == "NotUnderJupyterHub"
+        # a PATCH outside a hub does nothing hub-related: with the sharing hooks installed
+        # (as the part installs them) turning collaboration off still succeeds, and no
+        # hub call is attempted (none could be: the hook has no hub client to call)
+        services.hooks.add(SharingHooks(sharing))
+        updated = await services.workspaces.update_workspace(
             ALICE, wid, {"collaboration": {"enabled": False, "collaborators": []}}
         )
+        assert updated["collaboration"] == {"enabled": False, "collaborators": []}
+        assert sharing.granted == {}
+        events = [(e["action"], e["outcome"]) for e in services.audit.recent(20)]
+        assert ("elasticmapreduce:UpdateEditor", "success") in events
+        assert not [e for e in services.audit.recent(20) if e["error_code"] == "HubApiError"]
 
     asyncio.run(run())
 

@@ -484,21 +484,63 @@ def test_condition_logic(condition: dict, context: dict[str, Any], holds: bool) 
 
 # --- validation ----------------------------------------------------------------------------
 
-VALID = [
-    doc(stmt()),
-    {"Statement": {"Effect": "Deny", "Action": "elasticmapreduce:*"}},
-    {"Version": "2008-10-17", "Statement": [stmt(resource=[EDITOR, CLUSTER])]},
-    {"Id": "p1", **doc(stmt(action=None, NotAction="emr-workspace:*", resource=None))},
-    doc(stmt(resource=None, NotResource=f"{ARN}:editor/${{aws:username}}")),
-    doc(stmt(Sid="Own", Condition={"ForAllValues:StringLikeIfExists": {"aws:groups": ["a*"]}})),
-    doc(stmt(Condition={"Null": {TAG: True}, "NumericLessThan": {"n": 3}})),
-    doc(stmt(Condition={"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "::1"]}})),
+# Each valid document with a request it decides, so "valid" means accepted *and* read as
+# written: a validator that accepted a document it then misread would fail here.
+VALID: list[tuple[str, dict[str, Any], Request, Decision]] = [
+    ("plain", doc(stmt()), req(), ALLOW),
+    (
+        "single-statement-without-resource",
+        {"Statement": {"Effect": "Deny", "Action": "elasticmapreduce:*"}},
+        req(),
+        DENY,
+    ),
+    (
+        "old-version-resource-list",
+        {"Version": "2008-10-17", "Statement": [stmt(resource=[EDITOR, CLUSTER])]},
+        req(resource=CLUSTER),
+        ALLOW,
+    ),
+    (
+        "id-and-notaction",
+        {"Id": "p1", **doc(stmt(action=None, NotAction="emr-workspace:*", resource=None))},
+        req("emr-workspace:ForceReleaseLock"),
+        NONE,
+    ),
+    (
+        "notresource-with-variable",
+        doc(stmt(resource=None, NotResource=f"{ARN}:editor/${{aws:username}}")),
+        req(resource=f"{ARN}:editor/alice"),
+        NONE,
+    ),
+    (
+        "set-operator-ifexists",
+        doc(stmt(Sid="Own", Condition={"ForAllValues:StringLikeIfExists": {"aws:groups": ["a*"]}})),
+        req(**{"aws:groups": ["analysts", "admins"]}),
+        ALLOW,
+    ),
+    (
+        "null-and-numeric",
+        doc(stmt(Condition={"Null": {TAG: True}, "NumericLessThan": {"n": 3}})),
+        req(n="2"),
+        ALLOW,
+    ),
+    (
+        "ip-ranges",
+        doc(stmt(Condition={"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "::1"]}})),
+        req(**{"aws:SourceIp": "::1"}),
+        ALLOW,
+    ),
 ]
 
 
-@pytest.mark.parametrize("policy", VALID)
-def test_valid_documents(policy: dict) -> None:
-    validate_policy(policy)
+@pytest.mark.parametrize(
+    ("policy", "request_", "decision"), [v[1:] for v in VALID], ids=[v[0] for v in VALID]
+)
+def test_valid_documents_are_accepted_and_read_as_written(
+    policy: dict, request_: Request, decision: Decision
+) -> None:
+    assert validate_policy(policy) is None
+    assert evaluate([policy], request_) is decision
 
 
 INVALID: list[tuple[str, Any, str]] = [

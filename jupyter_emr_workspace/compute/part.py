@@ -95,7 +95,7 @@ class DetachHandler(ComputeHandler):
 class RestartKernelsHandler(ComputeHandler):
     @web.authenticated
     async def post(self, workspace_id: str) -> None:
-        self.json_body()
+        self.empty_body()
         self.send(await self.compute.restart_kernels(self.identity(), workspace_id))
 
 

@@ -81,6 +81,8 @@ def validate_session(raw: Any) -> dict[str, Any]:
     for key in ("driverCores", "executorCores", "numExecutors"):
         if key in raw:
             value = raw[key]
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # JSON has one number type: 2.0 is the integer 2
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
                 raise BadRequest(f"session.{key} must be a whole number from 1 to 4096")
             out[key] = value
@@ -107,6 +109,8 @@ def _fields(body: dict[str, Any], allowed: set[str], required: set[str]) -> None
     for key in required:
         if not isinstance(body[key], str) or not body[key]:
             raise BadRequest(f"{key} must be a non-empty string")
+    if not isinstance(body.get("restart_kernels", False), bool):
+        raise BadRequest("restart_kernels must be true or false")
 
 
 def describe_failure(e: BaseException) -> str:

@@ -9,6 +9,7 @@ provisioning parameters.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,8 +56,11 @@ class Field:
                 raise BadRequest(f"{where} must be a number")
             try:
                 number = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise BadRequest(f"{where} must be a number, not {str(value)[:40]!r}") from None
+            if not math.isfinite(number):
+                # NaN passes every min/max comparison and would reach EMR as "nan"
+                raise BadRequest(f"{where} must be a finite number, not {str(value)[:40]!r}")
             if self.min is not None and number < self.min:
                 raise BadRequest(f"{where} must be at least {self.min:g}")
             if self.max is not None and number > self.max:

@@ -15,7 +15,7 @@ class BackupHandler(BaseHandler):
 
     @web.authenticated
     async def post(self, workspace_id: str) -> None:
-        self.json_body()
+        self.empty_body()
         storage = self.services.extra["storage"]
         self.send(await storage.backup_now(self.identity(), workspace_id))
 

@@ -83,7 +83,7 @@ class ShareHandler(BaseHandler):
 
     @web.authenticated
     async def post(self, workspace_id: str) -> None:
-        self.json_body()
+        self.empty_body()
         self.send(await self.sharing.share(self.identity(), workspace_id))
 
     @web.authenticated

@@ -76,6 +76,8 @@ class S3Store(BlobStore):
         except botocore.exceptions.ClientError as e:
             code = str(e.response.get("Error", {}).get("Code", ""))
             status = str(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            if code == "NoSuchBucket":  # the store itself is missing, not an object in it
+                raise StoreUnavailable(f"S3 bucket {self.bucket} does not exist ({op})") from e
             if code in _NOT_FOUND or (status == "404" and code not in _PRECONDITION):
                 raise ObjectNotFound(params.get("Key", "")) from None
             if code in _PRECONDITION or status in {"412"}:
