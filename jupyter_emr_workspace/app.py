@@ -142,9 +142,6 @@ class EmrWorkspaceApp(ExtensionApp):
         # keep the wrapped authorizer (ours, and any part's) from being replaced by the
         # server's original one.
         self.settings["authorizer"] = self.server.web_app.settings["authorizer"]
-        # ExtensionApp copies self.settings over the web app's settings after this method;
-        # without this line the wrapped authorizers (lock enforcement) would be undone.
-        self.settings["authorizer"] = self.server.web_app.settings["authorizer"]
         self.log.info(
             "jupyter-emr-workspace: Studio %s (%s), store %s, Workspaces in %s",
             studio.name,
