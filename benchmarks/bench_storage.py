@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import random
 import statistics
@@ -55,6 +56,7 @@ from emrws_testing.servers import ServerProcess  # noqa: E402
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log lines
 
 S3CONTENTS_VENV = Path(
     os.environ.get("BENCH_S3CONTENTS_VENV", ROOT / ".cache" / "bench" / "venv-s3contents")
@@ -269,8 +271,8 @@ def bench_requests(files: int, interval: int) -> None:
 
         proxy.request_lines.clear()
         before = proxy.requests
-        body = json.dumps(notebook(2_000, "changed"))
-        session.put(f"{proc.url}/api/contents/{path}/nb0500.ipynb", data=body,
+        body = json.dumps(notebook(2_000, "changed"))  # one of those saved above
+        session.put(f"{proc.url}/api/contents/{path}/nb{files // 2:04}.ipynb", data=body,
                     headers=headers).raise_for_status()  # fmt: skip
         time.sleep(3 * interval)
         changed = proxy.requests - before
