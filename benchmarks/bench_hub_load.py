@@ -48,6 +48,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_PROFILE", None)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's code
 
 import boto3
 import botocore.config

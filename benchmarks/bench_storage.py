@@ -1,6 +1,7 @@
 """Notebook storage benchmarks: save latency, autosave requests, restore time.
 
     python benchmarks/bench_storage.py save [-n 30]      # p50/p95 save latency, 3 managers
+    python benchmarks/bench_storage.py save -n 1 --sizes 10KB   # a quick smoke run
     python benchmarks/bench_storage.py requests          # S3 requests per autosave interval
     python benchmarks/bench_storage.py restore [-n 3]    # 500 x 100 KB, parallel vs sequential
 
@@ -9,12 +10,15 @@ that adds 20 ms to every S3 request (real S3 is that far away; loopback moto is 
 
 save: three real jupyter-server processes side by side, saving the same notebooks through
 the contents REST API (PUT), rounds interleaved so drift hits all alike:
-- this extension's WorkspaceContentsManager, saving into an open Workspace (autosave
+- this extension as installed (it puts its WorkspaceContentsManager in place itself; the
+  benchmark checks GET /studio says backups are on), saving into an open Workspace (autosave
   every 2 s, so background backups run during the measurement), and the same server
   saving outside Workspaces (what the rest of the extension costs per request);
 - jupyter_server's stock AsyncLargeFileManager (no extension);
-- s3contents' S3ContentsManager 0.11.2 (in its own venv, /work/venv-s3contents, because it
-  pins an older botocore than this project's), on the same moto bucket.
+- s3contents' S3ContentsManager 0.11.2, on the same moto bucket, in a virtualenv of its own
+  because it pins an older botocore than this project's. The benchmark builds that venv on
+  first use in .cache/bench/venv-s3contents (gitignored; set BENCH_S3CONTENTS_VENV to put
+  it elsewhere), with the same jupyter_server version as this environment.
 requests: a 1,000-notebook Workspace, one notebook changed: requests seen by the proxy in
 the following autosave intervals (and while idle). restore: the restore code in-process
 (S3Store, Restorer) into an empty folder, with restore_concurrency 16 vs 1.
@@ -26,9 +30,11 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,9 +56,12 @@ from emrws_testing.servers import ServerProcess  # noqa: E402
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log lines
 
-S3CONTENTS_PYTHON = os.environ.get("S3CONTENTS_PYTHON", "/work/venv-s3contents/bin/python")
-MANAGER = "jupyter_emr_workspace.contents.WorkspaceContentsManager"
+S3CONTENTS_VENV = Path(
+    os.environ.get("BENCH_S3CONTENTS_VENV", ROOT / ".cache" / "bench" / "venv-s3contents")
+)
+S3CONTENTS = "s3contents==0.11.2"
 SIZES = {"10 KB": 10_000, "1 MB": 1_000_000, "10 MB": 10_000_000}
 DELAYS = {"loopback": 0.0, "+20 ms/request": 0.020}
 
@@ -95,10 +104,46 @@ def python(executable: str) -> Iterator[None]:
         servers_mod.sys.executable = saved
 
 
+def s3contents_python() -> str:
+    """The interpreter of s3contents' own venv, built on first use and kept.
+
+    s3contents pins an older botocore than this project, so it cannot share this
+    environment. Its venv gets this environment's jupyter_server version, so that the
+    contents manager is the only difference between the servers compared. Building never
+    deletes anything: an existing venv at that place is installed into."""
+    import jupyter_server
+
+    requirements = [S3CONTENTS, f"jupyter_server=={jupyter_server.__version__}"]
+    python = S3CONTENTS_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    marker = S3CONTENTS_VENV / "bench-requirements.txt"
+    wanted = "\n".join(requirements) + "\n"
+    if python.exists() and marker.exists() and marker.read_text() == wanted:
+        print(f"s3contents: the venv in {S3CONTENTS_VENV} ({', '.join(requirements)})")
+        return str(python)
+    print(f"s3contents: building its venv in {S3CONTENTS_VENV} ({', '.join(requirements)}), "
+          "once; set BENCH_S3CONTENTS_VENV to build it elsewhere", flush=True)  # fmt: skip
+    subprocess.run([sys.executable, "-m", "venv", str(S3CONTENTS_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    *requirements], check=True)  # fmt: skip
+    marker.write_text(wanted)
+    print("s3contents: venv ready", flush=True)
+    return str(python)
+
+
 def studio(bucket: str, endpoint: str, **extra: Any) -> dict[str, Any]:
     # a long lease: the benchmark sends no heartbeats (they would be S3 requests too)
     return {"id": "es-bench", "backup_uri": f"s3://{bucket}/backups", "endpoint_url": endpoint,
             "lease_seconds": 3600, **extra}  # fmt: skip
+
+
+def check_backups_on(proc: ServerProcess) -> None:
+    """The extension's servers run as installed (no contents_manager_class): make sure the
+    extension put its own manager in place, or the figures would be the stock manager's."""
+    r = proc.api("GET", "/studio")
+    r.raise_for_status()
+    backups = r.json()["backups"]
+    if not backups["enabled"]:
+        raise RuntimeError(f"{proc.name}: Workspace backups are off: {backups['reason']}")
 
 
 def open_workspace(proc: ServerProcess, name: str) -> tuple[str, str]:
@@ -111,7 +156,8 @@ def open_workspace(proc: ServerProcess, name: str) -> tuple[str, str]:
 
 
 # -- save latency -----------------------------------------------------------------------
-def bench_save(rounds: int) -> None:
+def bench_save(rounds: int, sizes: dict[str, int]) -> None:
+    s3contents = s3contents_python()  # first, so that a failed build costs no server start
     moto = MotoHttp(threaded=True).start()
     s3 = client(moto.url, "s3")
     tmp = Path(tempfile.mkdtemp(prefix="bench-storage-"))
@@ -126,7 +172,6 @@ def bench_save(rounds: int) -> None:
         try:
             ws = ServerProcess(tmp / f"ws-{delay}", studio(bucket, proxy.url, autosave_interval=2),
                                name=f"ws-{delay}")  # fmt: skip
-            configure(ws, {"contents_manager_class": MANAGER}, {})
             stock = ServerProcess(tmp / f"stock-{delay}", {}, name=f"stock-{delay}")
             configure(stock, {"jpserver_extensions": {"jupyter_emr_workspace": False},
                               "contents_manager_class": "jupyter_server.services.contents."
@@ -141,8 +186,9 @@ def bench_save(rounds: int) -> None:
                                        "secret_access_key": "testing"}},
             )  # fmt: skip
             ws.start()
+            check_backups_on(ws)
             stock.start()
-            with python(S3CONTENTS_PYTHON):
+            with python(s3contents):
                 s3c.start()
             procs = {"this extension": ws, "this extension, outside Workspaces": ws,
                      "stock AsyncLargeFileManager": stock,
@@ -152,7 +198,7 @@ def bench_save(rounds: int) -> None:
                      "stock AsyncLargeFileManager": "",
                      "s3contents S3ContentsManager": ""}  # fmt: skip
             sessions = {name: requests.Session() for name in procs}
-            for size_label, size in SIZES.items():
+            for size_label, size in sizes.items():
                 times: dict[str, list[float]] = {name: [] for name in procs}
                 for i in range(rounds + 2):  # two warm-up rounds
                     order = list(procs)
@@ -201,9 +247,9 @@ def bench_requests(files: int, interval: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-storage-"))
     proc = ServerProcess(tmp / "root", studio(bucket, proxy.url, autosave_interval=interval),
                          name="req")  # fmt: skip
-    configure(proc, {"contents_manager_class": MANAGER}, {})
     try:
         proc.start()
+        check_backups_on(proc)
         ws_id, path = open_workspace(proc, "thousand")
         session = requests.Session()
         headers = {"Authorization": f"token {proc.token}", "X-Test-User": "alice"}
@@ -225,8 +271,8 @@ def bench_requests(files: int, interval: int) -> None:
 
         proxy.request_lines.clear()
         before = proxy.requests
-        body = json.dumps(notebook(2_000, "changed"))
-        session.put(f"{proc.url}/api/contents/{path}/nb0500.ipynb", data=body,
+        body = json.dumps(notebook(2_000, "changed"))  # one of those saved above
+        session.put(f"{proc.url}/api/contents/{path}/nb{files // 2:04}.ipynb", data=body,
                     headers=headers).raise_for_status()  # fmt: skip
         time.sleep(3 * interval)
         changed = proxy.requests - before
@@ -325,6 +371,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="bench", required=True)
     p = sub.add_parser("save")
     p.add_argument("-n", type=int, default=30, help="saves per size and manager")
+    p.add_argument("--sizes", nargs="+", choices=[k.replace(" ", "") for k in SIZES],
+                   default=[k.replace(" ", "") for k in SIZES], help="notebook sizes")  # fmt: skip
     p = sub.add_parser("requests")
     p.add_argument("--files", type=int, default=1000)
     p.add_argument("--interval", type=int, default=2)
@@ -334,7 +382,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=100_000)
     args = parser.parse_args()
     if args.bench == "save":
-        bench_save(args.n)
+        bench_save(args.n, {k: v for k, v in SIZES.items() if k.replace(" ", "") in args.sizes})
     elif args.bench == "requests":
         bench_requests(args.files, args.interval)
     else:
