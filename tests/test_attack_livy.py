@@ -21,6 +21,7 @@ import requests
 
 from jupyter_emr_workspace.livy import LivyEngine
 from jupyter_emr_workspace.livy.credentials import owner_password
+from jupyter_emr_workspace.livy.output import bound_output, output_size
 
 T = TypeVar("T")
 OWNER = "e-alpha"
@@ -142,3 +143,39 @@ def test_negative_paging_of_sessions_and_statements_is_a_400(
         r = call(engine, "GET", f"{path}?{query}")
         assert r.status_code == 400, (path, r.text)
         assert "must not be negative" in r.json()["msg"]
+
+
+#: Outputs whose weight hides outside `data["text/plain"]`, `evalue` and a list traceback.
+FORGED = {
+    "ename": "{'status': 'error', 'ename': 'E' * 200_000, 'evalue': 'v', 'traceback': []}",
+    "extra key": "{'status': 'ok', 'data': {'text/plain': 'x'}, 'extra': 'x' * 200_000}",
+    "string traceback": "{'status': 'error', 'ename': 'E', 'traceback': 't' * 200_000}",
+    "nested traceback": "{'status': 'error', 'ename': 'E', 'traceback': [['t' * 200_000]]}",
+    "mime names": "{'status': 'ok', 'data': {('m' * 5_000) + str(i): 1 for i in range(100)}}",
+    "data not a dict": "{'status': 'ok', 'data': ['d' * 200_000]}",
+    "execution_count": "{'status': 'ok', 'execution_count': 'c' * 200_000, 'data': {}}",
+}
+
+
+@pytest.mark.parametrize("name", list(FORGED))
+def test_a_statement_keeps_at_most_the_limit_whatever_field_its_output_is_in(
+    engine: LivyEngine, name: str
+) -> None:
+    sid = idle_session(engine)
+    output = run_statement(engine, sid, FORGED[name])["output"]
+    assert output_size(output) <= LIMIT, (name, output_size(output))
+    assert "output truncated by the local Spark engine" in output["data"]["text/plain"]
+
+
+def test_an_exception_class_with_a_huge_name_is_cut_by_the_session_bound() -> None:
+    """What the real session process builds for `raise type('E' * 10**6, (Exception,), {})()`."""
+    output = {
+        "status": "error",
+        "execution_count": 1,
+        "ename": "E" * 1_000_000,
+        "evalue": "",
+        "traceback": ["Traceback (most recent call last):\n", "E" * 1_000_000 + "\n"],
+    }
+    cut = bound_output(output, LIMIT)
+    assert cut is not None and output_size(cut) <= LIMIT
+    assert cut["status"] == "error" and cut["ename"].startswith("EEE")
