@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from jupyter_emr_workspace.livy import LivyEngine
-from jupyter_emr_workspace.livy.credentials import owner_password
+from jupyter_emr_workspace.livy.credentials import check_owner, owner_password
 from jupyter_emr_workspace.livy.output import bound_output, output_size
 
 T = TypeVar("T")
@@ -179,3 +179,8 @@ def test_an_exception_class_with_a_huge_name_is_cut_by_the_session_bound() -> No
     cut = bound_output(output, LIMIT)
     assert cut is not None and output_size(cut) <= LIMIT
     assert cut["status"] == "error" and cut["ename"].startswith("EEE")
+
+
+def test_an_owner_name_with_a_trailing_newline_is_refused() -> None:
+    with pytest.raises(ValueError):
+        check_owner("e-alpha\n")
