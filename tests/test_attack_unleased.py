@@ -4,6 +4,8 @@ folder store): two opens of one Workspace on one server at the same time."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,11 +13,16 @@ from typing import Any
 import pytest
 from conftest import Api
 from storage_helpers import notebook
-from test_lock_unleased import backup_now, create, open_
+from test_lock_unleased import backup_now, create, in_store, open_
 
 import jupyter_emr_workspace.contents.restore as restore_module
 
 FILES = 5
+MARK = "WRITTEN-WITHOUT-THE-LEASE"
+
+
+def notebook_text(source: str) -> str:
+    return json.dumps(notebook(source))
 
 
 async def test_an_open_never_sets_aside_what_a_concurrent_open_restored(
@@ -80,3 +87,34 @@ async def test_an_open_never_sets_aside_what_a_concurrent_open_restored(
     assert aside == [], aside
     names = sorted(p.name for p in folder.iterdir() if p.suffix == ".ipynb")
     assert names == sorted(f"n{n}.ipynb" for n in range(FILES)), names
+
+
+async def test_a_copy_that_keeps_an_old_mtime_is_set_aside_too(
+    api: Api, services: Any, tmp_path: Path
+) -> None:
+    """`cp -p`, `rsync -t`, `tar x` and `unzip` write files with the mtime they had
+    elsewhere: a file changed without the lease is no less changed for it."""
+    wid = await create(api)
+    opened = await open_(api, wid)
+    r = await api(
+        "PUT",
+        f"{opened['path']}/a.ipynb",
+        {"type": "notebook", "content": notebook("v1")},
+        base="api/contents",
+    )
+    assert r.code == 201, r
+    await backup_now(api, wid)
+    r = await api("DELETE", f"workspaces/{wid}/lock")
+    assert r.code == 204, r
+    folder = services.folders.local_path(wid)
+    old = (folder / "a.ipynb").stat().st_mtime_ns - 3_600 * 10**9  # an hour before
+    for name in ("a.ipynb", "extracted.txt"):  # a changed file and a new one
+        (folder / name).write_text(MARK if name.endswith(".txt") else notebook_text(MARK))
+        os.utime(folder / name, ns=(old, old))
+
+    reopened = await open_(api, wid)
+    await backup_now(api, wid)
+    assert in_store(tmp_path / "store", MARK) == []
+    aside = {c["path"] for c in reopened["conflicts"] if c["kind"] == "no-lease"}
+    assert aside == {"a.ipynb", "extracted.txt"}, reopened["conflicts"]
+    assert "v1" in (folder / "a.ipynb").read_text()
