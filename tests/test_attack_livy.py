@@ -184,3 +184,20 @@ def test_an_exception_class_with_a_huge_name_is_cut_by_the_session_bound() -> No
 def test_an_owner_name_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(ValueError):
         check_owner("e-alpha\n")
+
+
+def test_the_session_cap_counts_every_kind_and_the_admins_sessions_for_an_owner(
+    engine: LivyEngine,
+) -> None:
+    """No kind, spelling of a kind, or admin-made session for the owner slips past the cap."""
+    assert engine.token
+    for kind in ("pyspark", "sql", "PySpark"):
+        assert call(engine, "POST", "/sessions", {"kind": kind}).status_code == 201
+    admin = requests.post(  # the server's token, naming the owner as its user
+        f"{engine.url}/sessions", json={"kind": "sql"}, auth=(OWNER, engine.token), timeout=30
+    )
+    assert admin.status_code == 201 and admin.json()["owner"] == OWNER, admin.text
+    for kind in ("python", "pyspark", "sql"):
+        r = call(engine, "POST", "/sessions", {"kind": kind})
+        assert r.status_code == 429, (kind, r.text)
+        assert r.json()["error"]["code"] == "SessionLimitExceeded"
