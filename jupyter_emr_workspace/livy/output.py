@@ -74,8 +74,12 @@ def bound_output(
     text = str(data.get("text/plain", ""))
     dropped: list[str] = []
     bounded = _bound_fields(output, limit, dropped)
+    # the longest note this can end with: every other MIME type dropped too
+    could_drop = dropped + [
+        f"{_short(mime)} ({total:,} characters)" for mime in data if mime != "text/plain"
+    ]
     worst_note = output_size(
-        truncation_note(total, total, limit, [f"{'x' * (NAME_CHARS + 3)} ({total:,})"] * 9)
+        truncation_note(total, total, limit, sorted(could_drop, key=len, reverse=True))
     )
     room = limit - output_size({**bounded, "data": {"text/plain": ""}}) - worst_note - 64
     others: dict[str, Any] = {}
