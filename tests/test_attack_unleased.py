@@ -118,3 +118,26 @@ async def test_a_copy_that_keeps_an_old_mtime_is_set_aside_too(
     aside = {c["path"] for c in reopened["conflicts"] if c["kind"] == "no-lease"}
     assert aside == {"a.ipynb", "extracted.txt"}, reopened["conflicts"]
     assert "v1" in (folder / "a.ipynb").read_text()
+
+
+async def test_reopening_a_workspace_one_holds_never_sets_aside_ones_own_edits(
+    api: Api, services: Any, tmp_path: Path
+) -> None:
+    """A second tab or a page reload opens the Workspace again without closing it: edits
+    saved under the lease and not yet backed up are the holder's, not no-lease writes."""
+    wid = await create(api)
+    opened = await open_(api, wid)
+    path = f"{opened['path']}/a.ipynb"
+    for version in ("v1", "v2"):
+        r = await api(
+            "PUT", path, {"type": "notebook", "content": notebook(version)}, base="api/contents"
+        )
+        assert r.code in (200, 201), r
+        if version == "v1":
+            await backup_now(api, wid)
+    again = await open_(api, wid)
+    assert again["conflicts"] == [], again["conflicts"]
+    folder = services.folders.local_path(wid)
+    assert "v2" in (folder / "a.ipynb").read_text()
+    await backup_now(api, wid)
+    assert [p.name for p in in_store(tmp_path / "store", "v2")] == ["a.ipynb"]
