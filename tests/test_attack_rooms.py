@@ -206,3 +206,42 @@ def test_the_timeline_and_undo_routes_cannot_change_a_workspace_document(
         assert before != saved
     finally:
         alice.close()
+
+
+def test_a_fork_made_outside_cannot_be_merged_once_its_document_moved_into_a_workspace(
+    server: ServerProcess,
+) -> None:
+    wid, folder = new_workspace(server)
+    outside = f"draft-{uuid.uuid4().hex[:8]}.ipynb"
+    save(server, outside, "x = 1\n")
+    bob = YNotebookClient(server, outside, "bob")
+    try:
+        bob.pump(lambda: bob.source() == "x = 1\n")
+        r = server.request("PUT", f"/api/collaboration/fork/{bob.room}", user="bob", json={})
+        assert r.status_code == 201, r.text
+        fork = r.json()["fork_roomid"]
+        editor = YNotebookClient(server, outside, "bob", room=fork)
+        try:
+            editor.pump(lambda: editor.source() == "x = 1\n")
+            editor.append("from the fork\n")
+            check = YNotebookClient(server, outside, "bob", room=fork)
+            check.pump(lambda: "from the fork" in check.source())
+            check.close()
+        finally:
+            editor.close()
+        open_workspace(server, wid)  # alice moves the document into her Workspace
+        inside = f"{folder}/moved-{uuid.uuid4().hex[:6]}.ipynb"
+        r = server.request("PATCH", f"/api/contents/{outside}", json={"path": inside})
+        assert r.status_code == 200, r.text
+        r = server.request("DELETE", f"/api/collaboration/fork/{fork}?merge=true", user="bob")
+        assert r.status_code == 423, r.text
+        alice = YNotebookClient(server, inside, "alice")
+        try:
+            alice.pump(lambda: alice.source().startswith("x = 1\n"))
+            alice.append("a = 2\n")
+            saved = wait_for(lambda: saved_with(server, inside, "a = 2"), "alice's edit saved")
+            assert "from the fork" not in saved and "fork" not in alice.source(), saved
+        finally:
+            alice.close()
+    finally:
+        bob.close()
