@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -289,15 +288,15 @@ async def test_reopen_with_both_sides_changed_keeps_both(
     await save(api, f"{path}/both.ipynb", nb_model("base"))
     await save(api, f"{path}/remote-only.ipynb", nb_model("r0"))
     await settled(api, ws_id)
-    while_held = time.time()
     r = await api("POST", f"workspaces/{ws_id}/close", {"token": opened["lease"]["token"]})
     assert r.code == 204, r
 
     folder = services.folders.local_path(ws_id)
     (folder / "both.ipynb").write_text(json.dumps(notebook("local-edit")))
-    # dated while the lease was held (an edit the close could not back up); one made
-    # after the close is set aside instead (test_lock_terminals.py)
-    os.utime(folder / "both.ipynb", (while_held, while_held))
+    # as if made while the lease was held (an edit the close could not back up): the
+    # lease seen held until now. One made after the close is set aside instead
+    # (test_lock_terminals.py); backdating the file cannot hide that (its ctime moves)
+    services.extra["storage"].scheduler.state(ws_id).released_at = time.time()
     for name, text in (("both.ipynb", "remote-edit"), ("remote-only.ipynb", "r1")):
         s3.put_object(
             Bucket=bucket,

@@ -46,6 +46,9 @@ class Storage:
         )
         self.restorer = Restorer(self.store, self.scheduler, studio.restore_concurrency)
         self.unleased = UnleasedWrites(self.scheduler, self.leases)
+        #: One open of a Workspace sorts and restores its folder at a time: a second open
+        #: meanwhile would take the files the first restores for writes made without it.
+        self._opening: dict[str, asyncio.Lock] = {}
 
     # -- called by the contents manager (no I/O) ------------------------------------------
     def tracks(self, path: str) -> bool:
@@ -117,17 +120,18 @@ class Storage:
     # -- Workspace hooks ------------------------------------------------------------------
     async def on_open(self, ws: Workspace, lease: Lease) -> dict[str, Any]:
         folder = await asyncio.to_thread(self.folders.ensure, ws.id)
-        aside = await self.unleased.set_aside(ws.id, folder)
-        # deletes queued here earlier (an outage, a crash) are checked against the
-        # backups first: one refused as older than the backup lets that backup restore
-        await self.scheduler.run_deletes(ws.id)
-        try:
-            facts = await self.restorer.restore(ws.id, folder)
-        except StoreError as e:
-            # Opening must not depend on S3: say so; local files stay as they are.
-            facts = {"restored": 0, "conflicts": [], "refused": [], "restore_error": str(e)}
-        facts["conflicts"] = aside + facts["conflicts"]
-        self.unleased.held(ws.id)
+        async with self._opening.setdefault(ws.id, asyncio.Lock()):
+            aside = await self.unleased.set_aside(ws.id, folder)
+            # deletes queued here earlier (an outage, a crash) are checked against the
+            # backups first: one refused as older than the backup lets that backup restore
+            await self.scheduler.run_deletes(ws.id)
+            try:
+                facts = await self.restorer.restore(ws.id, folder)
+            except StoreError as e:
+                # Opening must not depend on S3: say so; local files stay as they are.
+                facts = {"restored": 0, "conflicts": [], "refused": [], "restore_error": str(e)}
+            facts["conflicts"] = aside + facts["conflicts"]
+            self.unleased.held(ws.id)
         self.scheduler.kick()
         return facts
 

@@ -9,7 +9,8 @@ content. So each Workspace's state records when this server stopped holding its 
 (``WorkspaceState.released_at``: the last moment the lease was seen held, or the
 server's start for a lease held when the server died; 0 for a Workspace never held
 here; None while held). On open, before the restore, every local file changed since it
-last agreed with its backup *and* modified after that moment is moved aside as
+last agreed with its backup *and* modified (or its inode changed: a copy that keeps an
+old mtime counts) after that moment is moved aside as
 ``name.conflict-no-lease-<time>.ext``: the backup's version comes back under the name,
 the moved copy stays on disk for its author, is reported under ``conflicts``, and is not
 backed up unless a lease holder edits or renames it. Until that sorting is done the
@@ -165,7 +166,9 @@ def _set_aside(
     cutoff_ns = int(released_at * 1e9)
     out: list[tuple[str, str, str, os.stat_result]] = []
     for rel, stat in sorted(walk_files(folder).items()):
-        if stat.st_mtime_ns <= cutoff_ns:
+        # ctime too: `cp -p`, `rsync -t`, `tar x`, `unzip` give a new file an old mtime,
+        # but nothing short of the clock sets its inode change time back
+        if max(stat.st_mtime_ns, stat.st_ctime_ns) <= cutoff_ns:
             continue
         entry = known.get(rel)
         if entry is not None and entry.same_stat(stat):

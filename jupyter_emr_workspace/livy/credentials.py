@@ -16,7 +16,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
-OWNER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+OWNER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")  # fullmatch: no "\n" at the end
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ ANONYMOUS = Principal(None, admin=True)  # an engine without a token: no auth at
 
 def check_owner(owner: str) -> str:
     """An owner name fit for a Basic-auth user name (no ':'), or ValueError."""
-    if not OWNER_RE.match(owner):
+    if not OWNER_RE.fullmatch(owner):
         raise ValueError(f"owner {owner!r}: 1-128 letters, digits and . _ @ + -")
     return owner
 
@@ -64,7 +64,7 @@ def authenticate(token: str | None, header: str) -> Principal | None:
         return None
     if hmac.compare_digest(password.encode(), token.encode()):
         return Principal(user or None, admin=True)
-    if not OWNER_RE.match(user):
+    if not OWNER_RE.fullmatch(user):
         return None
     if hmac.compare_digest(password.encode(), owner_password(token, user).encode()):
         return Principal(user)

@@ -32,6 +32,18 @@ TOKEN_ENV = "EMR_WORKSPACE_LIVY_TOKEN"  # the engine's Basic-auth token, passed 
 READY_PREFIX = "Livy-compatible engine ready at "  # the line `python -m ...livy` prints
 
 
+#: Ids are counters: more digits than this name nothing (and `int()` refuses 4,300+ digits).
+MAX_ID_DIGITS = 18
+
+
+def parse_id(text: str, what: str = "Session") -> int:
+    """A session or statement id from the URL (digits only, by the routes): an absurdly
+    long one names nothing, so it is not found (not a server error)."""
+    if len(text) > MAX_ID_DIGITS:
+        raise LivyError(404, f"{what} '{text[:MAX_ID_DIGITS]}...' not found.", f"{what}NotFound")
+    return int(text)
+
+
 class LivyHandler(tornado.web.RequestHandler):
     registry: SessionRegistry
     token: str | None
@@ -69,7 +81,7 @@ class LivyHandler(tornado.web.RequestHandler):
         return data
 
     def session(self, session_id: str) -> Session:
-        session = self.registry.get(int(session_id), self.caller)
+        session = self.registry.get(parse_id(session_id), self.caller)
         session.touch()
         return session
 
@@ -78,9 +90,17 @@ class LivyHandler(tornado.web.RequestHandler):
         if value is None:
             return None
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise LivyError(400, f"Query parameter '{name}' must be an integer.") from None
+        return number
+
+    def paging_arg(self, name: str) -> int | None:
+        """`from`/`size` of a listing: a negative one would page from the end."""
+        number = self.int_arg(name)
+        if number is not None and number < 0:
+            raise LivyError(400, f"Query parameter '{name}' must not be negative.")
+        return number
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -108,7 +128,7 @@ class SessionsHandler(LivyHandler):
     def get(self) -> None:
         self.send_json(
             self.registry.list_json(
-                self.caller, self.int_arg("from") or 0, self.int_arg("size") or 100
+                self.caller, self.paging_arg("from") or 0, self.paging_arg("size") or 100
             )
         )
 
@@ -123,7 +143,7 @@ class SessionHandler(LivyHandler):
         self.send_json(self.session(session_id).to_json())
 
     async def delete(self, session_id: str) -> None:
-        await self.registry.delete(int(session_id), self.caller)
+        await self.registry.delete(parse_id(session_id), self.caller)
         self.send_json({"msg": "deleted"})
 
 
@@ -142,7 +162,7 @@ class LogHandler(LivyHandler):
 class StatementsHandler(LivyHandler):
     def get(self, session_id: str) -> None:
         session = self.session(session_id)
-        start, size = self.int_arg("from") or 0, self.int_arg("size")
+        start, size = self.paging_arg("from") or 0, self.paging_arg("size")
         statements = session.statements[start : None if size is None else start + size]
         self.send_json(
             {
@@ -165,13 +185,13 @@ class StatementsHandler(LivyHandler):
 
 class StatementHandler(LivyHandler):
     def get(self, session_id: str, statement_id: str) -> None:
-        statement = self.session(session_id).get_statement(int(statement_id))
+        statement = self.session(session_id).get_statement(parse_id(statement_id, "Statement"))
         self.send_json(statement.to_json())
 
 
 class CancelHandler(LivyHandler):
     async def post(self, session_id: str, statement_id: str) -> None:
-        await self.session(session_id).cancel(int(statement_id))
+        await self.session(session_id).cancel(parse_id(statement_id, "Statement"))
         self.send_json({"msg": "canceled"})
 
 
