@@ -72,6 +72,8 @@ class Options:
     log: Path | None = None
     json: Path | None = None
     quiet: bool = False
+    #: instead of random rounds, a fixed sequence: "lapsed-close"
+    scenario: str | None = None
 
 
 @dataclass
@@ -152,6 +154,7 @@ class Soak:
         self.workspaces: list[str] = []
         self.events: list[dict[str, Any]] = []
         self.counter = 0
+        self._last_ack = 0.0
         self.http = threading.local()
         self.started = time.monotonic()
         self._lock = threading.Lock()
@@ -246,7 +249,8 @@ class Soak:
             status, data, _, _ = self.call(
                 self.nodes[0], "POST", f"{API}/workspaces", owner, {"name": f"soak-{i}"}
             )
-            assert status == 201, (status, data)
+            if status != 201:
+                raise RuntimeError(f"could not create a Workspace: {status} {data}")
             ws = data["id"]
             self.workspaces.append(ws)
             if i < self.o.collaboration:
@@ -262,7 +266,8 @@ class Soak:
                         }
                     },
                 )
-                assert status == 200, (status, data)
+                if status != 200:
+                    raise RuntimeError(f"could not turn collaboration on: {status} {data}")
                 self.checker.collaboration.add(ws)
 
     def teardown(self) -> None:
@@ -457,6 +462,7 @@ class Soak:
             )
             return
         self.report.saves_acknowledged += 1
+        self._last_ack = received
         self.checker.saved(s.ws, name, vid, node.name, s.user, s.generation, received)
         if s.expires_at < sent - self.checker.slack:
             self.checker.write_accepted(
@@ -767,32 +773,89 @@ class Soak:
         lines += ["    " + json.dumps(e, sort_keys=True) for e in relevant[-60:]]
         return "\n".join(lines)
 
+    # -- the minimal reproduction of what the soak found ------------------------------
+    def wait_flushed(self, node: Node, ws: str, user: str, limit: float = 20.0) -> None:
+        deadline = time.time() + limit
+        while time.time() < deadline:
+            status, data, sent, _ = self.call(node, "GET", f"{API}/workspaces/{ws}/backup", user)
+            if status == 200 and not data.get("pending") and not data.get("failed"):
+                if data.get("active"):
+                    self.checker.flushed(ws, node.name, sent - self.o.autosave_interval - 1)
+                if sent > self._last_ack + self.o.autosave_interval + 1:
+                    return
+            time.sleep(0.5)
+
+    def lapsed_close(self) -> None:
+        """A server whose S3 is cut cannot close its lease; it lapses; another user takes
+        the Workspace over and deletes a notebook; S3 comes back. Found by the soak (seed
+        1 and 2, see README-soak.md); the promises say: no older generation writes after
+        a newer one acted, and the save acknowledged before the lease lapsed is kept."""
+        a, b = self.nodes[0], self.nodes[1]
+        ws = self.workspaces[0]
+
+        def check() -> None:
+            self.checker.round += 1
+            self.check()
+            self._note_new()
+
+        self.checker.round = 1
+        self.do_open(a, "u0", ws)
+        first = self.sessions[(a.index, "u0", ws)]
+        self.do_save(first, "d.ipynb")  # v1, backed up
+        self.wait_flushed(a, ws, "u0")
+        check()
+        a.proxy.stop()  # the server's S3 goes away (no automatic heal in this scenario)
+        self.report.cuts += 1
+        self.log("cut", node=a.name, seconds=None)
+        self.do_save(first, "d.ipynb")  # v2: acknowledged while the lease is valid
+        self.do_close(first)  # answers 5xx: the store is unreachable
+        time.sleep(max(0.0, first.expires_at - time.time()) + 2 * self.checker.slack)
+        check()
+        self.do_open(b, "u1", ws)  # the lease lapsed: u1 takes over with a new generation
+        second = self.sessions[(b.index, "u1", ws)]
+        self.do_delete(second)  # u1 deletes d.ipynb (v1, as restored)
+        self.wait_flushed(b, ws, "u1")
+        check()
+        self.heal(a)
+        time.sleep(self.o.autosave_interval + 3)  # the first server's backup loop runs
+        check()
+        self.do_save(second, "d.ipynb")  # v3: u1 writes the notebook anew
+        self.wait_flushed(b, ws, "u1")
+        check()
+        self.do_close(second)
+        self.report.rounds = self.checker.round
+
+    def rounds(self) -> None:
+        for r in range(1, self.o.rounds + 1):
+            if time.monotonic() - self.started > self.o.max_seconds:
+                self.report.stopped_by = "max-seconds"
+                break
+            self.checker.round = r
+            self.step()
+            self.check()
+            self.report.rounds = r
+            self._note_new()
+            if not self.o.quiet and r % 50 == 0:
+                print(
+                    f"round {r}: {sum(self.report.ops.values())} ops, "
+                    f"{self.report.kills} kills, {self.report.cuts} cuts, "
+                    f"{len(self.checker.violations)} violations, "
+                    f"{time.monotonic() - self.started:.0f}s",
+                    flush=True,
+                )
+
     def run(self) -> Report:
-        reported = 0
         try:
             self.setup()
             self.report.setup_seconds = round(time.monotonic() - self.started, 1)
-            for r in range(1, self.o.rounds + 1):
-                if time.monotonic() - self.started > self.o.max_seconds:
-                    self.report.stopped_by = "max-seconds"
-                    break
-                self.checker.round = r
-                self.step()
-                self.check()
-                self.report.rounds = r
-                reported = self._note_new(reported)
-                if not self.o.quiet and r % 50 == 0:
-                    print(
-                        f"round {r}: {sum(self.report.ops.values())} ops, "
-                        f"{self.report.kills} kills, {self.report.cuts} cuts, "
-                        f"{len(self.checker.violations)} violations, "
-                        f"{time.monotonic() - self.started:.0f}s",
-                        flush=True,
-                    )
+            if self.o.scenario == "lapsed-close":
+                self.lapsed_close()
+            else:
+                self.rounds()
             settling = time.monotonic()
             self.settle()
             self.report.settle_seconds = round(time.monotonic() - settling, 1)
-            self._note_new(reported)
+            self._note_new()
         except BudgetExceeded as e:
             self.report.stopped_by = str(e)
         finally:
@@ -803,13 +866,12 @@ class Soak:
             self.teardown()
         return self.report
 
-    def _note_new(self, reported: int) -> int:
-        for v in self.checker.violations[reported:]:
+    def _note_new(self) -> None:
+        for v in self.checker.violations[len(self.report.reproductions) :]:
             text = self.reproduction(v)
             self.report.reproductions.append(text)
             if not self.o.quiet:
                 print("VIOLATION " + text, flush=True)
-        return len(self.checker.violations)
 
 
 def parse(argv: list[str]) -> Options:
@@ -837,6 +899,12 @@ def parse(argv: list[str]) -> Options:
         "--contents-manager",
         default=None,
         help="set c.ServerApp.contents_manager_class (default: as installed)",
+    )
+    p.add_argument(
+        "--scenario",
+        choices=["lapsed-close"],
+        default=None,
+        help="run the minimal reproduction of a violation the soak found, not rounds",
     )
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--log", type=Path, default=None, help="write every operation (JSON lines)")

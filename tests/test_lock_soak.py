@@ -226,3 +226,37 @@ def test_lock_soak_short_run_finds_no_violation(tmp_path: Path) -> None:
     assert report.kills >= 1 and report.cuts >= 1, report.to_json()
     assert report.saves_acknowledged >= 10 and report.ops["open"] >= 10
     assert report.violations == [], "\n\n".join(report.reproductions)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known hole found by the soak (README-soak.md): a server whose close failed "
+    "while S3 was cut keeps its lapsed lease and, once S3 is back, writes under the old "
+    "generation (bringing back a notebook the new holder deleted) and the acknowledged "
+    "save is then overwritten without a conflict copy. Helper 'lost' is fencing this; "
+    "when this test passes, remove the mark.",
+)
+def test_a_lapsed_server_neither_brings_back_a_deleted_notebook_nor_loses_a_save(
+    tmp_path: Path,
+) -> None:
+    """The soak's minimal reproduction, run as installed: save, cut S3, close (fails),
+    lease lapses, another user takes over and deletes, S3 comes back, they save anew."""
+    from soak_lock import Options, Soak
+
+    options = Options(
+        scenario="lapsed-close",
+        servers=2,
+        workspaces=1,
+        max_seconds=200,
+        max_requests=1000,
+        workdir=tmp_path,
+        log=tmp_path / "soak.jsonl",
+        quiet=True,
+    )
+    report = Soak(options).run()
+    if not (report.cuts == 1 and report.saves_acknowledged == 3):
+        # not an AssertionError: a scenario that did not run must not pass as expected
+        raise RuntimeError(f"the scenario did not run as written: {report.to_json()}")
+    assert report.violations == [], "\n\n".join(report.reproductions)
