@@ -74,7 +74,8 @@ class Version:
     server: str
     user: str
     generation: int
-    acked_at: float
+    saved_at: float  # when the save was answered (never changes)
+    acked_at: float  # since when the server owes it to the store (a rename moves it)
     due: bool = False
     reported: bool = False
     missing_since: float | None = None
@@ -206,7 +207,7 @@ class Checker:
     def saved(
         self, ws: str, path: str, version: str, server: str, user: str, generation: int, at: float
     ) -> None:
-        self.versions[version] = Version(ws, path, server, user, generation, at)
+        self.versions[version] = Version(ws, path, server, user, generation, at, at)
 
     def removed(self, ws: str, path: str, generation: int, at: float, history: list[str]) -> None:
         """A delete (or the old side of a rename) answered 2xx."""
@@ -313,7 +314,7 @@ class Checker:
             )
             return
         last = self.versions.get(old.history[-1]) if old.history else None
-        written_after = last.acked_at if last else 0.0
+        written_after = last.saved_at if last else 0.0
         legit = [
             r
             for r in self.removals.get(ws, [])

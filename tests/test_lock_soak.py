@@ -139,6 +139,16 @@ def test_checker_accepts_a_delete_by_the_current_holder() -> None:
     assert c.violations == []
 
 
+def test_checker_accepts_renames_in_a_row_by_the_current_holder() -> None:
+    c = Checker()
+    c.saved("e-1", "c.ipynb", "v1", "s1", "bob", 7, T0)
+    c.observe_backups("e-1", {"c.ipynb": obj("e7", 7, "v1")})
+    c.moved("e-1", "c.ipynb", "d.ipynb", "s1", 7, T0 + 10, ["v1"])
+    c.moved("e-1", "d.ipynb", "a.ipynb", "s1", 7, T0 + 11, ["v1"])
+    c.observe_backups("e-1", {"a.ipynb": obj("e7", 7, "v1")})
+    assert c.violations == []
+
+
 def test_checker_complains_when_an_older_generation_brings_a_deleted_backup_back() -> None:
     c = Checker()
     c.saved("e-1", "a.ipynb", "v2", "s1", "bob", 7, T0 + 10)
