@@ -25,6 +25,7 @@ import json
 import os
 import random
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -864,6 +865,11 @@ class Soak:
             if self.o.log:
                 self.o.log.write_text("\n".join(json.dumps(e) for e in self.events) + "\n")
             self.teardown()
+            if hasattr(self, "workdir"):
+                if self.o.workdir is None and not self.checker.violations:
+                    shutil.rmtree(self.workdir, ignore_errors=True)
+                elif not self.o.quiet:
+                    print(f"server roots, configs and logs: {self.workdir}", flush=True)
         return self.report
 
     def _note_new(self) -> None:
