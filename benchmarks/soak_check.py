@@ -158,6 +158,13 @@ class Checker:
                     f"…{other_token[-6:]} (generation {other.generation}) was answered valid "
                     f"until {other.valid_until - sent:.1f}s after the request",
                 )
+        # A newer generation supersedes every lease granted before it was asked for: the
+        # old holder's lease had expired, was released, or (the same user opening from
+        # another server) was taken over, and the new generation fences it from now on.
+        for other in claims.values():
+            if other.granted_at < sent and other.generation < generation:
+                if other.ended_at is None or other.ended_at > received:
+                    other.ended_at = received
         claims[token] = Claim(user, server, generation, expires_at, received)
 
     def renewed(self, ws: str, token: str, expires_at: float, sent: float) -> None:
