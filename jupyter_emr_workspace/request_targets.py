@@ -42,10 +42,24 @@ PATH_KEYS = ("path", "file", "cwd", "notebook", "copy_from", "tree", "target", "
 
 
 def body(handler: Any) -> dict[str, Any]:
-    """The JSON body as the handler will read it ({} when it is not a JSON object)."""
+    """The JSON body as jupyter_server's ``get_json_body`` reads it: ASCII whitespace
+    (form feed and vertical tab included) stripped, then UTF-8 ({} when it is not a JSON
+    object; jupyter_server then answers 400 itself)."""
+    return _object(lambda: json.loads(handler.request.body.strip().decode("utf-8")))
+
+
+def bodies(handler: Any) -> list[dict[str, Any]]:
+    """Every JSON object a handler we do not know may read from its body: as
+    jupyter_server reads it, and as ``json.loads`` reads the raw bytes (which also
+    accepts UTF-16 and UTF-32)."""
+    found = [body(handler), _object(lambda: json.loads(handler.request.body))]
+    return [b for i, b in enumerate(found) if b and b not in found[:i]]
+
+
+def _object(parse: Any) -> dict[str, Any]:
     try:
-        data = json.loads(handler.request.body or b"{}")
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = parse()
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -218,11 +232,11 @@ def generic(handler: Any, action: str, resource: str) -> list[Target]:
     for key in PATH_KEYS:
         found += [v.decode("utf-8", "replace") for v in request.query_arguments.get(key, [])]
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
-        model = body(handler)
-        found += [v for k in PATH_KEYS if (v := _str(model.get(k))) is not None]
-        notebook = model.get("notebook")
-        if isinstance(notebook, dict) and (path := _str(notebook.get("path"))) is not None:
-            found.append(path)
+        for model in bodies(handler):
+            found += [v for k in PATH_KEYS if (v := _str(model.get(k))) is not None]
+            notebook = model.get("notebook")
+            if isinstance(notebook, dict) and (path := _str(notebook.get("path"))) is not None:
+                found.append(path)
     return out + [Target(kind, p) for p in dict.fromkeys(found)]
 
 

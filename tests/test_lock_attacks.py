@@ -1,0 +1,85 @@
+"""Attacks on the lease lock and the read isolation that the first tests did not try:
+request bodies that jupyter_server reads differently from a plain ``json.loads``, paths
+the file system cannot hold, and the event stream. alice holds the Workspace; bob, on
+the same server, does not."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tornado.httpclient
+from conftest import Api
+from test_core_lock import TEXT, jupyter, kernel_ids, open_workspace, start_session
+from test_core_read_isolation import IAM, workspace_with_files
+
+
+@pytest.fixture
+def studio_config(studio_config: dict[str, Any], request: pytest.FixtureRequest) -> Any:
+    return {**studio_config, **getattr(request, "param", {})}
+
+
+@pytest.fixture
+def raw(jp_http_port: int, jp_base_url: str, jp_auth_header: Any) -> Any:
+    """``await raw("PATCH", "api/contents/x", b"...", user="bob")``: the URL and body
+    exactly as given (no re-encoding), any status."""
+
+    async def call(method: str, path: str, body: bytes | None = None, user: str = "bob") -> Any:
+        request = tornado.httpclient.HTTPRequest(
+            f"http://localhost:{jp_http_port}{jp_base_url}{path}",
+            method=method,
+            body=body,
+            headers={**jp_auth_header, "X-Test-User": user},
+            allow_nonstandard_methods=True,
+        )
+        return await tornado.httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+
+    return call
+
+
+#: jupyter_server strips ASCII whitespace from a body before parsing it; JSON does not
+#: count form feed or vertical tab as whitespace, so ``json.loads`` refuses these bodies.
+PREFIXES = [b"\x0c", b"\x0b", b" \x0c\n"]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_non_holder_cannot_rename_into_a_workspace_with_a_body_json_refuses(
+    api: Api, raw: Any, jp_root_dir: Path, prefix: bytes
+) -> None:
+    wid = await open_workspace(api)
+    assert (await api("PUT", "out.txt", TEXT, user="bob", base="api/contents")).code == 201
+    move = prefix + json.dumps({"path": f"workspaces/{wid}/evil.txt"}).encode()
+    r = await raw("PATCH", "api/contents/out.txt", move)
+    assert r.code == 423, r.body
+    assert os.listdir(jp_root_dir / "workspaces" / wid) == []
+    assert (jp_root_dir / "out.txt").read_text() == "hello"
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_non_holder_cannot_move_a_session_or_start_a_kernel_with_a_body_json_refuses(
+    api: Api, raw: Any, prefix: bytes
+) -> None:
+    wid = await open_workspace(api)
+    own = await start_session(api, "")  # a session outside the Workspace
+    moved = prefix + json.dumps({"path": f"workspaces/{wid}/stolen.ipynb"}).encode()
+    r = await raw("PATCH", f"api/sessions/{own['id']}", moved)
+    assert r.code == 423, r.body
+    assert (await jupyter(api, "GET", f"sessions/{own['id']}")).json["path"] == own["path"]
+    new = {"path": f"workspaces/{wid}/x.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
+    r = await raw("POST", "api/sessions", prefix + json.dumps(new).encode())
+    assert r.code == 423, r.body  # refused by the lock, not a 500 from the kernel start
+    assert await kernel_ids(api) == [own["kernel"]["id"]]
+
+
+@pytest.mark.parametrize("studio_config", [IAM], indirect=True)
+async def test_a_reader_denied_describe_editor_cannot_copy_out_with_a_body_json_refuses(
+    api: Api, raw: Any, jp_root_dir: Path
+) -> None:
+    secret = await workspace_with_files(api, {"team": "secret"})
+    copy = b"\x0c" + json.dumps({"copy_from": f"workspaces/{secret}/a.txt"}).encode()
+    r = await raw("POST", "api/contents/", copy)
+    assert r.code == 403, r.body
+    assert os.listdir(jp_root_dir) == ["workspaces"]
