@@ -78,6 +78,9 @@ class WorkspaceAuthorizer(Authorizer):
     async def require(self, handler: Any, identity: Identity, target: Target) -> None:
         """Raise an HTTPError with a message that says what to do, or return."""
         name = identity.name
+        if target.path is not None and "\x00" in target.path:
+            # no file can have it; jupyter_server's /files route answers 500 for it
+            raise web.HTTPError(400, "A path cannot contain a NUL character")
         if target.kind == "read":
             for workspace_id, _ in self.folders.places(target.path or ""):
                 if workspace_id is not None:

@@ -112,7 +112,7 @@ class WorkspaceFolders:
             candidate = os.path.join(current, part)
             try:
                 is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
-            except OSError:  # missing: nothing below it exists, so nothing is a link
+            except (OSError, ValueError):  # missing (or a NUL: no file has it): no link below
                 rest = os.path.join(current, *parts[i:])
                 return rest, os.path.join(os.path.dirname(rest), parts[-1])
             current = os.path.realpath(candidate) if is_link else candidate

@@ -83,3 +83,26 @@ async def test_a_reader_denied_describe_editor_cannot_copy_out_with_a_body_json_
     r = await raw("POST", "api/contents/", copy)
     assert r.code == 403, r.body
     assert os.listdir(jp_root_dir) == ["workspaces"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "api/contents/a%00b"),
+        ("PUT", "api/contents/a%00b"),
+        ("GET", "api/contents/workspaces/{wid}%00"),
+        ("PUT", "api/contents/workspaces/{wid}/a%00.txt"),
+        ("GET", "files/workspaces/{wid}/a%00.txt"),
+        ("DELETE", "api/contents/workspaces/{wid}%00/x"),
+    ],
+)
+async def test_a_path_no_file_can_have_is_a_clean_refusal(
+    api: Api, raw: Any, jp_root_dir: Path, method: str, path: str
+) -> None:
+    """A NUL byte in a path: the lock must answer (or let jupyter_server answer) 4xx,
+    never an unhandled 500, and change nothing."""
+    wid = await open_workspace(api)
+    body = json.dumps(TEXT).encode() if method == "PUT" else None
+    r = await raw(method, path.format(wid=wid), body)
+    assert 400 <= r.code < 500, r.body
+    assert os.listdir(jp_root_dir / "workspaces" / wid) == []
