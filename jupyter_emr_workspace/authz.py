@@ -38,6 +38,9 @@ from .studio import Identity, identity_from_user
 
 log = logging.getLogger(__name__)
 
+#: /api/events/subscribe: every event the server emits, to every subscriber
+EVENT_STREAM = "jupyter_server.services.events.handlers.SubscribeWebsocket"
+
 
 class WorkspaceAuthorizer(Authorizer):
     """Composes with ``inner``: both must allow."""
@@ -72,6 +75,8 @@ class WorkspaceAuthorizer(Authorizer):
             return True
         for target in targets(handler, action, resource):
             await self.require(handler, identity, target)
+        if handler_name(handler) == EVENT_STREAM:
+            self._filter_events(handler, identity)
         return True
 
     # -- one target ---------------------------------------------------------------------
@@ -232,6 +237,23 @@ class WorkspaceAuthorizer(Authorizer):
         self.check(user, self.folders.place_of_os_path(cwd))
         if user is not None:
             self.check_run(user)
+
+    def _filter_events(self, handler: Any, identity: Identity) -> None:
+        """The event stream relays jupyter_server's contents events, which name the file
+        read, saved or renamed: drop those naming a file the subscriber may not read."""
+        original = handler.event_listener
+
+        async def event_listener(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+            for key in ("path", "source_path"):
+                value = data.get(key)
+                if isinstance(value, str):
+                    try:
+                        await self.require(handler, identity, Target("read", value))
+                    except web.HTTPError:
+                        return
+            await original(logger, schema_id, data)
+
+        handler.event_listener = event_listener  # what open() subscribes, on_close removes
 
     def _guard_channels(self, handler: Any, user: str, places: list[Place]) -> None:
         """Re-check each message of a kernel's channels (no I/O): a lease lost or given up

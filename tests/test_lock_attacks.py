@@ -5,6 +5,7 @@ the same server, does not."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 import tornado.httpclient
 from conftest import Api
 from test_core_lock import TEXT, jupyter, kernel_ids, open_workspace, start_session
-from test_core_read_isolation import IAM, workspace_with_files
+from test_core_read_isolation import IAM, IDC, workspace_with_files
 
 
 @pytest.fixture
@@ -106,3 +107,35 @@ async def test_a_path_no_file_can_have_is_a_clean_refusal(
     r = await raw(method, path.format(wid=wid), body)
     assert 400 <= r.code < 500, r.body
     assert os.listdir(jp_root_dir / "workspaces" / wid) == []
+
+
+@pytest.mark.parametrize("studio_config", [IDC], indirect=True)
+async def test_the_event_stream_does_not_name_files_of_workspaces_one_cannot_read(
+    api: Api, jp_ws_fetch: Any
+) -> None:
+    """/api/events/subscribe relays jupyter_server's contents events (the path of each
+    file read, saved, renamed): an unassigned user must not learn a Workspace's file
+    names from it; a member still sees them."""
+    wid = await workspace_with_files(api)
+    sockets = {
+        user: await jp_ws_fetch("api", "events", "subscribe", headers={"X-Test-User": user})
+        for user in ("dave", "bob")
+    }
+    try:
+        inside = f"workspaces/{wid}/plans-for-q3.txt"
+        assert (await api("PUT", inside, TEXT, base="api/contents")).code == 201
+        assert (await api("PUT", "public.txt", TEXT, base="api/contents")).code == 201
+
+        async def paths(user: str) -> list[str]:
+            seen: list[str] = []
+            while not seen or "public.txt" not in seen[-1]:
+                raw = await asyncio.wait_for(sockets[user].read_message(), 30)
+                assert raw is not None
+                seen.append(json.loads(raw).get("path", ""))
+            return seen
+
+        assert all("workspaces" not in p for p in await paths("dave"))
+        assert any("plans-for-q3" in p for p in await paths("bob"))
+    finally:
+        for ws in sockets.values():
+            ws.close()
