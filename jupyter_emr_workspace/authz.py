@@ -100,6 +100,12 @@ class WorkspaceAuthorizer(Authorizer):
                     f"it may not change anything in the {self.folders.workspaces_dir!r} folder",
                 )
             return
+        if target.kind == "remove" and self.folders.contains_workspaces(target.path or ""):
+            raise web.HTTPError(
+                403,
+                f"{target.path!r} holds the {self.folders.workspaces_dir!r} folder: moving or "
+                "deleting it would move or delete every Workspace",
+            )
         places = await self._places_of(handler, target)
         if places is None:
             return  # no such kernel or session: jupyter_server answers 404

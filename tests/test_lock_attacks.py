@@ -139,3 +139,29 @@ async def test_the_event_stream_does_not_name_files_of_workspaces_one_cannot_rea
     finally:
         for ws in sockets.values():
             ws.close()
+
+
+@pytest.mark.parametrize("studio_config", [{"workspaces_dir": "team/workspaces"}], indirect=True)
+async def test_non_holder_cannot_move_or_delete_a_folder_that_holds_the_workspaces(
+    api: Api, jp_root_dir: Path
+) -> None:
+    """``c.Studio.workspaces_dir`` may be nested: renaming or deleting a folder above it
+    moves or deletes every Workspace, held or not."""
+    wid = await open_workspace(api)
+    folder = jp_root_dir / "team" / "workspaces" / wid
+    assert (await api("PUT", f"team/workspaces/{wid}/a.txt", TEXT, base="api/contents")).code
+    for user in ("bob", "alice"):
+        r = await api("PATCH", "team", {"path": "moved"}, user=user, base="api/contents")
+        assert r.code == 403, r
+        r = await api("DELETE", "team", user=user, base="api/contents")
+        assert r.code == 403, r
+        r = await api("PATCH", "team/workspaces", {"path": "x"}, user=user, base="api/contents")
+        assert r.code == 403, r
+    os.symlink(jp_root_dir, jp_root_dir / "up")  # the same folder, spelt through a link
+    r = await api("PATCH", "up/team", {"path": "moved"}, user="bob", base="api/contents")
+    assert r.code == 403, r
+    assert (folder / "a.txt").read_text() == "hello"
+    # other folders beside it are ordinary
+    assert (await api("PUT", "team/notes", {"type": "directory"}, base="api/contents")).code
+    r = await api("PATCH", "team/notes", {"path": "team/notes2"}, user="bob", base="api/contents")
+    assert r.code == 200, r
