@@ -48,6 +48,10 @@ class ReadAccess:
             denial = e
         if len(self._decided) >= self.MAX_ENTRIES:
             self._decided = {k: v for k, v in self._decided.items() if v[0] > now}
+            if len(self._decided) >= self.MAX_ENTRIES // 2:
+                # all fresh (many callers, or spoofed source IPs): start over rather than
+                # copy the whole table again on every following request
+                self._decided = {}
         self._decided[key] = (now + self.TTL, denial)
         if denial is not None:
             raise denial

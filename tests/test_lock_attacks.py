@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ import tornado.httpclient
 from conftest import Api
 from test_core_lock import TEXT, jupyter, kernel_ids, open_workspace, start_session
 from test_core_read_isolation import IAM, IDC, workspace_with_files
+
+from jupyter_emr_workspace.read_access import ReadAccess
+from jupyter_emr_workspace.studio import Identity
 
 
 @pytest.fixture
@@ -165,3 +169,26 @@ async def test_non_holder_cannot_move_or_delete_a_folder_that_holds_the_workspac
     assert (await api("PUT", "team/notes", {"type": "directory"}, base="api/contents")).code
     r = await api("PATCH", "team/notes", {"path": "team/notes2"}, user="bob", base="api/contents")
     assert r.code == 200, r
+
+
+async def test_read_decisions_stay_bounded_when_all_are_fresh() -> None:
+    """Unit rule: callers with ever new keys (source IPs taken from X-Forwarded-For, say)
+    do not grow the cache past its bound (it was pruned of stale entries only, so with all
+    entries fresh it grew, and each request copied the whole table)."""
+
+    class Guard:
+        asked = 0
+
+        async def require(self, *args: Any, **kwargs: Any) -> None:
+            Guard.asked += 1
+
+    studio = SimpleNamespace(studio=lambda: "arn:studio")
+    services = SimpleNamespace(access=SimpleNamespace(open_mode=False), guard=Guard(), arns=studio)
+    reads = ReadAccess(services)
+    reads.MAX_ENTRIES = 100
+    for i in range(1000):
+        await reads.require(Identity(name="bob", source_ip=f"10.0.{i // 256}.{i % 256}"), "")
+        assert len(reads._decided) <= reads.MAX_ENTRIES
+    assert Guard.asked == 1000  # every new caller is decided, none served another's answer
+    await reads.require(Identity(name="bob", source_ip="10.0.3.231"), "")
+    assert Guard.asked == 1000  # the latest decision is still kept
