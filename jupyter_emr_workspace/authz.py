@@ -21,6 +21,7 @@ The lease checks use only what this server knows (no store request per request).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 
 #: /api/events/subscribe: every event the server emits, to every subscriber
 EVENT_STREAM = "jupyter_server.services.events.handlers.SubscribeWebsocket"
+#: GET /api/sessions and /api/sessions/{id}: each session names its notebook
+SESSION_READS = (
+    "jupyter_server.services.sessions.handlers.SessionRootHandler",
+    "jupyter_server.services.sessions.handlers.SessionHandler",
+)
 
 
 class WorkspaceAuthorizer(Authorizer):
@@ -75,8 +81,11 @@ class WorkspaceAuthorizer(Authorizer):
             return True
         for target in targets(handler, action, resource):
             await self.require(handler, identity, target)
-        if handler_name(handler) == EVENT_STREAM:
+        name = handler_name(handler)
+        if name == EVENT_STREAM:
             self._filter_events(handler, identity)
+        elif name in SESSION_READS and request.method == "GET":
+            await self._hide_sessions(handler, identity)
         return True
 
     # -- one target ---------------------------------------------------------------------
@@ -243,6 +252,42 @@ class WorkspaceAuthorizer(Authorizer):
         self.check(user, self.folders.place_of_os_path(cwd))
         if user is not None:
             self.check_run(user)
+
+    async def _hide_sessions(self, handler: Any, identity: Identity) -> None:
+        """Sessions name their notebook: one in a Workspace the caller may not read is
+        refused (GET /api/sessions/{id}) or left out of the list (GET /api/sessions)."""
+        if self.services.access.open_mode:
+            return
+        session_id = (getattr(handler, "path_kwargs", None) or {}).get("session_id")
+        if session_id:
+            path = (await self._session(handler, session_id)).get("path")
+            if isinstance(path, str):
+                await self.require(handler, identity, Target("read", path))
+            return
+        readable: set[str] = set()
+        for model in await ensure_async(handler.session_manager.list_sessions()):
+            path = model.get("path")
+            try:
+                if isinstance(path, str):
+                    await self.require(handler, identity, Target("read", path))
+            except web.HTTPError:
+                continue
+            readable.add(str(model.get("id")))
+        original = handler.finish
+
+        def finish(chunk: Any = None) -> Any:
+            # only sessions judged above: one started since is left for the next poll
+            try:
+                listed = json.loads(chunk) if isinstance(chunk, (str, bytes)) else None
+            except ValueError:
+                listed = None
+            if isinstance(listed, list):
+                chunk = json.dumps(
+                    [s for s in listed if isinstance(s, dict) and str(s.get("id")) in readable]
+                )
+            return original(chunk)
+
+        handler.finish = finish
 
     def _filter_events(self, handler: Any, identity: Identity) -> None:
         """The event stream relays jupyter_server's contents events, which name the file

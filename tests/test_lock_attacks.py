@@ -192,3 +192,18 @@ async def test_read_decisions_stay_bounded_when_all_are_fresh() -> None:
     assert Guard.asked == 1000  # every new caller is decided, none served another's answer
     await reads.require(Identity(name="bob", source_ip="10.0.3.231"), "")
     assert Guard.asked == 1000  # the latest decision is still kept
+
+
+@pytest.mark.parametrize("studio_config", [IDC], indirect=True)
+async def test_sessions_do_not_name_notebooks_of_workspaces_one_cannot_read(api: Api) -> None:
+    wid = await workspace_with_files(api)
+    inside = await start_session(api, f"workspaces/{wid}")
+    outside = await start_session(api, "")
+    listed = (await jupyter(api, "GET", "sessions", user="dave")).json
+    assert [s["id"] for s in listed] == [outside["id"]], listed
+    assert (await jupyter(api, "GET", f"sessions/{inside['id']}", user="dave")).code == 403
+    assert (await jupyter(api, "GET", f"sessions/{outside['id']}", user="dave")).code == 200
+    # a member sees both
+    listed = (await jupyter(api, "GET", "sessions", user="bob")).json
+    assert sorted(s["id"] for s in listed) == sorted([inside["id"], outside["id"]])
+    assert (await jupyter(api, "GET", f"sessions/{inside['id']}", user="bob")).code == 200
