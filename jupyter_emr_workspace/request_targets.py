@@ -215,10 +215,13 @@ def generic(handler: Any, action: str, resource: str) -> list[Target]:
     """Every path-like argument of a handler this module does not know; a kernel or
     session it names by id; and, for an action on a code-running resource, the rule for
     running code."""
-    kind: Kind = "read" if action == "read" else "refuse"
+    # a route that asks for "read" but is called with a method that may change things
+    # (a POST that writes, say) is judged as a change
+    reads = action == "read" and handler.request.method in {"GET", "HEAD", "OPTIONS"}
+    kind: Kind = "read" if reads else "refuse"
     out: list[Target] = []
     kwargs = getattr(handler, "path_kwargs", None) or {}
-    if action != "read":
+    if not reads:
         if isinstance(kwargs.get("kernel_id"), str):
             out.append(Target("run", kernel_id=kwargs["kernel_id"]))
         if isinstance(kwargs.get("session_id"), str):

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 import tornado.httpclient
 from conftest import Api
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import ensure_async
 from test_core_lock import TEXT, jupyter, kernel_ids, open_workspace, start_session
 from test_core_read_isolation import IAM, IDC, workspace_with_files
+from tornado import web
 
 from jupyter_emr_workspace.read_access import ReadAccess
 from jupyter_emr_workspace.studio import Identity
@@ -207,3 +210,31 @@ async def test_sessions_do_not_name_notebooks_of_workspaces_one_cannot_read(api:
     listed = (await jupyter(api, "GET", "sessions", user="bob")).json
     assert sorted(s["id"] for s in listed) == sorted([inside["id"], outside["id"]])
     assert (await jupyter(api, "GET", f"sessions/{inside['id']}", user="bob")).code == 200
+
+
+class ReadSayingWriter(APIHandler):
+    """A future extension's POST that asks the authorizer for "read" and then writes."""
+
+    auth_resource = "contents"
+
+    @web.authenticated
+    async def post(self) -> None:
+        user = self.current_user
+        if not await ensure_async(self.authorizer.is_authorized(self, user, "read", "contents")):
+            raise web.HTTPError(403)
+        model = self.get_json_body() or {}
+        target = Path(self.contents_manager.root_dir, model["path"])
+        await asyncio.to_thread(target.write_text, "written")
+        self.finish("{}")
+
+
+async def test_a_route_that_asks_for_read_but_posts_cannot_change_a_workspace(
+    api: Api, jp_serverapp: Any, jp_base_url: str, jp_root_dir: Path
+) -> None:
+    jp_serverapp.web_app.add_handlers(".*$", [(f"{jp_base_url}future/note", ReadSayingWriter)])
+    wid = await open_workspace(api)
+    path = f"workspaces/{wid}/a.txt"
+    r = await api("POST", "note", {"path": path}, user="bob", base="future")
+    assert r.code == 403 and "not known to respect" in r.json["message"], r
+    assert not (jp_root_dir / path).exists()
+    assert (await api("POST", "note", {"path": "a.txt"}, user="bob", base="future")).code == 200
