@@ -238,3 +238,32 @@ async def test_a_route_that_asks_for_read_but_posts_cannot_change_a_workspace(
     assert r.code == 403 and "not known to respect" in r.json["message"], r
     assert not (jp_root_dir / path).exists()
     assert (await api("POST", "note", {"path": "a.txt"}, user="bob", base="future")).code == 200
+
+
+async def test_the_v1_kernel_protocol_is_guarded_like_the_legacy_one(
+    api: Api, jp_ws_fetch: Any
+) -> None:
+    """The channels' v1 subprotocol (binary messages) goes through the same checks:
+    refused at connect for a non-holder, closed at the next message once the holder
+    gives the lease up."""
+    v1 = "v1.kernel.websocket.jupyter.org"
+    wid = await open_workspace(api)
+    kid = (await start_session(api, f"workspaces/{wid}"))["kernel"]["id"]
+    with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
+        await jp_ws_fetch(
+            "api", "kernels", kid, "channels", headers={"X-Test-User": "bob"}, subprotocols=[v1]
+        )
+    assert refused.value.code == 423
+    ws = await jp_ws_fetch(
+        "api", "kernels", kid, "channels", headers={"X-Test-User": "alice"}, subprotocols=[v1]
+    )
+    try:
+        assert ws.selected_subprotocol == v1
+        lease = (await api("POST", f"workspaces/{wid}/open")).json["lease"]
+        assert (await api("POST", f"workspaces/{wid}/close", {"token": lease["token"]})).code
+        await ws.write_message(b"\x00" * 8, binary=True)
+        while (message := await asyncio.wait_for(ws.read_message(), 30)) is not None:
+            assert not isinstance(message, bytes) or b"execute_reply" not in message
+        assert ws.close_code == 4423
+    finally:
+        ws.close()
