@@ -129,7 +129,7 @@ class WorkspaceAuthorizer(Authorizer):
             self.check(name, place, removes=target.kind == "remove")
         if target.kind == "run":
             self.check_run(name)
-            if target.kernel_id is not None and hasattr(handler, "on_message"):
+            if hasattr(handler, "on_message"):  # kernel channels, a language server
                 self._guard_channels(handler, name, places)
 
     async def _places_of(self, handler: Any, target: Target) -> list[Place] | None:
@@ -312,8 +312,9 @@ class WorkspaceAuthorizer(Authorizer):
         handler.event_listener = event_listener  # what open() subscribes, on_close removes
 
     def _guard_channels(self, handler: Any, user: str, places: list[Place]) -> None:
-        """Re-check each message of a kernel's channels (no I/O): a lease lost or given up
-        while connected stops the connection's code at once."""
+        """Re-check each message of a websocket that runs code (a kernel's channels, a
+        language server; no I/O): a lease lost or given up, or a Workspace someone else
+        opened, while connected stops the connection's code at once."""
         original = handler.on_message
 
         def on_message(message: Any) -> Any:
