@@ -267,3 +267,26 @@ async def test_the_v1_kernel_protocol_is_guarded_like_the_legacy_one(
         assert ws.close_code == 4423
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("studio_config", [IDC], indirect=True)
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "files/workspaces%2F{wid}%2Fa.txt",
+        "files/x/..%2Fworkspaces/{wid}/a.txt",
+        "files/%77orkspaces/{wid}/./a.txt",
+        "view/workspaces/{wid}/%61.txt",
+        "nbconvert/html/workspaces%2F{wid}/nb.ipynb?download=true",
+        "api/contents/workspaces/{wid}/a.txt/checkpoints",
+        "api/contents/x/../workspaces/{wid}?content=1",
+    ],
+)
+async def test_an_outsider_reads_nothing_through_odd_spellings(
+    api: Api, raw: Any, spelling: str
+) -> None:
+    """A regression guard: the read routes judge the path as tornado decodes it."""
+    wid = await workspace_with_files(api)
+    r = await raw("GET", spelling.format(wid=wid), user="dave")
+    assert r.code == 403, r.body[:300]
+    assert (await raw("GET", spelling.format(wid=wid), user="bob")).code == 200
