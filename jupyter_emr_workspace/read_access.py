@@ -39,7 +39,9 @@ class ReadAccess:
         hit = self._decided.get(key)
         if hit is not None and hit[0] > now:
             if hit[1] is not None:
-                raise hit[1]
+                # re-raising one instance would chain every raise's frames (and the
+                # requests they hold) onto its traceback for as long as it is cached
+                raise hit[1].with_traceback(None)
             return
         try:
             await self._decide(identity, workspace_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import traceback
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,6 +22,7 @@ from test_core_lock import TEXT, jupyter, kernel_ids, open_workspace, start_sess
 from test_core_read_isolation import IAM, IDC, workspace_with_files
 from tornado import web
 
+from jupyter_emr_workspace.errors import Forbidden
 from jupyter_emr_workspace.read_access import ReadAccess
 from jupyter_emr_workspace.studio import Identity
 
@@ -290,3 +292,22 @@ async def test_an_outsider_reads_nothing_through_odd_spellings(
     r = await raw("GET", spelling.format(wid=wid), user="dave")
     assert r.code == 403, r.body[:300]
     assert (await raw("GET", spelling.format(wid=wid), user="bob")).code == 200
+
+
+async def test_a_cached_denial_does_not_keep_the_frames_of_earlier_requests() -> None:
+    """Unit rule: a denial served from the cache is raised afresh each time; raising the
+    same exception object again grew its traceback (holding each request's frames)."""
+
+    class Guard:
+        async def require(self, *args: Any, **kwargs: Any) -> None:
+            raise Forbidden("no")
+
+    studio = SimpleNamespace(studio=lambda: "arn:studio")
+    services = SimpleNamespace(access=SimpleNamespace(open_mode=False), guard=Guard(), arns=studio)
+    reads = ReadAccess(services)
+    depths = []
+    for _ in range(3):
+        with pytest.raises(Forbidden) as denied:
+            await reads.require(Identity(name="dave"), "")
+        depths.append(len(traceback.extract_tb(denied.value.__traceback__)))
+    assert depths[1] == depths[2], depths
