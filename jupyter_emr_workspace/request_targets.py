@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -163,6 +164,29 @@ def sessions(handler: Any, method: str) -> list[Target]:
     return out
 
 
+#: what tornado's ``get_argument`` turns into spaces before stripping the value
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
+def query_values(raw: bytes) -> list[str]:
+    """A query value as given, and as ``get_argument`` hands it to a handler (control
+    characters made spaces, whitespace stripped)."""
+    value = raw.decode("utf-8", "replace")
+    return list(dict.fromkeys([value, _CONTROL.sub(" ", value).strip()]))
+
+
+def file_path(handler: Any, method: str) -> list[Target]:
+    """jupyter-server-fileid's ``GET /api/fileid/path?id=``: reads the path of a file id."""
+    fim = handler.settings.get("file_id_manager")
+    out: list[Target] = []
+    for raw in handler.request.query_arguments.get("id", []):
+        for value in query_values(raw):
+            path = fim.get_path(value) if fim is not None else None
+            if isinstance(path, str):
+                out.append(Target("read", path))
+    return out
+
+
 def outside(handler: Any, method: str) -> list[Target]:
     return []
 
@@ -193,6 +217,7 @@ KNOWN: dict[str, Any] = {
     "jupyter_server.services.sessions.handlers.SessionRootHandler": sessions,
     "jupyter_server.services.sessions.handlers.SessionHandler": sessions,
     "jupyter_lsp.handlers.LanguageServerWebSocketHandler": runs_code,
+    "jupyter_server_fileid.handler.FilePathHandler": file_path,
     # /api/me?permissions=... asks the authorizer hypothetical questions: nothing is touched
     "jupyter_server.services.api.handlers.IdentityHandler": outside,
 }
@@ -233,7 +258,8 @@ def generic(handler: Any, action: str, resource: str) -> list[Target]:
     found += [str(v) for v in (getattr(handler, "path_args", None) or []) if isinstance(v, str)]
     request = handler.request
     for key in PATH_KEYS:
-        found += [v.decode("utf-8", "replace") for v in request.query_arguments.get(key, [])]
+        for value in request.query_arguments.get(key, []):
+            found += query_values(value)
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
         for model in bodies(handler):
             found += [v for k in PATH_KEYS if (v := _str(model.get(k))) is not None]
