@@ -257,8 +257,8 @@ def generic(handler: Any, action: str, resource: str) -> list[Target]:
     found += [str(v) for v in kwargs.values() if isinstance(v, str)]
     found += [str(v) for v in (getattr(handler, "path_args", None) or []) if isinstance(v, str)]
     request = handler.request
-    for key in PATH_KEYS:
-        for value in request.query_arguments.get(key, []):
+    for key in PATH_KEYS:  # get_argument reads the query and a form-encoded body
+        for value in request.query_arguments.get(key, []) + request.body_arguments.get(key, []):
             found += query_values(value)
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
         for model in bodies(handler):

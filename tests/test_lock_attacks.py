@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import tornado.httpclient
 from conftest import Api
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import ensure_async
 from test_core_lock import TEXT, jupyter, kernel_ids, open_workspace, start_session
@@ -311,3 +312,28 @@ async def test_a_cached_denial_does_not_keep_the_frames_of_earlier_requests() ->
             await reads.require(Identity(name="dave"), "")
         depths.append(len(traceback.extract_tb(denied.value.__traceback__)))
     assert depths[1] == depths[2], depths
+
+
+class FormWriter(APIHandler):
+    """A future extension's route that takes a form field, as ``get_argument`` reads it."""
+
+    auth_resource = "contents"
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        target = Path(self.contents_manager.root_dir, self.get_argument("path"))
+        await asyncio.to_thread(target.write_text, "written")
+        self.finish("{}")
+
+
+async def test_a_route_reading_a_form_field_cannot_change_a_workspace(
+    api: Api, jp_serverapp: Any, jp_base_url: str, jp_root_dir: Path, raw: Any
+) -> None:
+    jp_serverapp.web_app.add_handlers(".*$", [(f"{jp_base_url}future/form", FormWriter)])
+    wid = await open_workspace(api)
+    for body in (f"path=workspaces/{wid}/a.txt", f"path=%20workspaces/{wid}/a.txt"):
+        r = await raw("POST", "future/form", body.encode())
+        assert r.code == 403, r.body
+    assert os.listdir(jp_root_dir / "workspaces" / wid) == []
+    assert (await raw("POST", "future/form", b"path=a.txt")).code == 200
