@@ -21,6 +21,7 @@ The lease checks use only what this server knows (no store request per request).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -37,6 +38,14 @@ from .store import StoreError
 from .studio import Identity, identity_from_user
 
 log = logging.getLogger(__name__)
+
+#: /api/events/subscribe: every event the server emits, to every subscriber
+EVENT_STREAM = "jupyter_server.services.events.handlers.SubscribeWebsocket"
+#: GET /api/sessions and /api/sessions/{id}: each session names its notebook
+SESSION_READS = (
+    "jupyter_server.services.sessions.handlers.SessionRootHandler",
+    "jupyter_server.services.sessions.handlers.SessionHandler",
+)
 
 
 class WorkspaceAuthorizer(Authorizer):
@@ -66,19 +75,34 @@ class WorkspaceAuthorizer(Authorizer):
         if request is None:
             return True
         if is_delegated(handler):
-            # hub/rooms.py and the terminal guard decide on changes; reads are ours
+            # hub/rooms.py and the terminal guard decide on changes; reads are ours (and
+            # free in open mode: no file-id lookup then)
+            if self.services.access.open_mode:
+                return True
             for path in self._delegated_paths(handler):
                 await self.require(handler, identity, Target("read", path))
             return True
         for target in targets(handler, action, resource):
             await self.require(handler, identity, target)
+        name = handler_name(handler)
+        if self.services.access.open_mode:
+            return True
+        if name == EVENT_STREAM:
+            self._filter_events(handler, identity)
+        elif name in SESSION_READS and request.method == "GET":
+            await self._hide_sessions(handler, identity)
         return True
 
     # -- one target ---------------------------------------------------------------------
     async def require(self, handler: Any, identity: Identity, target: Target) -> None:
         """Raise an HTTPError with a message that says what to do, or return."""
         name = identity.name
+        if target.path is not None and "\x00" in target.path:
+            # no file can have it; jupyter_server's /files route answers 500 for it
+            raise web.HTTPError(400, "A path cannot contain a NUL character")
         if target.kind == "read":
+            if self.services.access.open_mode:
+                return  # everyone reads everything: no need to place the path
             for workspace_id, _ in self.folders.places(target.path or ""):
                 if workspace_id is not None:
                     await self._require_read(identity, workspace_id)
@@ -92,6 +116,12 @@ class WorkspaceAuthorizer(Authorizer):
                     f"it may not change anything in the {self.folders.workspaces_dir!r} folder",
                 )
             return
+        if target.kind == "remove" and self.folders.contains_workspaces(target.path or ""):
+            raise web.HTTPError(
+                403,
+                f"{target.path!r} holds the {self.folders.workspaces_dir!r} folder: moving or "
+                "deleting it would move or delete every Workspace",
+            )
         places = await self._places_of(handler, target)
         if places is None:
             return  # no such kernel or session: jupyter_server answers 404
@@ -99,7 +129,7 @@ class WorkspaceAuthorizer(Authorizer):
             self.check(name, place, removes=target.kind == "remove")
         if target.kind == "run":
             self.check_run(name)
-            if target.kernel_id is not None and hasattr(handler, "on_message"):
+            if hasattr(handler, "on_message"):  # kernel channels, a language server
                 self._guard_channels(handler, name, places)
 
     async def _places_of(self, handler: Any, target: Target) -> list[Place] | None:
@@ -230,9 +260,61 @@ class WorkspaceAuthorizer(Authorizer):
         if user is not None:
             self.check_run(user)
 
+    async def _hide_sessions(self, handler: Any, identity: Identity) -> None:
+        """Sessions name their notebook: one in a Workspace the caller may not read is
+        refused (GET /api/sessions/{id}) or left out of the list (GET /api/sessions)."""
+        session_id = (getattr(handler, "path_kwargs", None) or {}).get("session_id")
+        if session_id:
+            path = (await self._session(handler, session_id)).get("path")
+            if isinstance(path, str):
+                await self.require(handler, identity, Target("read", path))
+            return
+        readable: set[str] = set()
+        for model in await ensure_async(handler.session_manager.list_sessions()):
+            path = model.get("path")
+            try:
+                if isinstance(path, str):
+                    await self.require(handler, identity, Target("read", path))
+            except web.HTTPError:
+                continue
+            readable.add(str(model.get("id")))
+        original = handler.finish
+
+        def finish(chunk: Any = None) -> Any:
+            # only sessions judged above: one started since is left for the next poll
+            try:
+                listed = json.loads(chunk) if isinstance(chunk, (str, bytes)) else None
+            except ValueError:
+                listed = None
+            if isinstance(listed, list):
+                chunk = json.dumps(
+                    [s for s in listed if isinstance(s, dict) and str(s.get("id")) in readable]
+                )
+            return original(chunk)
+
+        handler.finish = finish
+
+    def _filter_events(self, handler: Any, identity: Identity) -> None:
+        """The event stream relays jupyter_server's contents events, which name the file
+        read, saved or renamed: drop those naming a file the subscriber may not read."""
+        original = handler.event_listener
+
+        async def event_listener(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+            for key in ("path", "source_path"):
+                value = data.get(key)
+                if isinstance(value, str):
+                    try:
+                        await self.require(handler, identity, Target("read", value))
+                    except web.HTTPError:
+                        return
+            await original(logger, schema_id, data)
+
+        handler.event_listener = event_listener  # what open() subscribes, on_close removes
+
     def _guard_channels(self, handler: Any, user: str, places: list[Place]) -> None:
-        """Re-check each message of a kernel's channels (no I/O): a lease lost or given up
-        while connected stops the connection's code at once."""
+        """Re-check each message of a websocket that runs code (a kernel's channels, a
+        language server; no I/O): a lease lost or given up, or a Workspace someone else
+        opened, while connected stops the connection's code at once."""
         original = handler.on_message
 
         def on_message(message: Any) -> Any:

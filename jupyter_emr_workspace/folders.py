@@ -112,7 +112,7 @@ class WorkspaceFolders:
             candidate = os.path.join(current, part)
             try:
                 is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
-            except OSError:  # missing: nothing below it exists, so nothing is a link
+            except (OSError, ValueError):  # missing (or a NUL: no file has it): no link below
                 rest = os.path.join(current, *parts[i:])
                 return rest, os.path.join(os.path.dirname(rest), parts[-1])
             current = os.path.realpath(candidate) if is_link else candidate
@@ -129,3 +129,15 @@ class WorkspaceFolders:
         found = [spelt, self._place_of_real(resolved), self._place_of_real(entry)]
         inside = [p for p in dict.fromkeys(found) if p[0] is not None]
         return inside or [spelt]
+
+    def contains_workspaces(self, api_path: str) -> bool:
+        """Whether the Workspaces folder lies below this path (as spelt or as resolved):
+        renaming or deleting it would move or delete every Workspace."""
+        norm = posixpath.normpath("/" + (api_path or "").strip("/")).lstrip("/")
+        if norm == "":
+            return False  # jupyter_server refuses to move or delete its root itself
+        if self.workspaces_dir.startswith(norm + "/"):
+            return True
+        base = self._workspaces_real()
+        resolved, entry = self._resolve([p for p in norm.split("/") if p])
+        return any(base.startswith(p.rstrip(os.sep) + os.sep) for p in (resolved, entry))

@@ -39,7 +39,9 @@ class ReadAccess:
         hit = self._decided.get(key)
         if hit is not None and hit[0] > now:
             if hit[1] is not None:
-                raise hit[1]
+                # re-raising one instance would chain every raise's frames (and the
+                # requests they hold) onto its traceback for as long as it is cached
+                raise hit[1].with_traceback(None)
             return
         try:
             await self._decide(identity, workspace_id)
@@ -48,6 +50,10 @@ class ReadAccess:
             denial = e
         if len(self._decided) >= self.MAX_ENTRIES:
             self._decided = {k: v for k, v in self._decided.items() if v[0] > now}
+            if len(self._decided) >= self.MAX_ENTRIES // 2:
+                # all fresh (many callers, or spoofed source IPs): start over rather than
+                # copy the whole table again on every following request
+                self._decided = {}
         self._decided[key] = (now + self.TTL, denial)
         if denial is not None:
             raise denial

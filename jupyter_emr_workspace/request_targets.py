@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,10 +43,24 @@ PATH_KEYS = ("path", "file", "cwd", "notebook", "copy_from", "tree", "target", "
 
 
 def body(handler: Any) -> dict[str, Any]:
-    """The JSON body as the handler will read it ({} when it is not a JSON object)."""
+    """The JSON body as jupyter_server's ``get_json_body`` reads it: ASCII whitespace
+    (form feed and vertical tab included) stripped, then UTF-8 ({} when it is not a JSON
+    object; jupyter_server then answers 400 itself)."""
+    return _object(lambda: json.loads(handler.request.body.strip().decode("utf-8")))
+
+
+def bodies(handler: Any) -> list[dict[str, Any]]:
+    """Every JSON object a handler we do not know may read from its body: as
+    jupyter_server reads it, and as ``json.loads`` reads the raw bytes (which also
+    accepts UTF-16 and UTF-32)."""
+    found = [body(handler), _object(lambda: json.loads(handler.request.body))]
+    return [b for i, b in enumerate(found) if b and b not in found[:i]]
+
+
+def _object(parse: Any) -> dict[str, Any]:
     try:
-        data = json.loads(handler.request.body or b"{}")
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = parse()
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -149,6 +164,29 @@ def sessions(handler: Any, method: str) -> list[Target]:
     return out
 
 
+#: what tornado's ``get_argument`` turns into spaces before stripping the value
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
+def query_values(raw: bytes) -> list[str]:
+    """A query value as given, and as ``get_argument`` hands it to a handler (control
+    characters made spaces, whitespace stripped)."""
+    value = raw.decode("utf-8", "replace")
+    return list(dict.fromkeys([value, _CONTROL.sub(" ", value).strip()]))
+
+
+def file_path(handler: Any, method: str) -> list[Target]:
+    """jupyter-server-fileid's ``GET /api/fileid/path?id=``: reads the path of a file id."""
+    fim = handler.settings.get("file_id_manager")
+    out: list[Target] = []
+    for raw in handler.request.query_arguments.get("id", []):
+        for value in query_values(raw):
+            path = fim.get_path(value) if fim is not None else None
+            if isinstance(path, str):
+                out.append(Target("read", path))
+    return out
+
+
 def outside(handler: Any, method: str) -> list[Target]:
     return []
 
@@ -179,6 +217,7 @@ KNOWN: dict[str, Any] = {
     "jupyter_server.services.sessions.handlers.SessionRootHandler": sessions,
     "jupyter_server.services.sessions.handlers.SessionHandler": sessions,
     "jupyter_lsp.handlers.LanguageServerWebSocketHandler": runs_code,
+    "jupyter_server_fileid.handler.FilePathHandler": file_path,
     # /api/me?permissions=... asks the authorizer hypothetical questions: nothing is touched
     "jupyter_server.services.api.handlers.IdentityHandler": outside,
 }
@@ -201,10 +240,13 @@ def generic(handler: Any, action: str, resource: str) -> list[Target]:
     """Every path-like argument of a handler this module does not know; a kernel or
     session it names by id; and, for an action on a code-running resource, the rule for
     running code."""
-    kind: Kind = "read" if action == "read" else "refuse"
+    # a route that asks for "read" but is called with a method that may change things
+    # (a POST that writes, say) is judged as a change
+    reads = action == "read" and handler.request.method in {"GET", "HEAD", "OPTIONS"}
+    kind: Kind = "read" if reads else "refuse"
     out: list[Target] = []
     kwargs = getattr(handler, "path_kwargs", None) or {}
-    if action != "read":
+    if not reads:
         if isinstance(kwargs.get("kernel_id"), str):
             out.append(Target("run", kernel_id=kwargs["kernel_id"]))
         if isinstance(kwargs.get("session_id"), str):
@@ -215,14 +257,15 @@ def generic(handler: Any, action: str, resource: str) -> list[Target]:
     found += [str(v) for v in kwargs.values() if isinstance(v, str)]
     found += [str(v) for v in (getattr(handler, "path_args", None) or []) if isinstance(v, str)]
     request = handler.request
-    for key in PATH_KEYS:
-        found += [v.decode("utf-8", "replace") for v in request.query_arguments.get(key, [])]
+    for key in PATH_KEYS:  # get_argument reads the query and a form-encoded body
+        for value in request.query_arguments.get(key, []) + request.body_arguments.get(key, []):
+            found += query_values(value)
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
-        model = body(handler)
-        found += [v for k in PATH_KEYS if (v := _str(model.get(k))) is not None]
-        notebook = model.get("notebook")
-        if isinstance(notebook, dict) and (path := _str(notebook.get("path"))) is not None:
-            found.append(path)
+        for model in bodies(handler):
+            found += [v for k in PATH_KEYS if (v := _str(model.get(k))) is not None]
+            notebook = model.get("notebook")
+            if isinstance(notebook, dict) and (path := _str(notebook.get("path"))) is not None:
+                found.append(path)
     return out + [Target(kind, p) for p in dict.fromkeys(found)]
 
 
