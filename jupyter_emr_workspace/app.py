@@ -23,7 +23,7 @@ from .folders import WorkspaceFolders
 from .guard import Guard
 from .handlers import api_handlers
 from .hooks import HookChain
-from .kernel_folders import KernelFolders
+from .kernel_folders import ForeignKernels, KernelFolders
 from .layout import Layout
 from .leases import LeaseManager
 from .store import BlobStore
@@ -155,6 +155,10 @@ class EmrWorkspaceApp(ExtensionApp):
         kernels = KernelFolders(self.server.kernel_manager)
         authorizer = WorkspaceAuthorizer(inner, self.services, kernels, parent=self.server)
         kernels.install(authorizer.check_kernel_start)
+        # first of the Workspace hooks: other users' kernels stop before files are restored
+        self.services.hooks.add(
+            ForeignKernels(kernels, lambda user: not authorizer.open_by_others(user))
+        )
         self.server.authorizer = authorizer
         self.server.web_app.settings["authorizer"] = authorizer
 

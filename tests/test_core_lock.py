@@ -385,3 +385,25 @@ async def test_an_unknown_route_acting_on_a_kernel_is_judged_by_its_folder(
         "GET", "me", user="bob", base="api", params={"permissions": '{"kernels": ["execute"]}'}
     )
     assert r.code == 200, r
+
+
+async def test_opening_a_workspace_stops_kernels_of_users_who_may_no_longer_run_code(
+    api: Api,
+) -> None:
+    """bob starts a kernel while nothing is held (allowed); a thread in it could write
+    into any folder. When alice opens a Workspace, bob's kernel is stopped before her
+    files are restored; alice's own kernel keeps running."""
+    r = await jupyter(api, "POST", "kernels", {"name": "python3"}, user="bob")
+    assert r.code == 201, r
+    bobs = r.json["id"]
+    r = await jupyter(api, "POST", "kernels", {"name": "python3"}, user="alice")
+    assert r.code == 201, r
+    alices = r.json["id"]
+    wid = (await api("POST", "workspaces", {"name": "w"})).json["id"]
+    r = await api("POST", f"workspaces/{wid}/open")
+    assert r.code == 200 and r.json["stopped_kernels"] == 1, r
+    assert (await jupyter(api, "GET", f"kernels/{bobs}", user="bob")).code == 404
+    assert (await jupyter(api, "GET", f"kernels/{alices}")).code == 200
+    # reopening (a second tab) stops nothing more
+    r = await api("POST", f"workspaces/{wid}/open")
+    assert r.code == 200 and "stopped_kernels" not in r.json, r

@@ -40,6 +40,8 @@ CHUNK_STALE_SECONDS = 3600.0
 #: No write or delete starts under a lease with less time than this left (store time):
 #: a request in flight must not outlive the lease it was fenced by.
 FENCE_MARGIN_SECONDS = 2.0
+#: How long a lease check made before creating a backup object stands for the next ones.
+CREATE_CHECK_SECONDS = 1.0
 
 
 def now_iso() -> str:
@@ -98,6 +100,8 @@ class BackupScheduler:
         self.states: dict[str, WorkspaceState] = files.load_all()
         self._chunking: dict[tuple[str, str], float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: Workspace → (monotonic time, lock) of the last lease check before a create
+        self._create_checks: dict[str, tuple[float, asyncio.Lock]] = {}
         self._retry_at: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._dirty: set[str] = set()
@@ -484,6 +488,7 @@ class BackupScheduler:
                 if etag:
                     r = await self.store.put(key, data, if_match=etag, metadata=meta)
                 else:
+                    await self._check_before_create(workspace_id)
                     r = await self.store.put(key, data, if_none_match=True, metadata=meta)
                 return Entry(md5, r.etag, generation)
             except PreconditionFailed:
@@ -506,6 +511,26 @@ class BackupScheduler:
                 await self._keep_theirs(workspace_id, st, rel, blob.data, blob.metadata)
             etag = blob.etag
         raise StoreUnavailable(f"{key}: the backup kept changing under us; will retry")
+
+    async def _check_before_create(self, workspace_id: str) -> None:
+        """A create leaves nothing to be fenced by: a key the next holder deleted (or
+        never had) would come back under our older generation. So before creating, read
+        the lock (at most once a second per Workspace, shared by concurrent uploads): a
+        lease that was taken over is dropped here and the create is fenced."""
+        at, lock = self._create_checks.setdefault(workspace_id, (0.0, asyncio.Lock()))
+        async with lock:
+            at = self._create_checks[workspace_id][0]
+            if time.monotonic() - at < CREATE_CHECK_SECONDS:
+                if self.leases.generation(workspace_id) is None:
+                    raise _Fenced()
+                return
+            try:
+                current = await self.leases.verify(workspace_id)
+            except StoreError as e:
+                raise StoreUnavailable(f"lease check before a new backup: {e}") from e
+            self._create_checks[workspace_id] = (time.monotonic(), lock)
+            if current is None:
+                raise _Fenced()
 
     async def _conflict(
         self,

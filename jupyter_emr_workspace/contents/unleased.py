@@ -127,7 +127,10 @@ class UnleasedWrites:
         if st.released_at is None:
             return []  # held here all along (another user of this server holds it too)
         known = dict(st.manifest)  # a snapshot: the thread only reads it
-        moved = await asyncio.to_thread(_set_aside, folder, known, st.released_at)
+        # saves this server accepted while it held the lease (the lease is only seen to
+        # end at the next look, up to WATCH_SECONDS later): its holders' own, not set aside
+        accepted = dict(st.pending)
+        moved = await asyncio.to_thread(_set_aside, folder, known, st.released_at, accepted)
         facts = []
         for rel, copy, md5, stat in moved:
             # known to the manifest with no backup: the scan leaves it alone until edited
@@ -159,17 +162,25 @@ class UnleasedWrites:
 
 
 def _set_aside(
-    folder: Path, known: dict[str, Entry], released_at: float
+    folder: Path,
+    known: dict[str, Entry],
+    released_at: float,
+    accepted: dict[str, float] | None = None,
 ) -> list[tuple[str, str, str, os.stat_result]]:
     """Blocking (run in a thread): move changed, late files aside; returns
-    (path, copy, md5, stat of the copy) for each."""
+    (path, copy, md5, stat of the copy) for each. ``accepted``: path → when this server
+    marked it saved under its lease; a file unchanged since that mark stays."""
     cutoff_ns = int(released_at * 1e9)
+    accepted = accepted or {}
     out: list[tuple[str, str, str, os.stat_result]] = []
     for rel, stat in sorted(walk_files(folder).items()):
         # ctime too: `cp -p`, `rsync -t`, `tar x`, `unzip` give a new file an old mtime,
         # but nothing short of the clock sets its inode change time back
-        if max(stat.st_mtime_ns, stat.st_ctime_ns) <= cutoff_ns:
+        changed_ns = max(stat.st_mtime_ns, stat.st_ctime_ns)
+        if changed_ns <= cutoff_ns:
             continue
+        if rel in accepted and changed_ns <= int(accepted[rel] * 1e9):
+            continue  # saved through this server while it held the lease, not since
         entry = known.get(rel)
         if entry is not None and entry.same_stat(stat):
             continue
