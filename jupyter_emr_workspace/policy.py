@@ -1,4 +1,4 @@
-"""IAM-syntax policy evaluation (DESIGN.md section 6).
+"""IAM-syntax policy evaluation (docs/design.md, section 1 "Policies").
 
 Admins bring the identity policies they already wrote for EMR Studio, so this module follows
 IAM's own rules rather than inventing friendlier ones: explicit Deny wins, then Allow, else

@@ -2,7 +2,7 @@
 
 Saves land locally; the scheduler backs up exactly the changed files to
 ``s3://<bucket>/backups/<workspace-id>/<path>``; deletes, renames, checkpoints, fencing,
-restore conflicts, refused keys, outages and chunked uploads as in DESIGN.md section 7.
+restore conflicts, refused keys, outages and chunked uploads as in docs/storage.md.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Notebook storage (DESIGN.md section 7): local saves, background backups to the
-Studio's backup location, checkpoints there, restore on open, delete semantics.
+"""Notebook storage: local saves, background backups to the Studio's backup location,
+checkpoints there, restore on open, delete semantics (docs/storage.md; the design, with
+the fencing of every backup operation, in docs/design.md sections 3-5).
 
 This module is a part (see ``parts.py``): ``start``, ``stop`` and ``handlers``.
 """
