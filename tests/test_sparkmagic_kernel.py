@@ -375,3 +375,14 @@ def test_errors_that_mean_the_cluster_is_gone_get_a_hint(
     assert "local Spark engine" in local
     monkeypatch.setenv("SPARKMAGIC_CONF_DIR", str(tmp_path / "missing"))
     assert cluster_info() == {}
+
+
+def test_a_gone_cluster_hint_never_names_what_is_not_there() -> None:
+    from jupyter_emr_workspace.kernels.cluster_hints import in_workspace, with_hint
+
+    nowhere = with_hint("Error sending http request and maximum retry encountered.", {})
+    assert "This notebook is not in a Workspace" in nowhere
+    assert "its cluster" not in nowhere and "None" not in nowhere
+    unnamed = with_hint("Invalid status code '503'", {"type": "emr-ec2"})
+    assert "The Workspace's cluster did not answer" in unnamed and "None" not in unnamed
+    assert not in_workspace("/nonexistent-sparkmagic-dir")

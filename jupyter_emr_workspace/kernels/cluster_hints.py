@@ -37,20 +37,49 @@ def cluster_info(conf_dir: str | None = None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+NOT_IN_WORKSPACE = (
+    "This notebook is not in a Workspace (or its Workspace is not attached to a cluster), so "
+    "this kernel has no cluster to run on. Open a Workspace from the EMR Workspaces panel and "
+    "attach it to a cluster, or move the notebook into the folder of an attached Workspace; "
+    "then restart the kernel."
+)
+
+
+def in_workspace(conf_dir: str | None = None) -> bool:
+    """Whether the kernel runs in an attached Workspace, or where an admin pointed sparkmagic.
+
+    The provisioner sets `SPARKMAGIC_CONF_DIR` only for a kernel started in an attached
+    Workspace's folder (beside a `workspace.json`); a conf dir with a `config.json` set by the
+    admin in the server's environment is theirs to use. Anything else would fall back to
+    sparkmagic's defaults (Livy at localhost:8998) and fail with tips about a cluster
+    that does not exist.
+    """
+    folder = conf_dir or os.environ.get("SPARKMAGIC_CONF_DIR")
+    if not folder:
+        return False
+    return (Path(folder) / CLUSTER_FILE).is_file() or (Path(folder) / "config.json").is_file()
+
+
 def with_hint(message: str, info: dict[str, Any]) -> str:
     """``message``, plus what to do when it means the cluster is gone."""
     if not any(marker in message for marker in GONE_MARKERS):
         return message
+    if not info:  # no Workspace wrote what it is attached to: name nothing that is not there
+        return f"{message.rstrip()}\n\nLivy did not answer. {NOT_IN_WORKSPACE}\n"
     if info.get("type") == "local":
         what = "The local Spark engine of this Jupyter server"
-        todo = ("Reattach the Workspace to 'Local Spark' in the EMR Workspaces panel (that "
-                "starts the engine again), then restart this kernel.")
+        todo = (
+            "Reattach the Workspace to 'Local Spark' in the EMR Workspaces panel (that "
+            "starts the engine again), then restart this kernel."
+        )
     else:
-        label = info.get("name") or info.get("cluster_id") or "its cluster"
+        label = info.get("name") or info.get("cluster_id")
         ident = f" ({info['cluster_id']})" if info.get("cluster_id") not in (None, label) else ""
-        what = f"The Workspace's cluster {label}{ident}"
-        todo = ("It may have terminated, been stopped or replaced. In the EMR Workspaces panel, "
-                "attach the Workspace to a running cluster, then restart this kernel.")
+        what = f"The Workspace's cluster {label}{ident}" if label else "The Workspace's cluster"
+        todo = (
+            "It may have terminated, been stopped or replaced. In the EMR Workspaces panel, "
+            "attach the Workspace to a running cluster, then restart this kernel."
+        )
     url = info.get("livy_url")
     where = f" at {url}" if url else ""
     return f"{message.rstrip()}\n\n{what} did not answer (Livy{where}). {todo}\n"
@@ -60,8 +89,14 @@ def install(kernel: Any) -> None:
     """Route the sparkmagic magics' error output of ``kernel`` through `with_hint`."""
     shell = getattr(kernel, "shell", None)
     magics = shell.magics_manager.registry.get("KernelMagics") if shell else None
-    for display in {id(d): d for d in (getattr(magics, "ipython_display", None),
-                                         getattr(kernel, "ipython_display", None)) if d}.values():
+    for display in {
+        id(d): d
+        for d in (
+            getattr(magics, "ipython_display", None),
+            getattr(kernel, "ipython_display", None),
+        )
+        if d
+    }.values():
         original = display.send_error
 
         def send_error(error: str, _original: Any = original) -> None:
@@ -77,6 +112,14 @@ def hinting(base: type) -> type:
         def _load_magics_extension(self) -> None:
             super()._load_magics_extension()
             install(self)
+
+        def do_execute(self, code: str, silent: bool, *args: Any, **kwargs: Any) -> Any:
+            # Outside a Workspace say so at once, instead of sparkmagic's retries against a
+            # Livy at localhost:8998 and its tips about a cluster.
+            if not in_workspace():
+                self.ipython_display.send_error(NOT_IN_WORKSPACE)
+                return self._complete_cell()
+            return super().do_execute(code, silent, *args, **kwargs)
 
     HintingKernel.__name__ = HintingKernel.__qualname__ = f"Workspace{base.__name__}"
     return HintingKernel
