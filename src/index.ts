@@ -16,7 +16,13 @@ import {
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
-import { Actions, ClusterType, EmrWorkspaceClient, IWorkspace } from './api';
+import {
+  Actions,
+  backupsOf,
+  ClusterType,
+  EmrWorkspaceClient,
+  IWorkspace
+} from './api';
 // The panel, status item and banner are built at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ReadOnlyBanner, ReadOnlyDocumentExtension } from './banner';
@@ -36,6 +42,7 @@ import { EmrWorkspacePanel } from './panel';
 import { WorkspaceStatus } from './status';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { RefusedSaveWatcher } from './saves';
+import type { IOpenSources } from './closing';
 import { CommandIDs, PLUGIN_ID } from './tokens';
 import { FRONTEND_VERSION } from './version';
 
@@ -214,6 +221,41 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return state.workspace;
     };
 
+    // Where documents and kernels open in a Workspace are found (close, delete).
+    const openSources: IOpenSources = {
+      widgets: () => shell.widgets('main'),
+      sessions: app.serviceManager.sessions
+    };
+    /** Settle what is open in the Workspace of this tab before releasing it. */
+    const settleOpen = async (): Promise<boolean> => {
+      const state = keeper.state;
+      if (!state.workspace || !state.path) {
+        return true;
+      }
+      const id = state.workspace.id;
+      const { settleBeforeClose } = await import('./closing');
+      return settleBeforeClose({
+        sources: openSources,
+        root: state.path,
+        name: state.workspace.name,
+        save: state.mode === 'editing',
+        trans,
+        report: reportError,
+        reopened: undo => {
+          const onState = () => {
+            if (
+              keeper.state.mode === 'editing' &&
+              keeper.state.workspace?.id === id
+            ) {
+              undo();
+              keeper.stateChanged.disconnect(onState);
+            }
+          };
+          keeper.stateChanged.connect(onState);
+        }
+      });
+    };
+
     const findWorkspace = async (id: string): Promise<IWorkspace> =>
       model.workspace(id) ?? (await client.getWorkspace(id));
 
@@ -370,6 +412,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const name = state.workspace?.name ?? '';
         const path = state.path;
         try {
+          if (!(await settleOpen())) {
+            return;
+          }
           await activity.track(
             state.mode === 'editing'
               ? trans.__('Closing "%1": backing up and releasing it…', name)
@@ -398,31 +443,77 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         try {
           const workspace = await findWorkspace(id);
-          const { deleteWorkspaceDialog } = await import('./dialogs');
-          const choice = await deleteWorkspaceDialog(
-            trans,
-            workspace,
-            model.studio?.backup_uri ?? ''
-          );
+          const { deleteWorkspaceDialog, backupLocation } =
+            await import('./dialogs');
+          const { findOpen, describeOpen, closeOpen } =
+            await import('./closing');
+          const backupUri = model.studio?.backup_uri ?? '';
+          const heldHere = () =>
+            keeper.state.mode === 'editing' &&
+            keeper.state.workspace?.id === id;
+          let choice: Awaited<ReturnType<typeof deleteWorkspaceDialog>>;
+          let open = await findOpen(openSources, workspace.path ?? '');
+          for (;;) {
+            choice = await deleteWorkspaceDialog(trans, workspace, backupUri, {
+              openText: workspace.path ? describeOpen(open, trans) : '',
+              canBackUp:
+                heldHere() && backupsOf(model.studio)?.enabled !== false
+            });
+            if (choice !== 'backup') {
+              break;
+            }
+            // Save what is unsaved while the lease is held, then back up; ask again.
+            const errors = await closeOpen(open, async () => undefined, {
+              save: true,
+              close: false,
+              sessions: false
+            });
+            if (errors.length) {
+              reportError(
+                trans.__('Could not save before backing up:'),
+                new Error(errors.join('; '))
+              );
+            }
+            await commands.execute(CommandIDs.backupNow);
+            open = await findOpen(openSources, workspace.path ?? '');
+          }
           if (!choice) {
             return;
+          }
+          // Nothing may keep running in a folder that goes away.
+          open = await findOpen(openSources, workspace.path ?? '');
+          const stuck = await closeOpen(
+            open,
+            sessionId => app.serviceManager.sessions.shutdown(sessionId),
+            { save: false, close: true }
+          );
+          if (stuck.length) {
+            throw new Error(
+              trans.__(
+                'these kernels could not be shut down: %1',
+                stuck.join('; ')
+              )
+            );
           }
           if (keeper.state.workspace?.id === id) {
             await keeper.close();
           }
           await client.deleteWorkspace(id, choice);
           model.remove(id);
+          const where = backupLocation(backupUri, id);
           Notification.success(
             choice.deleteNotebooks
               ? trans.__(
                   'Deleted Workspace "%1" and its backups.',
                   workspace.name
                 )
-              : trans.__(
-                  'Deleted Workspace "%1"; its backups stay in %2.',
-                  workspace.name,
-                  model.studio?.backup_uri ?? ''
-                ),
+              : where
+                ? trans.__(
+                    'Deleted Workspace "%1"; its backups stay in %2.',
+                    workspace.name,
+                    where
+                  )
+                : trans.__('Deleted Workspace "%1".', workspace.name),
             { autoClose: 6000 }
           );
           void model.refresh().catch(() => undefined);
