@@ -498,9 +498,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           if (keeper.state.workspace?.id === id) {
             await keeper.close();
           }
-          await client.deleteWorkspace(id, choice);
+          const deleted = await client.deleteWorkspace(id, choice);
           model.remove(id);
-          const where = backupLocation(backupUri, id);
+          const where = deleted.backup_uri || backupLocation(backupUri, id);
           Notification.success(
             choice.deleteNotebooks
               ? trans.__(
