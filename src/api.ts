@@ -76,6 +76,8 @@ export interface IAttachment {
   cluster_id: string;
   endpoint_id?: string | null;
   livy_url?: string | null;
+  /** The cluster's display name when it was attached ("Local Spark (this server)"). */
+  name?: string | null;
   attached_by?: string;
   attached_at?: string;
 }

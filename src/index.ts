@@ -44,6 +44,7 @@ import { WorkspaceStatus } from './status';
 import { RefusedSaveWatcher } from './saves';
 import type { IOpenSources } from './closing';
 import { CommandIDs, PLUGIN_ID } from './tokens';
+import { attachmentName, clusterName } from './words';
 import { FRONTEND_VERSION } from './version';
 
 export * from './api';
@@ -194,7 +195,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const activeChanged = new Signal<LeaseKeeper, void>(keeper);
       keeper.stateChanged.connect(() => activeChanged.emit());
       statusBar.registerStatusItem(`${PLUGIN_ID}:status`, {
-        item: new WorkspaceStatus({ keeper, backup, commands, trans, model }),
+        item: new WorkspaceStatus({
+          keeper,
+          backup,
+          commands,
+          trans,
+          model,
+          currentPath: () => {
+            const context = (shell.currentWidget as any)?.context;
+            return typeof context?.path === 'string' ? context.path : null;
+          },
+          currentChanged: shell.currentChanged
+        }),
         align: 'left',
         rank: 4,
         isActive: () => keeper.state.mode !== 'closed',
@@ -676,9 +688,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         const type = String(args.type ?? 'local') as ClusterType;
         const endpointId = args.endpointId ? String(args.endpointId) : '';
+        const clusterLabel = clusterName(
+          model.clusters,
+          type,
+          clusterId,
+          endpointId
+        );
         try {
           const updated = await activity.track(
-            trans.__('Attaching "%1" to %2…', workspace.name, clusterId),
+            trans.__('Attaching "%1" to %2…', workspace.name, clusterLabel),
             client.attach(workspace.id, {
               type,
               cluster_id: clusterId,
@@ -689,7 +707,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           keeper.updateWorkspace(attached);
           model.upsert(attached);
           Notification.success(
-            trans.__('Attached "%1" to %2.', workspace.name, clusterId),
+            trans.__('Attached "%1" to %2.', workspace.name, clusterLabel),
             { autoClose: 4000 }
           );
           if (running && running > 0) {
@@ -701,7 +719,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
                 '%1 kernel running in this Workspace still talks to the previous cluster. Restart it now to use %2?',
                 '%1 kernels running in this Workspace still talk to the previous cluster. Restart them now to use %2?',
                 running,
-                clusterId
+                clusterLabel
               ),
               trans.__('Restart')
             );
@@ -714,7 +732,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
           }
         } catch (error) {
           reportError(
-            trans.__('Could not attach "%1" to %2:', workspace.name, clusterId),
+            trans.__(
+              'Could not attach "%1" to %2:',
+              workspace.name,
+              clusterLabel
+            ),
             error
           );
         }
@@ -743,7 +765,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
               trans.__(
                 'Detach "%1" from %2? Spark kernels in it lose their cluster.',
                 workspace.name,
-                workspace.attachment?.cluster_id ?? ''
+                attachmentName(workspace.attachment, model.clusters)
               ),
               trans.__('Detach')
             ))
