@@ -44,6 +44,8 @@ import { WorkspaceStatus } from './status';
 import { RefusedSaveWatcher } from './saves';
 import type { IOpenSources } from './closing';
 import { CommandIDs, PLUGIN_ID } from './tokens';
+// Small and already loaded by the panel and status item.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { attachmentName, clusterName } from './words';
 import { FRONTEND_VERSION } from './version';
 
