@@ -136,12 +136,10 @@ export async function askBeforeClose(
       Dialog.okButton({
         label: trans.__('Keep open read-only'),
         displayType: 'default',
-        ariaLabel: trans.__('Keep the documents open read-only'),
         actions: ['keep']
       }),
       Dialog.okButton({
         label: trans.__('Close them'),
-        ariaLabel: trans.__('Close the documents and shut the kernels down'),
         actions: ['close']
       })
     ]

@@ -273,7 +273,7 @@ export function backupLocation(backupUri: string, id: string): string {
  * What the delete dialog knows besides the Workspace.
  */
 export interface IDeleteContext {
-  /** What is open in its folder in this tab ("2 open documents (…)"), or ''. */
+  /** What is open in its folder ("2 open documents (…) and 1 running kernel"), or ''. */
   openText?: string;
   /** Whether "Back up now" is offered (this tab holds the Workspace, backups on). */
   canBackUp?: boolean;
@@ -315,7 +315,7 @@ class DeleteWorkspaceBody extends FormBody<IDeleteValues> {
         {this.context.openText && (
           <p className="jp-EmrWorkspace-warning" role="note">
             {trans.__(
-              'It has %1 in this tab: they are closed without saving and their kernels are shut down first.',
+              'It has %1 on this server: they are closed without saving and the kernels shut down first.',
               this.context.openText
             )}
           </p>
