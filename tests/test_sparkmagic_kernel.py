@@ -386,3 +386,48 @@ def test_a_gone_cluster_hint_never_names_what_is_not_there() -> None:
     unnamed = with_hint("Invalid status code '503'", {"type": "emr-ec2"})
     assert "The Workspace's cluster did not answer" in unnamed and "None" not in unnamed
     assert not in_workspace("/nonexistent-sparkmagic-dir")
+
+
+def test_info_for_the_local_engine_has_no_yarn_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """%%info of a Workspace attached to the local engine: no "YARN Application ID", no
+    empty driver-log link; attached to an EMR cluster, sparkmagic's own table."""
+    from sparkmagic.magics import sparkmagicsbase
+
+    from jupyter_emr_workspace.kernels.cluster_hints import CLUSTER_FILE, _install_local_info
+
+    class FakeSession:
+        id, kind, status = 0, "pyspark", "idle"
+
+        def get_app_id(self) -> None:
+            return None
+
+        def get_spark_ui_url(self) -> str:
+            return "http://127.0.0.1:4040/"
+
+        def get_driver_log_url(self) -> None:
+            return None
+
+        def get_user(self) -> str:
+            return "e-ALPHA"
+
+        def get_row_html(self, current: int) -> str:  # sparkmagic's own table asks this
+            return "<tr><td>0</td></tr>"
+
+    monkeypatch.setattr(
+        sparkmagicsbase, "get_sessions_info_html", sparkmagicsbase.get_sessions_info_html
+    )
+    from sparkmagic.livyclientlib import livysession
+
+    monkeypatch.setattr(livysession, "get_sessions_info_html", livysession.get_sessions_info_html)
+    monkeypatch.setenv("SPARKMAGIC_CONF_DIR", str(tmp_path))
+    _install_local_info()
+    (tmp_path / CLUSTER_FILE).write_text(json.dumps({"type": "local", "cluster_id": "local"}))
+    local = sparkmagicsbase.get_sessions_info_html([FakeSession()], 0)
+    assert "YARN" not in local and "None" not in local
+    assert "<th>Driver log</th>" in local and 'href="http://127.0.0.1:4040/"' in local
+    assert "<td>e-ALPHA</td>" in local and "\u2714" in local
+    assert livysession.get_sessions_info_html([FakeSession()], 0) == local
+    (tmp_path / CLUSTER_FILE).write_text(json.dumps({"type": "emr-ec2", "cluster_id": "j-1"}))
+    assert "YARN Application ID" in sparkmagicsbase.get_sessions_info_html([FakeSession()], 0)

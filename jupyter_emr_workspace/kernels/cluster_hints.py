@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,55 @@ def with_hint(message: str, info: dict[str, Any]) -> str:
     return f"{message.rstrip()}\n\n{what} did not answer (Livy{where}). {todo}\n"
 
 
+LOCAL_INFO_COLUMNS = ("ID", "Kind", "State", "Spark UI", "Driver log", "User", "Current session?")
+
+
+def local_sessions_info_html(sessions: list[Any], current_session_id: Any) -> str:
+    """`%%info`'s table for the local engine: sparkmagic's without its "YARN Application
+    ID" column (there is no YARN here) and without empty links."""
+
+    def link(url: Any) -> str:
+        return f'<a target="_blank" href="{escape(str(url))}">Link</a>' if url else ""
+
+    head = "".join(f"<th>{name}</th>" for name in LOCAL_INFO_COLUMNS)
+    rows = []
+    for session in sessions:
+        cells = (
+            escape(str(session.id)),
+            escape(str(session.kind)),
+            escape(str(session.status)),
+            link(session.get_spark_ui_url()),
+            link(session.get_driver_log_url()),
+            escape(str(session.get_user() or "")),
+            "\u2714" if current_session_id is not None and current_session_id == session.id else "",
+        )
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table>\n<tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _install_local_info() -> None:
+    """Make sparkmagic's `%%info` use `local_sessions_info_html` while the Workspace is
+    attached to the local engine (checked at each call: a reattach restarts kernels)."""
+    import sparkmagic.livyclientlib.livysession as livysession
+    import sparkmagic.magics.sparkmagicsbase as sparkmagicsbase
+
+    for module in (sparkmagicsbase, livysession):
+        original = module.get_sessions_info_html
+        if getattr(original, "_emr_workspace", False):
+            continue
+
+        def info_html(sessions: Any, current: Any, _original: Any = original) -> str:
+            if cluster_info().get("type") == "local":
+                return local_sessions_info_html(list(sessions), current)
+            return str(_original(sessions, current))
+
+        info_html._emr_workspace = True  # type: ignore[attr-defined]
+        module.get_sessions_info_html = info_html
+
+
 def install(kernel: Any) -> None:
     """Route the sparkmagic magics' error output of ``kernel`` through `with_hint`."""
+    _install_local_info()
     shell = getattr(kernel, "shell", None)
     magics = shell.magics_manager.registry.get("KernelMagics") if shell else None
     for display in {
