@@ -431,3 +431,38 @@ def test_info_for_the_local_engine_has_no_yarn_column(
     assert livysession.get_sessions_info_html([FakeSession()], 0) == local
     (tmp_path / CLUSTER_FILE).write_text(json.dumps({"type": "emr-ec2", "cluster_id": "j-1"}))
     assert "YARN Application ID" in sparkmagicsbase.get_sessions_info_html([FakeSession()], 0)
+
+
+# -- feedback while Spark works -----------------------------------------------------------
+
+
+def test_the_progress_bar_says_how_long_and_how_far() -> None:
+    from jupyter_emr_workspace.kernels.feedback import describe
+
+    assert describe(0.4, None) == "Running for 0 s: waiting for Spark tasks"
+    assert describe(12.7, 0.0) == "Running for 12 s: waiting for Spark tasks"
+    assert describe(75, 0.42) == "Running for 1 min 15 s: 42% of its Spark tasks done"
+
+
+def test_bars_left_open_are_retired_however_the_statement_ends() -> None:
+    """sparkmagic closes its bar only when a statement completes: an interrupt or an error
+    in its polling leaves it open, and after a restart it shows as a broken widget."""
+    from ipywidgets import FloatProgress
+    from sparkmagic.livyclientlib import command
+
+    from jupyter_emr_workspace.kernels import feedback
+
+    feedback.install()
+    feedback.install()  # once only: no bar inside a bar
+    assert command.FloatProgress.__mro__[1] is FloatProgress
+    closed: list[Any] = []
+
+    def poll_then_interrupt(self: Any, session: Any, statement_id: Any) -> Any:
+        bar = command.FloatProgress(value=0.0, min=0, max=1.0)
+        bar.close = lambda _close=bar.close: (closed.append(bar), _close())  # type: ignore[method-assign]
+        assert bar in feedback.OPEN and bar.description.startswith("Running for 0 s")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        feedback.retiring(poll_then_interrupt)(None, None, 1)
+    assert len(closed) == 1 and not feedback.OPEN

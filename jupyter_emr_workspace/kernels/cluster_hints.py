@@ -134,6 +134,9 @@ def _install_local_info() -> None:
 
 def install(kernel: Any) -> None:
     """Route the sparkmagic magics' error output of ``kernel`` through `with_hint`."""
+    from . import feedback
+
+    feedback.install()
     _install_local_info()
     shell = getattr(kernel, "shell", None)
     magics = shell.magics_manager.registry.get("KernelMagics") if shell else None
@@ -161,13 +164,29 @@ def hinting(base: type) -> type:
             super()._load_magics_extension()
             install(self)
 
-        def do_execute(self, code: str, silent: bool, *args: Any, **kwargs: Any) -> Any:
+        def do_execute(
+            self,
+            code: str,
+            silent: bool,
+            store_history: bool = True,
+            user_expressions: Any = None,
+            allow_stdin: bool = False,
+        ) -> Any:
+            # The signature is sparkmagic's: ipykernel passes cell_id only to a do_execute
+            # that takes it, and sparkmagic's does not.
             # Outside a Workspace say so at once, instead of sparkmagic's retries against a
             # Livy at localhost:8998 and its tips about a cluster.
             if not in_workspace():
                 self.ipython_display.send_error(NOT_IN_WORKSPACE)
                 return self._complete_cell()
-            return super().do_execute(code, silent, *args, **kwargs)
+            return super().do_execute(code, silent, store_history, user_expressions, allow_stdin)
+
+        def do_shutdown(self, restart: bool) -> Any:
+            # a bar left open would read as a broken widget after the restart
+            from .feedback import retire_all
+
+            retire_all()
+            return super().do_shutdown(restart)
 
     HintingKernel.__name__ = HintingKernel.__qualname__ = f"Workspace{base.__name__}"
     return HintingKernel
