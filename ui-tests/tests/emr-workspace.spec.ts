@@ -252,11 +252,12 @@ test.describe.serial('EMR Workspaces panel', () => {
       .getByRole('button', { name: /^Attach to / })
       .first()
       .click();
+    // The cluster's display name, not its id "local".
     await expect(page.locator('.jp-EmrWorkspace-statusCluster')).toHaveText(
-      /^Cluster /,
+      'Cluster: Local Spark (this server)',
       { timeout: 120000 }
     );
-    await expect(item(panel)).toContainText('Cluster: ');
+    await expect(item(panel)).toContainText('Cluster: Local Spark (this server)');
     await expect(
       local.getByRole('button', { name: /^Detach from / })
     ).toBeVisible();
