@@ -52,6 +52,14 @@ class HookChain:
             out.update(await hook.on_delete(ws, delete_notebooks) or {})
         return out
 
+    async def before_delete(self, ws: Workspace) -> None:
+        """Before anything is deleted: a hook refuses (raises) while the Workspace is in use
+        here (e.g. kernels running in its folder); optional."""
+        for hook in self.hooks:
+            check = getattr(hook, "before_delete", None)
+            if check is not None:
+                await check(ws)
+
     async def on_update(self, identity: Identity, before: Workspace, after: Workspace) -> None:
         """After PATCH is saved (e.g. collaboration off → revoke hub shares); optional."""
         for hook in self.hooks:

@@ -227,6 +227,9 @@ class WorkspaceService:
                     code="WorkspaceInUse",
                     holder=others[0],
                 )
+            # kernels running in its folder would lose it mid-run (other clients than the
+            # panel exist): refuse, naming them, before anything is deleted
+            await self.hooks.before_delete(ws)
             result = {"id": ws.id, "name": ws.name, "delete_notebooks": delete_notebooks}
             result.update(await self.hooks.on_delete(ws, delete_notebooks))
             await self.registry.delete(ws)

@@ -76,6 +76,8 @@ export interface IAttachment {
   cluster_id: string;
   endpoint_id?: string | null;
   livy_url?: string | null;
+  /** The cluster's display name when it was attached ("Local Spark (this server)"). */
+  name?: string | null;
   attached_by?: string;
   attached_at?: string;
 }
@@ -273,6 +275,18 @@ export interface ICreateClusterRequest {
 /**
  * Actions named in `/studio`'s `permissions`, as EMR Studio names them.
  */
+/**
+ * The answer to DELETE /workspaces/{id}.
+ */
+export interface IDeleteResult {
+  id: string;
+  delete_notebooks: boolean;
+  backups_kept?: boolean;
+  /** The Workspace's own backup prefix, `<backup_uri>/<id>/`. */
+  backup_uri?: string;
+  backup_objects?: number;
+}
+
 export const Actions = {
   listWorkspaces: 'elasticmapreduce:ListEditors',
   createWorkspace: 'elasticmapreduce:CreateEditor',
@@ -334,16 +348,21 @@ export class EmrWorkspaceClient {
   }
 
   /**
-   * Delete a Workspace. Its notebooks' backups stay unless `deleteNotebooks`.
+   * Delete a Workspace. Its notebooks' backups stay unless `deleteNotebooks`;
+   * the answer says where they are (`backup_uri`: `<backup_uri>/<id>/`).
    */
   async deleteWorkspace(
     id: string,
     options: { deleteNotebooks?: boolean } = {}
-  ): Promise<void> {
-    await this._request<void>(workspacePath(id), {
-      method: 'DELETE',
-      query: { delete_notebooks: options.deleteNotebooks ? 'true' : 'false' }
-    });
+  ): Promise<IDeleteResult> {
+    const result = await this._request<IDeleteResult | null>(
+      workspacePath(id),
+      {
+        method: 'DELETE',
+        query: { delete_notebooks: options.deleteNotebooks ? 'true' : 'false' }
+      }
+    );
+    return result ?? { id, delete_notebooks: !!options.deleteNotebooks };
   }
 
   /**

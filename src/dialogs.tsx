@@ -262,17 +262,38 @@ interface IDeleteValues {
   deleteNotebooks: boolean;
 }
 
+/**
+ * Where a Workspace's backups are: `<backup_uri>/<id>/` (EMR's key layout).
+ */
+export function backupLocation(backupUri: string, id: string): string {
+  return backupUri ? `${backupUri.replace(/\/+$/, '')}/${id}/` : '';
+}
+
+/**
+ * What the delete dialog knows besides the Workspace.
+ */
+export interface IDeleteContext {
+  /** What is open in its folder ("2 open documents (…) and 1 running kernel"), or ''. */
+  openText?: string;
+  /** Whether "Back up now" is offered (this tab holds the Workspace, backups on). */
+  canBackUp?: boolean;
+}
+
 class DeleteWorkspaceBody extends FormBody<IDeleteValues> {
   constructor(
     trans: TranslationBundle,
     private workspace: IWorkspace,
-    private backupUri: string
+    private backupUri: string,
+    private context: IDeleteContext = {}
   ) {
     super(trans, { deleteNotebooks: false }, null);
   }
 
   protected render(): JSX.Element {
     const trans = this.trans;
+    const where =
+      backupLocation(this.backupUri, this.workspace.id) ||
+      trans.__('the backup location');
     return (
       <div className="jp-EmrWorkspace-formFields">
         <p>
@@ -283,8 +304,26 @@ class DeleteWorkspaceBody extends FormBody<IDeleteValues> {
         </p>
         <p className="jp-EmrWorkspace-warning" role="note">
           {trans.__(
+            'Its working copy on this server (the folder %1) is removed too, including any change not yet backed up.',
+            this.workspace.path ?? ''
+          )}
+          {this.context.canBackUp
+            ? ' ' +
+              trans.__('Use "Back up now" first to keep the latest changes.')
+            : ''}
+        </p>
+        {this.context.openText && (
+          <p className="jp-EmrWorkspace-warning" role="note">
+            {trans.__(
+              'It has %1 on this server: they are closed without saving and the kernels shut down first.',
+              this.context.openText
+            )}
+          </p>
+        )}
+        <p className="jp-EmrWorkspace-warning" role="note">
+          {trans.__(
             "The notebooks' backups stay in %1 and keep costing storage unless you tick the box below.",
-            this.backupUri || trans.__('the backup location')
+            where
           )}
         </p>
         <label className="jp-EmrWorkspace-checkbox">
@@ -303,24 +342,39 @@ class DeleteWorkspaceBody extends FormBody<IDeleteValues> {
 
 /**
  * Confirm a deletion. Resolves with whether to delete the notebooks' backups
- * too, or null when cancelled.
+ * too, 'backup' when the user asked to back up first, or null when cancelled.
  */
 export async function deleteWorkspaceDialog(
   trans: TranslationBundle,
   workspace: IWorkspace,
-  backupUri: string
-): Promise<{ deleteNotebooks: boolean } | null> {
+  backupUri: string,
+  context: IDeleteContext = {}
+): Promise<{ deleteNotebooks: boolean } | 'backup' | null> {
+  const buttons = [Dialog.cancelButton({ label: trans.__('Cancel') })];
+  if (context.canBackUp) {
+    buttons.push(
+      Dialog.okButton({
+        label: trans.__('Back up now'),
+        displayType: 'default',
+        actions: ['backup']
+      })
+    );
+  }
+  buttons.push(Dialog.warnButton({ label: trans.__('Delete') }));
   const result = await showDialog<IDeleteValues>({
     title: trans.__('Delete EMR Workspace'),
-    body: new DeleteWorkspaceBody(trans, workspace, backupUri),
+    body: new DeleteWorkspaceBody(trans, workspace, backupUri, context),
     // Enter cancels: deleting takes a deliberate click.
     defaultButton: 0,
-    buttons: [
-      Dialog.cancelButton({ label: trans.__('Cancel') }),
-      Dialog.warnButton({ label: trans.__('Delete') })
-    ]
+    buttons
   });
-  if (!result.button.accept || result.value === null) {
+  if (!result.button.accept) {
+    return null;
+  }
+  if (result.button.actions.includes('backup')) {
+    return 'backup';
+  }
+  if (result.value === null) {
     return null;
   }
   return result.value;

@@ -16,7 +16,13 @@ import {
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
-import { Actions, ClusterType, EmrWorkspaceClient, IWorkspace } from './api';
+import {
+  Actions,
+  backupsOf,
+  ClusterType,
+  EmrWorkspaceClient,
+  IWorkspace
+} from './api';
 // The panel, status item and banner are built at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ReadOnlyBanner, ReadOnlyDocumentExtension } from './banner';
@@ -36,7 +42,11 @@ import { EmrWorkspacePanel } from './panel';
 import { WorkspaceStatus } from './status';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { RefusedSaveWatcher } from './saves';
+import type { IOpenSources } from './closing';
 import { CommandIDs, PLUGIN_ID } from './tokens';
+// Small and already loaded by the panel and status item.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { attachmentName, clusterName } from './words';
 import { FRONTEND_VERSION } from './version';
 
 export * from './api';
@@ -187,7 +197,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const activeChanged = new Signal<LeaseKeeper, void>(keeper);
       keeper.stateChanged.connect(() => activeChanged.emit());
       statusBar.registerStatusItem(`${PLUGIN_ID}:status`, {
-        item: new WorkspaceStatus({ keeper, backup, commands, trans, model }),
+        item: new WorkspaceStatus({
+          keeper,
+          backup,
+          commands,
+          trans,
+          model,
+          currentPath: () => {
+            const context = (shell.currentWidget as any)?.context;
+            return typeof context?.path === 'string' ? context.path : null;
+          },
+          currentChanged: shell.currentChanged
+        }),
         align: 'left',
         rank: 4,
         isActive: () => keeper.state.mode !== 'closed',
@@ -212,6 +233,41 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return null;
       }
       return state.workspace;
+    };
+
+    // Where documents and kernels open in a Workspace are found (close, delete).
+    const openSources: IOpenSources = {
+      widgets: () => shell.widgets('main'),
+      sessions: app.serviceManager.sessions
+    };
+    /** Settle what is open in the Workspace of this tab before releasing it. */
+    const settleOpen = async (): Promise<boolean> => {
+      const state = keeper.state;
+      if (!state.workspace || !state.path) {
+        return true;
+      }
+      const id = state.workspace.id;
+      const { settleBeforeClose } = await import('./closing');
+      return settleBeforeClose({
+        sources: openSources,
+        root: state.path,
+        name: state.workspace.name,
+        save: state.mode === 'editing',
+        trans,
+        report: reportError,
+        reopened: undo => {
+          const onState = () => {
+            if (
+              keeper.state.mode === 'editing' &&
+              keeper.state.workspace?.id === id
+            ) {
+              undo();
+              keeper.stateChanged.disconnect(onState);
+            }
+          };
+          keeper.stateChanged.connect(onState);
+        }
+      });
     };
 
     const findWorkspace = async (id: string): Promise<IWorkspace> =>
@@ -370,6 +426,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const name = state.workspace?.name ?? '';
         const path = state.path;
         try {
+          if (!(await settleOpen())) {
+            return;
+          }
           await activity.track(
             state.mode === 'editing'
               ? trans.__('Closing "%1": backing up and releasing it…', name)
@@ -398,31 +457,77 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         try {
           const workspace = await findWorkspace(id);
-          const { deleteWorkspaceDialog } = await import('./dialogs');
-          const choice = await deleteWorkspaceDialog(
-            trans,
-            workspace,
-            model.studio?.backup_uri ?? ''
-          );
+          const { deleteWorkspaceDialog, backupLocation } =
+            await import('./dialogs');
+          const { findOpen, describeOpen, closeOpen } =
+            await import('./closing');
+          const backupUri = model.studio?.backup_uri ?? '';
+          const heldHere = () =>
+            keeper.state.mode === 'editing' &&
+            keeper.state.workspace?.id === id;
+          let choice: Awaited<ReturnType<typeof deleteWorkspaceDialog>>;
+          let open = await findOpen(openSources, workspace.path ?? '');
+          for (;;) {
+            choice = await deleteWorkspaceDialog(trans, workspace, backupUri, {
+              openText: workspace.path ? describeOpen(open, trans) : '',
+              canBackUp:
+                heldHere() && backupsOf(model.studio)?.enabled !== false
+            });
+            if (choice !== 'backup') {
+              break;
+            }
+            // Save what is unsaved while the lease is held, then back up; ask again.
+            const errors = await closeOpen(open, async () => undefined, {
+              save: true,
+              close: false,
+              sessions: false
+            });
+            if (errors.length) {
+              reportError(
+                trans.__('Could not save before backing up:'),
+                new Error(errors.join('; '))
+              );
+            }
+            await commands.execute(CommandIDs.backupNow);
+            open = await findOpen(openSources, workspace.path ?? '');
+          }
           if (!choice) {
             return;
+          }
+          // Nothing may keep running in a folder that goes away.
+          open = await findOpen(openSources, workspace.path ?? '');
+          const stuck = await closeOpen(
+            open,
+            sessionId => app.serviceManager.sessions.shutdown(sessionId),
+            { save: false, close: true }
+          );
+          if (stuck.length) {
+            throw new Error(
+              trans.__(
+                'these kernels could not be shut down: %1',
+                stuck.join('; ')
+              )
+            );
           }
           if (keeper.state.workspace?.id === id) {
             await keeper.close();
           }
-          await client.deleteWorkspace(id, choice);
+          const deleted = await client.deleteWorkspace(id, choice);
           model.remove(id);
+          const where = deleted.backup_uri || backupLocation(backupUri, id);
           Notification.success(
             choice.deleteNotebooks
               ? trans.__(
                   'Deleted Workspace "%1" and its backups.',
                   workspace.name
                 )
-              : trans.__(
-                  'Deleted Workspace "%1"; its backups stay in %2.',
-                  workspace.name,
-                  model.studio?.backup_uri ?? ''
-                ),
+              : where
+                ? trans.__(
+                    'Deleted Workspace "%1"; its backups stay in %2.',
+                    workspace.name,
+                    where
+                  )
+                : trans.__('Deleted Workspace "%1".', workspace.name),
             { autoClose: 6000 }
           );
           void model.refresh().catch(() => undefined);
@@ -585,9 +690,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         const type = String(args.type ?? 'local') as ClusterType;
         const endpointId = args.endpointId ? String(args.endpointId) : '';
+        const clusterLabel = clusterName(
+          model.clusters,
+          type,
+          clusterId,
+          endpointId
+        );
         try {
           const updated = await activity.track(
-            trans.__('Attaching "%1" to %2…', workspace.name, clusterId),
+            trans.__('Attaching "%1" to %2…', workspace.name, clusterLabel),
             client.attach(workspace.id, {
               type,
               cluster_id: clusterId,
@@ -598,7 +709,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           keeper.updateWorkspace(attached);
           model.upsert(attached);
           Notification.success(
-            trans.__('Attached "%1" to %2.', workspace.name, clusterId),
+            trans.__('Attached "%1" to %2.', workspace.name, clusterLabel),
             { autoClose: 4000 }
           );
           if (running && running > 0) {
@@ -610,7 +721,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
                 '%1 kernel running in this Workspace still talks to the previous cluster. Restart it now to use %2?',
                 '%1 kernels running in this Workspace still talk to the previous cluster. Restart them now to use %2?',
                 running,
-                clusterId
+                clusterLabel
               ),
               trans.__('Restart')
             );
@@ -623,7 +734,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
           }
         } catch (error) {
           reportError(
-            trans.__('Could not attach "%1" to %2:', workspace.name, clusterId),
+            trans.__(
+              'Could not attach "%1" to %2:',
+              workspace.name,
+              clusterLabel
+            ),
             error
           );
         }
@@ -652,7 +767,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
               trans.__(
                 'Detach "%1" from %2? Spark kernels in it lose their cluster.',
                 workspace.name,
-                workspace.attachment?.cluster_id ?? ''
+                attachmentName(workspace.attachment, model.clusters)
               ),
               trans.__('Detach')
             ))

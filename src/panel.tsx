@@ -12,9 +12,11 @@ import {
   backupsOf,
   ClusterType,
   ICluster,
+  IClusterList,
   IStudio,
   IWorkspace
 } from './api';
+import { attachmentName, clusterStateText } from './words';
 import { ApiError, isStoreUnavailable } from './handler';
 import {
   ActivityModel,
@@ -89,12 +91,16 @@ export function stateText(
   }
 }
 
-function clusterText(workspace: IWorkspace, trans: TranslationBundle): string {
+function clusterText(
+  workspace: IWorkspace,
+  trans: TranslationBundle,
+  clusters: IClusterList | null
+): string {
   const attachment = workspace.attachment;
   if (!attachment) {
     return trans.__('No cluster attached');
   }
-  return trans.__('Cluster: %1', attachment.cluster_id);
+  return trans.__('Cluster: %1', attachmentName(attachment, clusters));
 }
 
 function ErrorMessage(props: {
@@ -295,7 +301,7 @@ function WorkspaceItem(props: {
           )}
         </span>
         <span className="jp-EmrWorkspace-itemCluster">
-          {clusterText(workspace, trans)}
+          {clusterText(workspace, trans, model.clusters)}
         </span>
       </div>
       <div
@@ -423,14 +429,22 @@ function ClusterItem(props: {
         <span id={headingId} className="jp-EmrWorkspace-itemName">
           {cluster.name || cluster.id}
         </span>
-        <span className="jp-EmrWorkspace-state">{cluster.state}</span>
+        <span
+          className="jp-EmrWorkspace-state"
+          data-state={cluster.state}
+          title={cluster.state}
+        >
+          {clusterStateText(cluster, trans)}
+        </span>
       </div>
       <div className="jp-EmrWorkspace-itemMeta">
         <span>{cluster.id}</span>
         {cluster.release_label && <span>{cluster.release_label}</span>}
       </div>
       {!cluster.attachable && cluster.reason && (
-        <div className="jp-EmrWorkspace-reason">{cluster.reason}</div>
+        <div id={`${headingId}-reason`} className="jp-EmrWorkspace-reason">
+          {cluster.reason}
+        </div>
       )}
       <div className="jp-EmrWorkspace-actions">
         {attached
@@ -449,29 +463,41 @@ function ClusterItem(props: {
               </button>
             )
           : model.canOn(state.workspace, Actions.attach) && (
-              <button
-                type="button"
-                className="jp-mod-styled jp-mod-accept jp-EmrWorkspace-button"
-                disabled={!canAct || !cluster.attachable}
-                title={
-                  !canAct
-                    ? trans.__('Open a Workspace to attach it to a cluster.')
-                    : (cluster.reason ?? '')
-                }
-                onClick={() =>
-                  void commands.execute(CommandIDs.attach, {
-                    type: cluster.type,
-                    clusterId: cluster.id,
-                    endpointId: cluster.endpoint_id ?? ''
-                  })
-                }
-                aria-label={trans.__(
-                  'Attach to %1',
-                  cluster.name || cluster.id
+              <>
+                <button
+                  type="button"
+                  className="jp-mod-styled jp-mod-accept jp-EmrWorkspace-button"
+                  disabled={!canAct || !cluster.attachable}
+                  aria-describedby={
+                    !canAct
+                      ? `${headingId}-why`
+                      : !cluster.attachable && cluster.reason
+                        ? `${headingId}-reason`
+                        : undefined
+                  }
+                  onClick={() =>
+                    void commands.execute(CommandIDs.attach, {
+                      type: cluster.type,
+                      clusterId: cluster.id,
+                      endpointId: cluster.endpoint_id ?? ''
+                    })
+                  }
+                  aria-label={trans.__(
+                    'Attach to %1',
+                    cluster.name || cluster.id
+                  )}
+                >
+                  {trans.__('Attach')}
+                </button>
+                {!canAct && (
+                  <span
+                    id={`${headingId}-why`}
+                    className="jp-EmrWorkspace-disabledReason"
+                  >
+                    {trans.__('Open a Workspace to attach it to a cluster.')}
+                  </span>
                 )}
-              >
-                {trans.__('Attach')}
-              </button>
+              </>
             )}
       </div>
     </li>

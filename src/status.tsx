@@ -2,6 +2,7 @@ import { ReactWidget } from '@jupyterlab/apputils';
 import { Time } from '@jupyterlab/coreutils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
+import { ISignal } from '@lumino/signaling';
 import * as React from 'react';
 
 import { backupsOf, IBackupsState, IBackupStatus } from './api';
@@ -13,6 +14,7 @@ import {
   WorkspaceListModel
 } from './models';
 import { CommandIDs } from './tokens';
+import { attachmentName } from './words';
 
 /**
  * One line about a backup status: last backup time, pending count, error.
@@ -102,6 +104,24 @@ function leaseText(state: ILeaseState, trans: TranslationBundle): string {
   }
 }
 
+/**
+ * Whether the status of the Workspace open in this tab applies to the current
+ * document: not when that document lies outside the Workspace (a notebook at
+ * the root folder must not look as if the Workspace's lease and cluster were
+ * its own). `currentPath` is null when the current tab is not a document.
+ */
+export function statusApplies(
+  keeper: Pick<LeaseKeeper, 'state' | 'contains'>,
+  currentPath: string | null
+): boolean {
+  if (!keeper.state.workspace || keeper.state.mode === 'closed') {
+    return false;
+  }
+  return (
+    currentPath === null || keeper.contains(currentPath.replace(/^[^/:]+:/, ''))
+  );
+}
+
 interface IStatusProps {
   keeper: LeaseKeeper;
   backup: BackupMonitor;
@@ -111,16 +131,23 @@ interface IStatusProps {
    * The Studio's model: whether this server backs Workspaces up.
    */
   model?: WorkspaceListModel;
+  /**
+   * The path of the current document (null: the current tab is not one), and
+   * when it changes.
+   */
+  currentPath?: () => string | null;
+  currentChanged?: ISignal<any, any>;
 }
 
 function StatusView(props: IStatusProps): JSX.Element | null {
-  const { keeper, backup, commands, trans, model } = props;
+  const { keeper, backup, commands, trans, model, currentChanged } = props;
   const [, setTick] = React.useState(0);
   React.useEffect(() => {
     const bump = () => setTick(tick => tick + 1);
     keeper.stateChanged.connect(bump);
     backup.changed.connect(bump);
     model?.changed.connect(bump);
+    currentChanged?.connect(bump);
     bump();
     // Keep "backed up N minutes ago" fresh.
     const timer = setInterval(bump, 30000);
@@ -128,15 +155,22 @@ function StatusView(props: IStatusProps): JSX.Element | null {
       keeper.stateChanged.disconnect(bump);
       backup.changed.disconnect(bump);
       model?.changed.disconnect(bump);
+      currentChanged?.disconnect(bump);
       clearInterval(timer);
     };
-  }, [keeper, backup, model]);
+  }, [keeper, backup, model, currentChanged]);
 
   const state = keeper.state;
-  if (!state.workspace || state.mode === 'closed') {
+  if (
+    !state.workspace ||
+    !statusApplies(keeper, props.currentPath?.() ?? null)
+  ) {
     return null;
   }
-  const cluster = state.workspace.attachment?.cluster_id;
+  const cluster = attachmentName(
+    state.workspace.attachment,
+    model?.clusters ?? null
+  );
   const backups = backupsOf(model?.studio);
   const { text, problem, notice } = backupText(
     backup.status,
@@ -156,7 +190,7 @@ function StatusView(props: IStatusProps): JSX.Element | null {
         {leaseText(state, trans)}
       </span>
       <span className="jp-EmrWorkspace-statusCluster">
-        {cluster ? trans.__('Cluster %1', cluster) : trans.__('No cluster')}
+        {cluster ? trans.__('Cluster: %1', cluster) : trans.__('No cluster')}
       </span>
       {state.mode === 'editing' && (
         <>

@@ -489,3 +489,35 @@ async def test_basic_auth_without_the_password_says_which_variable_is_missing(
     r = await api("POST", f"workspaces/{wid}/attach", body)
     assert r.code == 200 and r.json["attachment"]["auth"] == "Basic_Access"
     assert "s3cret" not in json.dumps(r.json)  # never in the Workspace metadata
+
+
+# -- delete while kernels run -------------------------------------------------------------
+
+
+async def test_delete_is_refused_while_a_kernel_runs_in_the_workspace_naming_it(
+        api: Api, services: Any) -> None:
+    """Any client (not only the panel) gets a 409 naming the kernel's notebook; nothing is
+    deleted; once the kernel is shut down the delete goes through."""
+    wid = await new_workspace(api, "busy")
+    folder = services.folders.local_path(wid)
+    path = f"{services.folders.api_path(wid)}/sub/analysis.ipynb"
+    (folder / "sub").mkdir()
+    body = {"path": path, "name": "analysis.ipynb", "type": "notebook",
+            "kernel": {"name": "python3"}}
+    r = await api("POST", "api/sessions", body, base="")
+    assert r.code == 201, r
+    session = r.json["id"]
+    try:
+        r = await api("DELETE", f"workspaces/{wid}", params={"delete_notebooks": "true"})
+        assert r.code == 409, r
+        error = r.json["error"]
+        assert error["code"] == "WorkspaceInUse"
+        assert error["kernels"] == [path] and path in error["message"]
+        assert folder.is_dir()  # nothing deleted
+        assert (await api("GET", f"workspaces/{wid}")).code == 200
+    finally:
+        r = await api("DELETE", f"api/sessions/{session}", base="")
+        assert r.code == 204, r
+    r = await api("DELETE", f"workspaces/{wid}", params={"delete_notebooks": "true"})
+    assert r.code == 200, r
+    assert not folder.exists()

@@ -57,13 +57,17 @@ class Server:
         (path,) = self.runtime.glob(f"emr-workspace/sparkmagic/*/{wid}/config.json")
         return path
 
-    def start_kernel(self, wid: str, kernel_name: str, notebook: str) -> BlockingKernelClient:
-        """As JupyterLab does when the user picks the kernel in the launcher."""
+    def start_kernel(
+        self, wid: str, kernel_name: str, notebook: str, folder: str | None = None
+    ) -> BlockingKernelClient:
+        """As JupyterLab does when the user picks the kernel in the launcher (in the
+        Workspace's folder, or in `folder`, "" for the root)."""
+        where = f"workspaces/{wid}" if folder is None else folder
         r = self.proc.request(
             "POST",
             "/api/sessions",
             json={
-                "path": f"workspaces/{wid}/{notebook}",
+                "path": f"{where}/{notebook}".lstrip("/"),
                 "name": notebook,
                 "type": "notebook",
                 "kernel": {"name": kernel_name},
@@ -161,6 +165,22 @@ def run(kc: BlockingKernelClient, code: str, timeout: float = 240) -> tuple[str,
 
     reply = kc.execute_interactive(code, output_hook=hook, timeout=timeout)
     return "".join(texts), reply["content"]
+
+
+def test_a_spark_kernel_outside_a_workspace_says_so_and_names_no_cluster(
+    server: Server,
+) -> None:
+    """The launcher at the root folder offers the PySpark kernel too: its first cell says the
+    notebook is in no Workspace, at once, and builds nothing from a name that is not there."""
+    kc = server.start_kernel("", "emr-pysparkkernel", "outside.ipynb", folder="")
+    try:
+        text, reply = run(kc, "spark.range(3).count()", timeout=60)
+    finally:
+        kc.stop_channels()
+    assert reply["status"] == "ok"  # sparkmagic's way: the error is output, the cell ends
+    assert "This notebook is not in a Workspace" in text, text
+    assert "open a Workspace from the EMR Workspaces panel" in text.replace("Open", "open")
+    assert "its cluster" not in text and "None" not in text and "localhost:8998" not in text
 
 
 @pytest.mark.spark

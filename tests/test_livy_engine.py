@@ -627,3 +627,16 @@ def test_delete_session(livy: Livy, sessions: dict[str, int]) -> None:
         r = livy.http.delete(f"{livy.url}/sessions/{sid}", timeout=60)
         assert (r.status_code, r.json()) == (200, {"msg": "deleted"})
         assert livy.get(f"/sessions/{sid}").status_code == 404
+
+
+def test_info_names_the_sessions_owner_not_none(stub_engine: LivyEngine) -> None:
+    """sparkmagic's %%info shows `proxyUser` when the key is there, even null: the engine
+    leaves it out when nobody asked for one, so %%info shows the owner (the Workspace)."""
+    alpha = Caller.owner(stub_engine, OWNER)
+    r = alpha("POST", "/sessions", {"kind": "pyspark"})
+    assert r.status_code == 201, r.text
+    session = alpha("GET", f"/sessions/{r.json()['id']}").json()
+    assert "proxyUser" not in session
+    assert session.get("proxyUser", session.get("owner")) == OWNER  # sparkmagic's get_user
+    asked = alpha("POST", "/sessions", {"kind": "pyspark", "proxyUser": "carol"})
+    assert asked.json()["proxyUser"] == "carol"

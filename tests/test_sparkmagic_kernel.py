@@ -375,3 +375,94 @@ def test_errors_that_mean_the_cluster_is_gone_get_a_hint(
     assert "local Spark engine" in local
     monkeypatch.setenv("SPARKMAGIC_CONF_DIR", str(tmp_path / "missing"))
     assert cluster_info() == {}
+
+
+def test_a_gone_cluster_hint_never_names_what_is_not_there() -> None:
+    from jupyter_emr_workspace.kernels.cluster_hints import in_workspace, with_hint
+
+    nowhere = with_hint("Error sending http request and maximum retry encountered.", {})
+    assert "This notebook is not in a Workspace" in nowhere
+    assert "its cluster" not in nowhere and "None" not in nowhere
+    unnamed = with_hint("Invalid status code '503'", {"type": "emr-ec2"})
+    assert "The Workspace's cluster did not answer" in unnamed and "None" not in unnamed
+    assert not in_workspace("/nonexistent-sparkmagic-dir")
+
+
+def test_info_for_the_local_engine_has_no_yarn_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """%%info of a Workspace attached to the local engine: no "YARN Application ID", no
+    empty driver-log link; attached to an EMR cluster, sparkmagic's own table."""
+    from sparkmagic.magics import sparkmagicsbase
+
+    from jupyter_emr_workspace.kernels.cluster_hints import CLUSTER_FILE, _install_local_info
+
+    class FakeSession:
+        id, kind, status = 0, "pyspark", "idle"
+
+        def get_app_id(self) -> None:
+            return None
+
+        def get_spark_ui_url(self) -> str:
+            return "http://127.0.0.1:4040/"
+
+        def get_driver_log_url(self) -> None:
+            return None
+
+        def get_user(self) -> str:
+            return "e-ALPHA"
+
+        def get_row_html(self, current: int) -> str:  # sparkmagic's own table asks this
+            return "<tr><td>0</td></tr>"
+
+    monkeypatch.setattr(
+        sparkmagicsbase, "get_sessions_info_html", sparkmagicsbase.get_sessions_info_html
+    )
+    from sparkmagic.livyclientlib import livysession
+
+    monkeypatch.setattr(livysession, "get_sessions_info_html", livysession.get_sessions_info_html)
+    monkeypatch.setenv("SPARKMAGIC_CONF_DIR", str(tmp_path))
+    _install_local_info()
+    (tmp_path / CLUSTER_FILE).write_text(json.dumps({"type": "local", "cluster_id": "local"}))
+    local = sparkmagicsbase.get_sessions_info_html([FakeSession()], 0)
+    assert "YARN" not in local and "None" not in local
+    assert "<th>Driver log</th>" in local and 'href="http://127.0.0.1:4040/"' in local
+    assert "<td>e-ALPHA</td>" in local and "\u2714" in local
+    assert livysession.get_sessions_info_html([FakeSession()], 0) == local
+    (tmp_path / CLUSTER_FILE).write_text(json.dumps({"type": "emr-ec2", "cluster_id": "j-1"}))
+    assert "YARN Application ID" in sparkmagicsbase.get_sessions_info_html([FakeSession()], 0)
+
+
+# -- feedback while Spark works -----------------------------------------------------------
+
+
+def test_the_progress_bar_says_how_long_and_how_far() -> None:
+    from jupyter_emr_workspace.kernels.feedback import describe
+
+    assert describe(0.4, None) == "Running for 0 s: waiting for Spark tasks"
+    assert describe(12.7, 0.0) == "Running for 12 s: waiting for Spark tasks"
+    assert describe(75, 0.42) == "Running for 1 min 15 s: 42% of its Spark tasks done"
+
+
+def test_bars_left_open_are_retired_however_the_statement_ends() -> None:
+    """sparkmagic closes its bar only when a statement completes: an interrupt or an error
+    in its polling leaves it open, and after a restart it shows as a broken widget."""
+    from ipywidgets import FloatProgress
+    from sparkmagic.livyclientlib import command
+
+    from jupyter_emr_workspace.kernels import feedback
+
+    feedback.install()
+    feedback.install()  # once only: no bar inside a bar
+    assert command.FloatProgress.__mro__[1] is FloatProgress
+    closed: list[Any] = []
+
+    def poll_then_interrupt(self: Any, session: Any, statement_id: Any) -> Any:
+        bar = command.FloatProgress(value=0.0, min=0, max=1.0)
+        bar.close = lambda _close=bar.close: (closed.append(bar), _close())  # type: ignore[method-assign]
+        assert bar in feedback.OPEN and bar.description.startswith("Running for 0 s")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        feedback.retiring(poll_then_interrupt)(None, None, 1)
+    assert len(closed) == 1 and not feedback.OPEN

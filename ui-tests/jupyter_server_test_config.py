@@ -111,6 +111,33 @@ if os.environ.get("EMR_WS_UI_STORE", "moto") == "local":
 else:
     _moto_store()
 
+
+def _without_collaboration() -> None:
+    """Run as a JupyterLab without jupyter-collaboration: its server extension off and
+    its frontend plugins disabled (page_config.json in a config dir put first)."""
+    import json
+
+    c.ServerApp.jpserver_extensions = {"jupyter_server_ydoc": False}  # noqa: F821
+    config_dir = Path(mkdtemp(prefix="emr-ws-ui-config-"))
+    (config_dir / "labconfig").mkdir()
+    (config_dir / "labconfig" / "page_config.json").write_text(
+        json.dumps(
+            {
+                "disabledExtensions": {
+                    "@jupyter/collaboration-extension": True,
+                    "@jupyter/docprovider-extension": True,
+                }
+            }
+        )
+    )
+    paths = [str(config_dir), os.environ.get("JUPYTER_CONFIG_PATH", "")]
+    os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in paths if p)
+
+
+# EMR_WS_UI_COLLABORATION=off: the same tests without jupyter-collaboration.
+if os.environ.get("EMR_WS_UI_COLLABORATION", "on") == "off":
+    _without_collaboration()
+
 c.Studio.audit_log_path = str(Path(mkdtemp(prefix="emr-ws-ui-audit-")) / "audit.jsonl")  # noqa: F821
 
 # Uncomment to set server log level to debug level

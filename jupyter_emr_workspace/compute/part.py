@@ -18,8 +18,19 @@ KEY = "compute"
 class ServerKernels:
     """The jupyter-server's kernels, found by the folder they run in."""
 
-    def __init__(self, kernel_manager: Any) -> None:
+    def __init__(self, kernel_manager: Any, session_manager: Any = None) -> None:
         self.km = kernel_manager
+        self.sm = session_manager
+
+    async def describe(self, kernel_ids: list[str]) -> list[str]:
+        """What a user knows these kernels by: their sessions' paths, else their ids."""
+        paths: dict[str, str] = {}
+        if self.sm is not None:
+            for session in await ensure_async(self.sm.list_sessions()):
+                kernel = (session.get("kernel") or {}).get("id")
+                if kernel in kernel_ids and session.get("path"):
+                    paths[kernel] = str(session["path"])
+        return [paths.get(k, f"kernel {k}") for k in kernel_ids]
 
     def running_in(self, folder: Path) -> list[str]:
         root = os.path.realpath(folder)
@@ -43,7 +54,11 @@ class ServerKernels:
 
 def start(app: Any, services: Any) -> None:
     server = getattr(app, "serverapp", None)
-    kernels = ServerKernels(server.kernel_manager) if server is not None else None
+    kernels = (
+        ServerKernels(server.kernel_manager, getattr(server, "session_manager", None))
+        if server is not None
+        else None
+    )
     compute = ComputeService(
         services.studio, services.aws, services.registry, services.leases, services.access,
         services.guard, services.arns, services.folders, services.workspaces, kernels)

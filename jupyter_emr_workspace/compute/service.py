@@ -20,7 +20,15 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ..access import AccessControl, Arns
 from ..aws import AwsClients
-from ..errors import ApiError, BadRequest, Conflict, Locked, NotFound, UpstreamError
+from ..errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Locked,
+    NotFound,
+    UpstreamError,
+    WorkspaceInUse,
+)
 from ..folders import WorkspaceFolders
 from ..guard import Guard
 from ..kernels import register_workspace_conf, registry_path, unregister_workspace_conf
@@ -428,6 +436,22 @@ class ComputeHooks:
 
     async def on_close(self, ws: Workspace) -> None:
         return None
+
+    async def before_delete(self, ws: Workspace) -> None:
+        """Refuse to delete a Workspace whose folder kernels still run in, naming them:
+        they (and their Spark sessions) would run on against a folder that is gone."""
+        kernels = self.service.kernels
+        running = kernels.running_in(self.service.folders.local_path(ws.id))
+        if not running:
+            return
+        describe = getattr(kernels, "describe", None)
+        names = await describe(running) if describe is not None else running
+        raise WorkspaceInUse(
+            f"Workspace {ws.name!r} has {len(running)} running "
+            f"{'kernel' if len(running) == 1 else 'kernels'} on this server "
+            f"({', '.join(names)}); shut them down (close its notebooks) before deleting it",
+            kernels=names,
+        )
 
     async def on_delete(self, ws: Workspace, delete_notebooks: bool) -> dict[str, Any]:
         await asyncio.to_thread(self.service._unwire, ws.id)

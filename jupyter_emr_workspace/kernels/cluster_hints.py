@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -37,31 +38,116 @@ def cluster_info(conf_dir: str | None = None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+NOT_IN_WORKSPACE = (
+    "This notebook is not in a Workspace (or its Workspace is not attached to a cluster), so "
+    "this kernel has no cluster to run on. Open a Workspace from the EMR Workspaces panel and "
+    "attach it to a cluster, or move the notebook into the folder of an attached Workspace; "
+    "then restart the kernel."
+)
+
+
+def in_workspace(conf_dir: str | None = None) -> bool:
+    """Whether the kernel runs in an attached Workspace, or where an admin pointed sparkmagic.
+
+    The provisioner sets `SPARKMAGIC_CONF_DIR` only for a kernel started in an attached
+    Workspace's folder (beside a `workspace.json`); a conf dir with a `config.json` set by the
+    admin in the server's environment is theirs to use. Anything else would fall back to
+    sparkmagic's defaults (Livy at localhost:8998) and fail with tips about a cluster
+    that does not exist.
+    """
+    folder = conf_dir or os.environ.get("SPARKMAGIC_CONF_DIR")
+    if not folder:
+        return False
+    return (Path(folder) / CLUSTER_FILE).is_file() or (Path(folder) / "config.json").is_file()
+
+
 def with_hint(message: str, info: dict[str, Any]) -> str:
     """``message``, plus what to do when it means the cluster is gone."""
     if not any(marker in message for marker in GONE_MARKERS):
         return message
+    if not info:  # no Workspace wrote what it is attached to: name nothing that is not there
+        return f"{message.rstrip()}\n\nLivy did not answer. {NOT_IN_WORKSPACE}\n"
     if info.get("type") == "local":
         what = "The local Spark engine of this Jupyter server"
-        todo = ("Reattach the Workspace to 'Local Spark' in the EMR Workspaces panel (that "
-                "starts the engine again), then restart this kernel.")
+        todo = (
+            "Reattach the Workspace to 'Local Spark' in the EMR Workspaces panel (that "
+            "starts the engine again), then restart this kernel."
+        )
     else:
-        label = info.get("name") or info.get("cluster_id") or "its cluster"
+        label = info.get("name") or info.get("cluster_id")
         ident = f" ({info['cluster_id']})" if info.get("cluster_id") not in (None, label) else ""
-        what = f"The Workspace's cluster {label}{ident}"
-        todo = ("It may have terminated, been stopped or replaced. In the EMR Workspaces panel, "
-                "attach the Workspace to a running cluster, then restart this kernel.")
+        what = f"The Workspace's cluster {label}{ident}" if label else "The Workspace's cluster"
+        todo = (
+            "It may have terminated, been stopped or replaced. In the EMR Workspaces panel, "
+            "attach the Workspace to a running cluster, then restart this kernel."
+        )
     url = info.get("livy_url")
     where = f" at {url}" if url else ""
     return f"{message.rstrip()}\n\n{what} did not answer (Livy{where}). {todo}\n"
 
 
+LOCAL_INFO_COLUMNS = ("ID", "Kind", "State", "Spark UI", "Driver log", "User", "Current session?")
+
+
+def local_sessions_info_html(sessions: list[Any], current_session_id: Any) -> str:
+    """`%%info`'s table for the local engine: sparkmagic's without its "YARN Application
+    ID" column (there is no YARN here) and without empty links."""
+
+    def link(url: Any) -> str:
+        return f'<a target="_blank" href="{escape(str(url))}">Link</a>' if url else ""
+
+    head = "".join(f"<th>{name}</th>" for name in LOCAL_INFO_COLUMNS)
+    rows = []
+    for session in sessions:
+        cells = (
+            escape(str(session.id)),
+            escape(str(session.kind)),
+            escape(str(session.status)),
+            link(session.get_spark_ui_url()),
+            link(session.get_driver_log_url()),
+            escape(str(session.get_user() or "")),
+            "\u2714" if current_session_id is not None and current_session_id == session.id else "",
+        )
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table>\n<tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _install_local_info() -> None:
+    """Make sparkmagic's `%%info` use `local_sessions_info_html` while the Workspace is
+    attached to the local engine (checked at each call: a reattach restarts kernels)."""
+    import sparkmagic.livyclientlib.livysession as livysession
+    import sparkmagic.magics.sparkmagicsbase as sparkmagicsbase
+
+    for module in (sparkmagicsbase, livysession):
+        original = module.get_sessions_info_html
+        if getattr(original, "_emr_workspace", False):
+            continue
+
+        def info_html(sessions: Any, current: Any, _original: Any = original) -> str:
+            if cluster_info().get("type") == "local":
+                return local_sessions_info_html(list(sessions), current)
+            return str(_original(sessions, current))
+
+        info_html._emr_workspace = True  # type: ignore[attr-defined]
+        module.get_sessions_info_html = info_html
+
+
 def install(kernel: Any) -> None:
     """Route the sparkmagic magics' error output of ``kernel`` through `with_hint`."""
+    from . import feedback
+
+    feedback.install()
+    _install_local_info()
     shell = getattr(kernel, "shell", None)
     magics = shell.magics_manager.registry.get("KernelMagics") if shell else None
-    for display in {id(d): d for d in (getattr(magics, "ipython_display", None),
-                                         getattr(kernel, "ipython_display", None)) if d}.values():
+    for display in {
+        id(d): d
+        for d in (
+            getattr(magics, "ipython_display", None),
+            getattr(kernel, "ipython_display", None),
+        )
+        if d
+    }.values():
         original = display.send_error
 
         def send_error(error: str, _original: Any = original) -> None:
@@ -77,6 +163,30 @@ def hinting(base: type) -> type:
         def _load_magics_extension(self) -> None:
             super()._load_magics_extension()
             install(self)
+
+        def do_execute(
+            self,
+            code: str,
+            silent: bool,
+            store_history: bool = True,
+            user_expressions: Any = None,
+            allow_stdin: bool = False,
+        ) -> Any:
+            # The signature is sparkmagic's: ipykernel passes cell_id only to a do_execute
+            # that takes it, and sparkmagic's does not.
+            # Outside a Workspace say so at once, instead of sparkmagic's retries against a
+            # Livy at localhost:8998 and its tips about a cluster.
+            if not in_workspace():
+                self.ipython_display.send_error(NOT_IN_WORKSPACE)
+                return self._complete_cell()
+            return super().do_execute(code, silent, store_history, user_expressions, allow_stdin)
+
+        def do_shutdown(self, restart: bool) -> Any:
+            # a bar left open would read as a broken widget after the restart
+            from .feedback import retire_all
+
+            retire_all()
+            return super().do_shutdown(restart)
 
     HintingKernel.__name__ = HintingKernel.__qualname__ = f"Workspace{base.__name__}"
     return HintingKernel

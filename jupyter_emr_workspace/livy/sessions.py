@@ -124,7 +124,7 @@ class Session:
 
     def to_json(self) -> dict[str, Any]:
         tail = list(self.log)[-SESSION_JSON_LOG_LINES:]
-        return {
+        view: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "appId": self.app_id,
@@ -135,6 +135,10 @@ class Session:
             "appInfo": {"driverLogUrl": None, "sparkUiUrl": self.spark_ui_url},
             "log": tail,
         }
+        if self.proxy_user is None:
+            # sparkmagic's %%info shows proxyUser when the key is there, even null ("None")
+            del view["proxyUser"]
+        return view
 
     def log_slice(self, start: int | None, size: int | None) -> dict[str, Any]:
         """Livy's paging: default size 100, default start = the last `size` lines."""

@@ -197,6 +197,17 @@ describe('EmrWorkspaceClient', () => {
     expect((await sent(requests[1])).query).toBe('delete_notebooks=true');
   });
 
+  it("returns where the deleted Workspace's backups stay", async () => {
+    const { client: c } = client(200, {
+      id: 'e-ABC',
+      delete_notebooks: false,
+      backups_kept: true,
+      backup_uri: 's3://bucket/studio/e-ABC/'
+    });
+    const result = await c.deleteWorkspace('e-ABC');
+    expect(result.backup_uri).toBe('s3://bucket/studio/e-ABC/');
+  });
+
   it('closes with the token, keepalive when asked', async () => {
     const { client: c, requests } = client(204);
     await c.closeWorkspace('e-ABC', 'tok', { keepalive: true });

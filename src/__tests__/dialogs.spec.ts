@@ -1,7 +1,12 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
 import { ITemplate } from '../api';
-import { clusterRequest, parseCollaborators, parseTags } from '../dialogs';
+import {
+  backupLocation,
+  clusterRequest,
+  parseCollaborators,
+  parseTags
+} from '../dialogs';
 
 const trans = nullTranslator.load('jupyter_emr_workspace');
 
@@ -89,5 +94,17 @@ describe('clusterRequest', () => {
     expect(
       clusterRequest({ ...base, template: 'nope' }, templates, trans)
     ).toBe('Choose a template.');
+  });
+});
+
+describe('backupLocation', () => {
+  it("gives the Workspace's own prefix in EMR's layout, not the Studio's", () => {
+    expect(backupLocation('s3://bucket/studio/', 'e-ABC')).toBe(
+      's3://bucket/studio/e-ABC/'
+    );
+    expect(backupLocation('s3://bucket/studio', 'e-ABC')).toBe(
+      's3://bucket/studio/e-ABC/'
+    );
+    expect(backupLocation('', 'e-ABC')).toBe('');
   });
 });

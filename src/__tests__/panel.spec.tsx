@@ -161,7 +161,7 @@ describe('EmrWorkspacePanel', () => {
     expect(item.textContent).toContain('churn');
     expect(item.textContent).toContain('Churn model');
     expect(item.textContent).toContain('Created by alice');
-    expect(item.textContent).toContain('Cluster: local');
+    expect(item.textContent).toContain('Cluster: Local Spark'); // its name, not its id
     expect(item.querySelector('.jp-EmrWorkspace-state')!.textContent).toMatch(
       /^In use by bob since /
     );
@@ -210,6 +210,20 @@ describe('EmrWorkspacePanel', () => {
       'button[aria-label="Attach to Local Spark"]'
     ) as HTMLButtonElement;
     expect(attach.disabled).toBe(true);
+    // ...and says why inline, tied to the button for screen readers.
+    const why = document.getElementById(
+      attach.getAttribute('aria-describedby') ?? ''
+    );
+    expect(why?.textContent).toBe(
+      'Open a Workspace to attach it to a cluster.'
+    );
+    expect(panel.node.contains(why)).toBe(true);
+    // The cluster's state in words a user knows, the raw one in the tooltip.
+    const local = attach
+      .closest('li')!
+      .querySelector('.jp-EmrWorkspace-state')!;
+    expect(local.textContent).toBe('ready');
+    expect(local.getAttribute('title')).toBe('RUNNING');
     panel.dispose();
     model.dispose();
   }, 30000);

@@ -252,11 +252,12 @@ test.describe.serial('EMR Workspaces panel', () => {
       .getByRole('button', { name: /^Attach to / })
       .first()
       .click();
+    // The cluster's display name, not its id "local".
     await expect(page.locator('.jp-EmrWorkspace-statusCluster')).toHaveText(
-      /^Cluster /,
+      'Cluster: Local Spark (this server)',
       { timeout: 120000 }
     );
-    await expect(item(panel)).toContainText('Cluster: ');
+    await expect(item(panel)).toContainText('Cluster: Local Spark (this server)');
     await expect(
       local.getByRole('button', { name: /^Detach from / })
     ).toBeVisible();
@@ -457,8 +458,12 @@ test.describe.serial('EMR Workspaces panel', () => {
     const studio = await (await request.get(`${API}/studio`)).json();
     await panel.getByRole('button', { name: `Delete ${NAME}` }).click();
     const dialog = page.locator('.jp-Dialog');
+    // The Workspace's own backup prefix (EMR's layout), not only the Studio's.
     await expect(dialog).toContainText(
-      `backups stay in ${studio.backup_uri} and keep costing storage`
+      `backups stay in ${studio.backup_uri}/${workspace.id}/ and keep costing storage`
+    );
+    await expect(dialog).toContainText(
+      'Its working copy on this server (the folder'
     );
     await expect(dialog).toContainText('unless you tick the box');
     const box = dialog.getByLabel("Also delete the notebooks' backups");
@@ -549,6 +554,189 @@ test.describe('A save refused in a Workspace', () => {
         `${API}/workspaces/${workspace.id}?delete_notebooks=true`
       );
       expect(deleted.ok()).toBeTruthy();
+    }
+  });
+});
+
+// A data scientist's day (issue 14): stands alone, its own Workspace.
+test.describe("A data scientist's day", () => {
+  const DAY = `${NAME}-day`;
+
+  async function sessionsIn(
+    request: APIRequestContext,
+    folder: string
+  ): Promise<string[]> {
+    const sessions = (await (
+      await request.get('/api/sessions')
+    ).json()) as { path: string }[];
+    return sessions
+      .map(s => s.path)
+      .filter(p => p.startsWith(folder + '/'));
+  }
+
+  async function openDay(page: IJupyterLabPageFixture): Promise<Locator> {
+    const panel = await openPanel(page);
+    await panel.getByRole('button', { name: `Open ${DAY}` }).click();
+    await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+      'Lease held'
+    );
+    return panel;
+  }
+
+  test('close asks about open notebooks, delete leaves nothing running', async ({
+    page,
+    request
+  }) => {
+    const created = await request.post(`${API}/workspaces`, {
+      data: { name: DAY, description: "a data scientist's day" }
+    });
+    expect(created.status()).toBe(201);
+    const workspace = (await created.json()) as IWorkspace;
+    let deleted = false;
+    try {
+      // No Workspace open: Attach is disabled for the accessibility tree and
+      // says why inline.
+      let panel = await openPanel(page);
+      const attach = panel
+        .getByRole('button', { name: /^Attach to Local Spark/ })
+        .first();
+      await expect(attach).toBeVisible({ timeout: 60000 });
+      await expect(attach).toBeDisabled();
+      const why = await attach.getAttribute('aria-describedby');
+      expect(why).toBeTruthy();
+      await expect(page.locator(`[id="${why}"]`)).toHaveText(
+        'Open a Workspace to attach it to a cluster.'
+      );
+      await expect(page.locator(`[id="${why}"]`)).toBeVisible();
+
+      // Open it, with a notebook and its running kernel.
+      panel = await openDay(page);
+      const notebookPath = `${workspace.path}/day.ipynb`;
+      const put = await request.put(`/api/contents/${notebookPath}`, {
+        data: {
+          type: 'notebook',
+          format: 'json',
+          content: {
+            cells: [
+              {
+                cell_type: 'code',
+                source: 'x = 41 + 1',
+                metadata: {},
+                outputs: [],
+                execution_count: null
+              }
+            ],
+            metadata: {},
+            nbformat: 4,
+            nbformat_minor: 5
+          }
+        }
+      });
+      expect(put.ok()).toBeTruthy();
+      const openNotebook = () =>
+        page.evaluate(async path => {
+          await window.jupyterapp.commands.execute('docmanager:open', {
+            path,
+            kernel: { name: 'python3' }
+          });
+        }, notebookPath);
+      await openNotebook();
+      await expect(page.locator('.jp-NotebookPanel:visible')).toContainText(
+        'x = 41 + 1'
+      );
+      await expect
+        .poll(() => sessionsIn(request, workspace.path))
+        .toEqual([notebookPath]);
+
+      // Close: asked; "Keep open read-only" shuts the kernel down and leaves
+      // a read-only tab with the banner, not an editable one that cannot save.
+      await openPanel(page);
+      await panel.getByRole('button', { name: `Close ${DAY}` }).click();
+      let dialog = page.locator('.jp-Dialog');
+      await expect(dialog).toContainText('1 open document (day.ipynb)');
+      await expect(dialog).toContainText('1 running kernel');
+      await dialog.getByRole('button', { name: /Keep .*read-only/ }).click();
+      await expect(dialog).toHaveCount(0);
+      await expect(
+        item(panel, DAY).locator('.jp-EmrWorkspace-state')
+      ).toHaveText('Free');
+      await expect.poll(() => sessionsIn(request, workspace.path)).toEqual([]);
+      await page.activity.activateTab('day.ipynb');
+      const notebook = page.locator('.jp-NotebookPanel:visible');
+      await expect(
+        notebook.locator('.jp-EmrWorkspace-closedBanner')
+      ).toContainText(`Workspace "${DAY}" is closed`);
+      const cell = notebook.locator('.cm-content').first();
+      await expect(cell).toHaveAttribute('aria-readonly', 'true');
+      await cell.click();
+      await page.keyboard.press('End');
+      await page.keyboard.type(' # lost?');
+      await expect(cell).toHaveText('x = 41 + 1'); // typing does nothing
+
+      // Opening it again makes the tab editable again.
+      await openDay(page);
+      await expect(notebook.locator('.jp-EmrWorkspace-closedBanner')).toHaveCount(
+        0
+      );
+      await expect(cell).not.toHaveAttribute('aria-readonly', 'true');
+
+      // Close again: "Close them" closes the tab.
+      await openPanel(page);
+      await panel.getByRole('button', { name: `Close ${DAY}` }).click();
+      dialog = page.locator('.jp-Dialog');
+      await expect(dialog).toContainText('1 open document (day.ipynb)');
+      await dialog.getByRole('button', { name: 'Close them' }).click();
+      await expect(page.locator('.jp-NotebookPanel')).toHaveCount(0);
+      await expect(
+        item(panel, DAY).locator('.jp-EmrWorkspace-state')
+      ).toHaveText('Free');
+
+      // Delete with a kernel running in the folder: the dialog says the
+      // working copy goes and what is running; afterwards nothing runs there.
+      await openDay(page);
+      await openNotebook();
+      await expect
+        .poll(() => sessionsIn(request, workspace.path))
+        .toEqual([notebookPath]);
+      await openPanel(page);
+      await panel.getByRole('button', { name: `Delete ${DAY}` }).click();
+      dialog = page.locator('.jp-Dialog');
+      await expect(dialog).toContainText(
+        'Its working copy on this server (the folder'
+      );
+      await expect(dialog).toContainText('1 running kernel');
+      await expect(
+        dialog.getByRole('button', { name: 'Back up now' })
+      ).toBeVisible();
+      await screenshot(
+        dialog.locator('.jp-Dialog-content'),
+        'delete-dialog-open.png'
+      );
+      await dialog.getByRole('button', { name: 'Delete' }).click();
+      await expect(item(panel, DAY)).toHaveCount(0);
+      deleted = true;
+      await expect(
+        page.locator('.Toastify__toast').filter({ hasText: `Deleted Workspace "${DAY}"` })
+      ).toContainText(`/${workspace.id}/`);
+      expect(await sessionsIn(request, workspace.path)).toEqual([]);
+      await expect(page.locator('.jp-NotebookPanel')).toHaveCount(0);
+    } finally {
+      if (!deleted) {
+        for (const session of (await (
+          await request.get('/api/sessions')
+        ).json()) as { id: string; path: string }[]) {
+          if (session.path.startsWith(workspace.path + '/')) {
+            await request.delete(`/api/sessions/${session.id}`);
+          }
+        }
+        const force = await request.post(
+          `${API}/workspaces/${workspace.id}/force-release`
+        );
+        void force;
+        await request.delete(
+          `${API}/workspaces/${workspace.id}?delete_notebooks=true`
+        );
+      }
     }
   });
 });
