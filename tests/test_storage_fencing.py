@@ -392,6 +392,40 @@ async def test_the_delete_half_of_a_rename_and_checkpoint_deletes_are_fenced_too
     assert refused == [f"{cps}29991231T000000000000Z"[len("backups/") :], "r.ipynb"], refused
 
 
+async def test_a_delete_keeps_an_older_leases_late_backup_it_never_saw_as_a_conflict_copy(
+    api: Any, services: Any, s3: Any, bucket: str
+) -> None:
+    """Found by the lock soak: the server a lease was taken from backs up a save it
+    acknowledged before it learns of the takeover, after the new holder restored; the new
+    holder then deletes or renames the file as it knows it. That save must not go with
+    it: the backup it never saw is kept as a conflict copy, as a write would keep it."""
+    ws_id = await create(api)
+    path = (await open_(api, ws_id)).json["path"]
+    for name in ("gone", "moved"):
+        r = await api("PUT", f"{path}/{name}.ipynb", nb_model("restored"), base="api/contents")
+        assert r.code == 201, r
+    await settled(api, ws_id)
+    ours = services.leases.generation(ws_id)
+    # the previous holder's late backups of saves it acknowledged: an older generation
+    prefix = f"backups/{ws_id}/"
+    for name in ("gone", "moved"):
+        put_as_another_server(s3, bucket, f"{prefix}{name}.ipynb", f"late {name}", ours - 1)
+
+    assert (await api("DELETE", f"{path}/gone.ipynb", base="api/contents")).code == 204
+    r = await api(
+        "PATCH", f"{path}/moved.ipynb", {"path": f"{path}/new.ipynb"}, base="api/contents"
+    )
+    assert r.code == 200, r
+    s = await settled(api, ws_id)
+    texts = {k[len(prefix) :]: text_of(s3, bucket, k) for k in keys(s3, bucket, prefix)}
+    assert "gone.ipynb" not in texts and "moved.ipynb" not in texts  # the deletes ran
+    assert texts.get("new.ipynb") == "restored"
+    copies = sorted(t or "" for k, t in texts.items() if ".conflict-bob-" in k)
+    assert copies == ["late gone", "late moved"], texts
+    kept = sorted(c["path"] for c in s["conflicts"] if c["kind"] == "superseded")
+    assert kept == ["gone.ipynb", "moved.ipynb"], s["conflicts"]
+
+
 def text_of(s3: Any, bucket: str, key: str) -> str | None:
     try:
         return cell_text(read(s3, bucket, key))

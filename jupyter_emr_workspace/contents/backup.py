@@ -131,12 +131,20 @@ class BackupScheduler:
         if is_skipped(rel):
             return
         st = self.state(workspace_id)
+        under = rel.rstrip("/") + "/"
+        # the backups as this server last agreed with them: one written since by another
+        # lease holds content the user deleting here never saw
+        seen = {
+            f"{workspace_id}/{r}": e.etag
+            for r, e in st.manifest.items()
+            if (r == rel or r.startswith(under)) and e.etag
+        }
         st.forget_under(rel)
         key = f"{workspace_id}/{rel}"
         # the generation the delete was decided under: it may never remove a backup written
         # under a newer one, however long it waits (0 without a lease: only unfenced ones)
         generation = self.leases.generation(workspace_id) or 0
-        item = QueuedDelete(key + "/" if is_dir else key, generation, self.leases.server_id)
+        item = QueuedDelete(key + "/" if is_dir else key, generation, self.leases.server_id, seen)
         st.deletes.append(item)
         self._persist_soon(workspace_id)
         self.kick()
@@ -333,7 +341,9 @@ class BackupScheduler:
                 else:
                     keys = [item.key]
                 for key in keys:
-                    kept = await self._delete_one(workspace_id, key, item.generation, item.server)
+                    kept = await self._delete_one(
+                        workspace_id, key, item.generation, item.server, item.seen
+                    )
                     if kept is not None:
                         self._delete_refused(workspace_id, st, key, item.generation, kept)
             except StoreError as e:
@@ -343,13 +353,24 @@ class BackupScheduler:
             self._dirty.add(workspace_id)
 
     async def _delete_one(
-        self, workspace_id: str, key: str, allowed: int, decided_by: str
+        self,
+        workspace_id: str,
+        key: str,
+        allowed: int,
+        decided_by: str,
+        seen: dict[str, str] | None = None,
     ) -> dict[str, str] | None:
         """Delete ``key`` unless its backup is newer than the delete: written under a
         generation above ``allowed`` (after a takeover), or under the same one by a server
         other than ``decided_by`` (a collaborator's). The delete is conditional on the ETag
         just read, so a write landing in between is never removed. Returns the kept
-        object's metadata."""
+        object's metadata.
+
+        ``seen``: key → the ETag this server agreed on when the delete was decided. A
+        backup with another one was written since by an older lease (a server that had
+        not yet learned it was taken over): its content was never seen here, so it is
+        kept as a conflict copy before the key goes, as ``_put`` keeps it before
+        replacing it."""
         for _ in range(4):
             try:
                 info = await self.store.head(key)
@@ -361,6 +382,19 @@ class BackupScheduler:
                 return info.metadata
             if self.leases.generation(workspace_id, margin=FENCE_MARGIN_SECONDS) is None:
                 raise _Fenced()
+            unseen = seen is not None and seen.get(key) != info.etag
+            if unseen and not (theirs == allowed and server == decided_by):
+                try:
+                    blob = await self.store.get(key)
+                except ObjectNotFound:
+                    return None
+                if blob.etag != info.etag:
+                    continue  # rewritten meanwhile: look again
+                rel = key.removeprefix(f"{workspace_id}/")
+                st = self.state(workspace_id)
+                await self._keep_theirs(
+                    workspace_id, st, rel, blob.data, blob.metadata, then="this server deleted it"
+                )
             try:
                 await self.store.delete(key, if_match=info.etag)
                 return None
@@ -569,6 +603,8 @@ class BackupScheduler:
         rel: str,
         data: bytes,
         their_meta: dict[str, str],
+        *,
+        then: str = "this server's version replaced it",
     ) -> None:
         """An older lease's write landed after we last agreed: keep it beside ours."""
         copy = conflict_name(rel, their_meta.get("writer") or "unknown")
@@ -582,8 +618,7 @@ class BackupScheduler:
                 "kind": "superseded",
                 "message": f"The backup of {rel} was written by {their_meta.get('writer', '?')} "
                 f"on server {their_meta.get('server')} under an older lease (generation "
-                f"{their_meta.get('generation', '?')}); it was kept as {copy} before this "
-                "server's version replaced it",
+                f"{their_meta.get('generation', '?')}); it was kept as {copy} before {then}",
                 "at": now_iso(),
             }
         )

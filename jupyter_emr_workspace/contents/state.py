@@ -42,13 +42,22 @@ class QueuedDelete:
     key: str
     generation: int
     server: str = ""
+    #: store key → the ETag this server last agreed on with it when the delete was
+    #: decided: a backup with another ETag holds content the deleting user never saw (an
+    #: older lease's write that landed later), so it is kept as a conflict copy. None: not
+    #: known (checkpoints, or queued before this was recorded): no such check.
+    seen: dict[str, str] | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> QueuedDelete:
         if isinstance(data, str):  # written before deletes carried a generation:
             return cls(data, 0)  # it may remove only backups that carry none
+        seen = data.get("seen")
         return cls(
-            str(data["key"]), int(data.get("generation") or 0), str(data.get("server") or "")
+            str(data["key"]),
+            int(data.get("generation") or 0),
+            str(data.get("server") or ""),
+            {str(k): str(v) for k, v in seen.items()} if isinstance(seen, dict) else None,
         )
 
 
