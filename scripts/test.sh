@@ -20,8 +20,9 @@ log "configurable-http-proxy for the JupyterHub tests"
 
 fetch_jupyter_server_tests
 
-log "ruff and mypy"
+log "ruff (lint and format) and mypy"
 "$BIN/ruff" check jupyter_emr_workspace tests benchmarks
+"$BIN/ruff" format --check jupyter_emr_workspace tests benchmarks
 "$BIN/mypy"
 
 log "pytest"

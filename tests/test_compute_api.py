@@ -51,11 +51,18 @@ def compute_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def studio_config(tmp_path: Path, moto: MotoHttp, subnets: list[str],
-                  compute_config: dict[str, Any]) -> dict[str, Any]:
-    return {"backup_uri": str(tmp_path / "store"), "id": "es-test", "endpoint_url": moto.url,
-            "region": "us-east-1", "subnet_ids": subnets, "livy_probe_timeout": 1.0,
-            **compute_config}
+def studio_config(
+    tmp_path: Path, moto: MotoHttp, subnets: list[str], compute_config: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "backup_uri": str(tmp_path / "store"),
+        "id": "es-test",
+        "endpoint_url": moto.url,
+        "region": "us-east-1",
+        "subnet_ids": subnets,
+        "livy_probe_timeout": 1.0,
+        **compute_config,
+    }
 
 
 @pytest.fixture
@@ -63,8 +70,7 @@ def emr(moto: MotoHttp) -> Any:
     return client(moto.url, "emr")
 
 
-async def new_workspace(api: Api, name: str, *, open_it: bool = True,
-                        user: str = "alice") -> str:
+async def new_workspace(api: Api, name: str, *, open_it: bool = True, user: str = "alice") -> str:
     r = await api("POST", "workspaces", {"name": name}, user=user)
     assert r.code == 201, r
     if open_it:
@@ -80,20 +86,32 @@ def events(services: Any, action: str) -> list[dict[str, Any]]:
 
 
 async def test_lists_active_clusters_in_the_studio_subnets_across_pages(
-        api: Api, emr: Any, subnets: list[str], moto: MotoHttp) -> None:
+    api: Api, emr: Any, subnets: list[str], moto: MotoHttp
+) -> None:
     ours = [run_cluster(emr, f"bulk-{i}", subnets[i % 2]) for i in range(53)]
     outside = run_cluster(emr, "elsewhere", subnet_id())
     no_subnet = run_cluster(emr, "default-vpc")
     no_livy = run_cluster(emr, "no-livy", subnets[0], livy=False)
-    custom_port = run_cluster(emr, "port", subnets[1], configurations=[
-        {"Classification": "livy-conf", "Properties": {"livy.server.port": "8999"}}])
+    custom_port = run_cluster(
+        emr,
+        "port",
+        subnets[1],
+        configurations=[
+            {"Classification": "livy-conf", "Properties": {"livy.server.port": "8999"}}
+        ],
+    )
     gone = run_cluster(emr, "gone", subnets[0])
     emr.terminate_job_flows(JobFlowIds=[gone])
     eks = client(moto.url, "emr-containers")
     tagged = eks.create_virtual_cluster(
-        name="tagged", containerProvider={"type": "EKS", "id": "eks-1", "info": {
-            "eksInfo": {"namespace": "spark"}}},
-        tags={"emr-workspace:livy-url": "http://livy.spark.svc:8998"})["id"]
+        name="tagged",
+        containerProvider={
+            "type": "EKS",
+            "id": "eks-1",
+            "info": {"eksInfo": {"namespace": "spark"}},
+        },
+        tags={"emr-workspace:livy-url": "http://livy.spark.svc:8998"},
+    )["id"]
 
     r = await api("GET", "clusters")
     assert r.code == 200, r
@@ -118,22 +136,38 @@ async def test_lists_active_clusters_in_the_studio_subnets_across_pages(
     assert set(local[0]) == set(first)  # every entry has the same shape
 
 
-@pytest.mark.parametrize("compute_config", [{
-    "policies": {
-        "no-eks": {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "*", "Resource": "*"},
-            {"Effect": "Deny", "Action": "emr-containers:ListVirtualClusters",
-             "Resource": "*"}]}},
-    "assignments": {"user:alice": "no-eks"},
-}])
+@pytest.mark.parametrize(
+    "compute_config",
+    [
+        {
+            "policies": {
+                "no-eks": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                        {
+                            "Effect": "Deny",
+                            "Action": "emr-containers:ListVirtualClusters",
+                            "Resource": "*",
+                        },
+                    ],
+                }
+            },
+            "assignments": {"user:alice": "no-eks"},
+        }
+    ],
+)
 async def test_a_failing_source_is_listed_as_an_error_and_the_others_still_show(
-        api: Api, emr: Any, subnets: list[str], services: Any) -> None:
+    api: Api, emr: Any, subnets: list[str], services: Any
+) -> None:
     cluster = run_cluster(emr, "visible", subnets[0])
     r = await api("GET", "clusters")
     assert r.code == 200, r
     assert [e["source"] for e in r.json["errors"]] == ["emr-eks"]
-    assert "not authorized to perform emr-containers:ListVirtualClusters" in (
-        r.json["errors"][0]["message"])
+    assert (
+        "not authorized to perform emr-containers:ListVirtualClusters"
+        in (r.json["errors"][0]["message"])
+    )
     assert cluster in {c["id"] for c in r.json["clusters"]}
     assert events(services, "emr-containers:ListVirtualClusters")[0]["outcome"] == "denied"
 
@@ -142,15 +176,22 @@ async def test_a_failing_source_is_listed_as_an_error_and_the_others_still_show(
 
 
 async def test_attach_writes_the_sparkmagic_config_and_detach_removes_it(
-        api: Api, emr: Any, subnets: list[str], services: Any, livy: FakeLivy,
-        kernel_registry: Path) -> None:
+    api: Api, emr: Any, subnets: list[str], services: Any, livy: FakeLivy, kernel_registry: Path
+) -> None:
     cluster = run_cluster(emr, "attach-me", subnets[1])
     services.studio.livy_urls = {cluster: livy.url}
     wid = await new_workspace(api, "analysis")
-    session = {"driverMemory": "2g", "executorMemory": "4g", "executorCores": 2,
-               "conf": {"spark.sql.shuffle.partitions": 8}}
-    r = await api("POST", f"workspaces/{wid}/attach",
-                  {"type": "emr-ec2", "cluster_id": cluster, "session": session})
+    session = {
+        "driverMemory": "2g",
+        "executorMemory": "4g",
+        "executorCores": 2,
+        "conf": {"spark.sql.shuffle.partitions": 8},
+    }
+    r = await api(
+        "POST",
+        f"workspaces/{wid}/attach",
+        {"type": "emr-ec2", "cluster_id": cluster, "session": session},
+    )
     assert r.code == 200, r
     att = r.json["attachment"]
     assert att["type"] == "emr-ec2" and att["cluster_id"] == cluster
@@ -178,23 +219,29 @@ async def test_attach_writes_the_sparkmagic_config_and_detach_removes_it(
     assert r.code == 200, r
     assert r.json["attachment"] is None and r.json["running_kernels"] == 0
     assert find_workspace_conf(folder) is None and not await asyncio.to_thread(conf_dir.exists)
-    attach, detach = events(services, f"{EMR}:AttachEditor"), events(services,
-                                                                     f"{EMR}:DetachEditor")
+    attach, detach = (
+        events(services, f"{EMR}:AttachEditor"),
+        events(services, f"{EMR}:DetachEditor"),
+    )
     assert attach[0]["outcome"] == "success" and attach[0]["details"]["cluster_id"] == cluster
     assert attach[0]["details"]["livy_url"] == livy.url
     assert detach[0]["outcome"] == "success" and detach[0]["details"]["cluster_id"] == cluster
 
 
-async def test_attach_refusals(api: Api, emr: Any, subnets: list[str], services: Any,
-                               livy: FakeLivy) -> None:
+async def test_attach_refusals(
+    api: Api, emr: Any, subnets: list[str], services: Any, livy: FakeLivy
+) -> None:
     wid = await new_workspace(api, "refused")
     outside = run_cluster(emr, "outside", subnet_id())
     no_livy = run_cluster(emr, "no-livy", subnets[0], livy=False)
     gone = run_cluster(emr, "gone", subnets[0])
     emr.terminate_job_flows(JobFlowIds=[gone])
     down = run_cluster(emr, "down", subnets[0])
-    services.studio.livy_urls = {outside: livy.url, gone: livy.url,
-                                 down: f"http://127.0.0.1:{closed_port()}"}
+    services.studio.livy_urls = {
+        outside: livy.url,
+        gone: livy.url,
+        down: f"http://127.0.0.1:{closed_port()}",
+    }
 
     async def attach(body: dict[str, Any], user: str = "alice") -> Any:
         return await api("POST", f"workspaces/{wid}/attach", body, user=user)
@@ -225,15 +272,33 @@ async def test_attach_refusals(api: Api, emr: Any, subnets: list[str], services:
     assert outcomes.count("denied") == 1 and outcomes.count("failure") == 5
 
 
-@pytest.mark.parametrize("compute_config", [{
-    "policies": {"no-attach": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "*", "Resource": "*"},
-        {"Effect": "Deny", "Action": ["elasticmapreduce:AttachEditor",
-                                      "elasticmapreduce:RunJobFlow"], "Resource": "*"}]}},
-    "assignments": {"user:alice": "no-attach"},
-}])
-async def test_attach_needs_attach_editor(api: Api, emr: Any, subnets: list[str],
-                                          services: Any, livy: FakeLivy) -> None:
+@pytest.mark.parametrize(
+    "compute_config",
+    [
+        {
+            "policies": {
+                "no-attach": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                        {
+                            "Effect": "Deny",
+                            "Action": [
+                                "elasticmapreduce:AttachEditor",
+                                "elasticmapreduce:RunJobFlow",
+                            ],
+                            "Resource": "*",
+                        },
+                    ],
+                }
+            },
+            "assignments": {"user:alice": "no-attach"},
+        }
+    ],
+)
+async def test_attach_needs_attach_editor(
+    api: Api, emr: Any, subnets: list[str], services: Any, livy: FakeLivy
+) -> None:
     cluster = run_cluster(emr, "c", subnets[0])
     services.studio.livy_urls = {cluster: livy.url}
     wid = await new_workspace(api, "denied")
@@ -245,12 +310,14 @@ async def test_attach_needs_attach_editor(api: Api, emr: Any, subnets: list[str]
 
 
 async def test_reopen_follows_the_cluster_to_its_new_livy_url(
-        api: Api, emr: Any, subnets: list[str], services: Any, livy: FakeLivy) -> None:
+    api: Api, emr: Any, subnets: list[str], services: Any, livy: FakeLivy
+) -> None:
     cluster = run_cluster(emr, "moving", subnets[0])
     services.studio.livy_urls = {cluster: livy.url}
     wid = await new_workspace(api, "follows")
-    assert (await api("POST", f"workspaces/{wid}/attach",
-                      {"type": "emr-ec2", "cluster_id": cluster})).code == 200
+    assert (
+        await api("POST", f"workspaces/{wid}/attach", {"type": "emr-ec2", "cluster_id": cluster})
+    ).code == 200
     lease = (await api("POST", f"workspaces/{wid}/open")).json["lease"]
     assert (await api("POST", f"workspaces/{wid}/close", {"token": lease["token"]})).code == 204
 
@@ -269,12 +336,14 @@ async def test_reopen_follows_the_cluster_to_its_new_livy_url(
 
 
 async def test_reopen_reports_a_cluster_that_went_away(
-        api: Api, emr: Any, subnets: list[str], services: Any, livy: FakeLivy) -> None:
+    api: Api, emr: Any, subnets: list[str], services: Any, livy: FakeLivy
+) -> None:
     cluster = run_cluster(emr, "short-lived", subnets[0])
     services.studio.livy_urls = {cluster: livy.url}
     wid = await new_workspace(api, "orphan")
-    assert (await api("POST", f"workspaces/{wid}/attach",
-                      {"type": "emr-ec2", "cluster_id": cluster})).code == 200
+    assert (
+        await api("POST", f"workspaces/{wid}/attach", {"type": "emr-ec2", "cluster_id": cluster})
+    ).code == 200
     lease = (await api("POST", f"workspaces/{wid}/open")).json["lease"]
     await api("POST", f"workspaces/{wid}/close", {"token": lease["token"]})
     emr.terminate_job_flows(JobFlowIds=[cluster])
@@ -283,12 +352,10 @@ async def test_reopen_reports_a_cluster_that_went_away(
     assert "TERMINATED" in r.json["attachment_error"]
 
 
-async def test_kernel_start_in_a_workspace_folder_needs_the_lease(
-        api: Api, services: Any) -> None:
+async def test_kernel_start_in_a_workspace_folder_needs_the_lease(api: Api, services: Any) -> None:
     wid = await new_workspace(api, "locked")
     path = f"{services.folders.api_path(wid)}/nb.ipynb"
-    body = {"path": path, "name": "nb.ipynb", "type": "notebook",
-            "kernel": {"name": "python3"}}
+    body = {"path": path, "name": "nb.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
     r = await api("POST", "api/sessions", body, user="bob", base="")
     assert r.code == 423, r
     assert "read-only for you" in r.raw.decode()
@@ -298,54 +365,95 @@ async def test_kernel_start_in_a_workspace_folder_needs_the_lease(
 
 # -- templates ----------------------------------------------------------------------------
 
-TEMPLATES = [{
-    "name": "small-spark",
-    "description": "Spark and Livy, one primary and N core nodes",
-    "run_job_flow": {
-        "ReleaseLabel": "{{release}}",
-        "Applications": [{"Name": "Spark"}, {"Name": "Livy"}],
-        "Instances": {"InstanceCount": "{{nodes}}", "MasterInstanceType": "{{instance_type}}",
-                      "SlaveInstanceType": "{{instance_type}}",
-                      "KeepJobFlowAliveWhenNoSteps": True},
-        "JobFlowRole": "EMR_EC2_DefaultRole", "ServiceRole": "EMR_DefaultRole",
-        "Tags": [{"Key": "team", "Value": "{{team}}"}],
-    },
-    "fields": [
-        {"name": "nodes", "label": "Nodes", "type": "number", "default": 2, "min": 1,
-         "max": 10, "required": True},
-        {"name": "instance_type", "type": "choice", "choices": ["m5.xlarge", "r5.2xlarge"],
-         "default": "m5.xlarge"},
-        {"name": "release", "type": "string", "default": "emr-7.1.0",
-         "pattern": r"emr-\d+\.\d+\.\d+"},
-        {"name": "team", "type": "string", "required": True},
-    ],
-}]
+TEMPLATES = [
+    {
+        "name": "small-spark",
+        "description": "Spark and Livy, one primary and N core nodes",
+        "run_job_flow": {
+            "ReleaseLabel": "{{release}}",
+            "Applications": [{"Name": "Spark"}, {"Name": "Livy"}],
+            "Instances": {
+                "InstanceCount": "{{nodes}}",
+                "MasterInstanceType": "{{instance_type}}",
+                "SlaveInstanceType": "{{instance_type}}",
+                "KeepJobFlowAliveWhenNoSteps": True,
+            },
+            "JobFlowRole": "EMR_EC2_DefaultRole",
+            "ServiceRole": "EMR_DefaultRole",
+            "Tags": [{"Key": "team", "Value": "{{team}}"}],
+        },
+        "fields": [
+            {
+                "name": "nodes",
+                "label": "Nodes",
+                "type": "number",
+                "default": 2,
+                "min": 1,
+                "max": 10,
+                "required": True,
+            },
+            {
+                "name": "instance_type",
+                "type": "choice",
+                "choices": ["m5.xlarge", "r5.2xlarge"],
+                "default": "m5.xlarge",
+            },
+            {
+                "name": "release",
+                "type": "string",
+                "default": "emr-7.1.0",
+                "pattern": r"emr-\d+\.\d+\.\d+",
+            },
+            {"name": "team", "type": "string", "required": True},
+        ],
+    }
+]
 
 
 @pytest.mark.parametrize("compute_config", [{"cluster_templates": TEMPLATES}])
 async def test_templates_listed_and_a_cluster_created_from_one(
-        api: Api, emr: Any, subnets: list[str], services: Any) -> None:
+    api: Api, emr: Any, subnets: list[str], services: Any
+) -> None:
     r = await api("GET", "templates")
     assert r.code == 200
     (tpl,) = r.json["templates"]
     assert tpl["name"] == "small-spark" and tpl["description"].startswith("Spark")
-    assert tpl["fields"][0] == {"name": "nodes", "label": "Nodes", "type": "number",
-                                "required": True, "default": 2, "min": 1, "max": 10}
+    assert tpl["fields"][0] == {
+        "name": "nodes",
+        "label": "Nodes",
+        "type": "number",
+        "required": True,
+        "default": 2,
+        "min": 1,
+        "max": 10,
+    }
     assert tpl["fields"][1]["choices"] == ["m5.xlarge", "r5.2xlarge"]
 
-    bad = [({"nodes": 11, "team": "ds"}, "at most 10"), ({"nodes": "two", "team": "ds"},
-           "number"), ({"team": "ds", "instance_type": "x1"}, "one of"),
-           ({}, "'team' is required"), ({"team": "ds", "extra": 1}, "no fields"),
-           ({"team": "ds", "release": "7"}, "must match")]
+    bad = [
+        ({"nodes": 11, "team": "ds"}, "at most 10"),
+        ({"nodes": "two", "team": "ds"}, "number"),
+        ({"team": "ds", "instance_type": "x1"}, "one of"),
+        ({}, "'team' is required"),
+        ({"team": "ds", "extra": 1}, "no fields"),
+        ({"team": "ds", "release": "7"}, "must match"),
+    ]
     for params, message in bad:
-        r = await api("POST", "clusters", {"template": "small-spark", "name": "n",
-                                           "parameters": params})
+        r = await api(
+            "POST", "clusters", {"template": "small-spark", "name": "n", "parameters": params}
+        )
         assert r.code == 400 and message in r.error["message"], (params, r)
     r = await api("POST", "clusters", {"template": "nope", "name": "n"})
     assert r.code == 404
 
-    r = await api("POST", "clusters", {"template": "small-spark", "name": "team cluster",
-                                       "parameters": {"nodes": "3", "team": "ds"}})
+    r = await api(
+        "POST",
+        "clusters",
+        {
+            "template": "small-spark",
+            "name": "team cluster",
+            "parameters": {"nodes": "3", "team": "ds"},
+        },
+    )
     assert r.code == 201, r
     created = r.json
     assert created["type"] == "emr-ec2" and created["name"] == "team cluster"
@@ -360,16 +468,32 @@ async def test_templates_listed_and_a_cluster_created_from_one(
     assert event["details"]["cluster_id"] == created["id"]
 
 
-@pytest.mark.parametrize("compute_config", [{
-    "cluster_templates": TEMPLATES,
-    "policies": {"no-run": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "*", "Resource": "*"},
-        {"Effect": "Deny", "Action": "elasticmapreduce:RunJobFlow", "Resource": "*"}]}},
-    "assignments": {"user:alice": "no-run"},
-}])
+@pytest.mark.parametrize(
+    "compute_config",
+    [
+        {
+            "cluster_templates": TEMPLATES,
+            "policies": {
+                "no-run": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                        {
+                            "Effect": "Deny",
+                            "Action": "elasticmapreduce:RunJobFlow",
+                            "Resource": "*",
+                        },
+                    ],
+                }
+            },
+            "assignments": {"user:alice": "no-run"},
+        }
+    ],
+)
 async def test_creating_a_cluster_needs_run_job_flow(api: Api, services: Any) -> None:
-    r = await api("POST", "clusters", {"template": "small-spark", "name": "n",
-                                       "parameters": {"team": "ds"}})
+    r = await api(
+        "POST", "clusters", {"template": "small-spark", "name": "n", "parameters": {"team": "ds"}}
+    )
     assert r.code == 403 and "RunJobFlow" in r.error["message"]
     assert events(services, f"{EMR}:RunJobFlow")[0]["outcome"] == "denied"
 
@@ -382,40 +506,66 @@ def test_kernelspecs_ship_with_the_package() -> None:
     shared = project["tool"]["hatch"]["build"]["targets"]["wheel"]["shared-data"]
     assert shared["jupyter_emr_workspace/kernels/specs"] == "share/jupyter/kernels"
     specs = root / "jupyter_emr_workspace" / "kernels" / "specs"
-    assert {p.name for p in specs.iterdir()} == {"emr-pysparkkernel", "emr-sparkkernel",
-                                                 "emr-sparkrkernel"}
-    assert all(stat.S_ISREG(os.stat(specs / n / "kernel.json").st_mode)
-               for n in ("emr-pysparkkernel", "emr-sparkkernel", "emr-sparkrkernel"))
+    assert {p.name for p in specs.iterdir()} == {
+        "emr-pysparkkernel",
+        "emr-sparkkernel",
+        "emr-sparkrkernel",
+    }
+    assert all(
+        stat.S_ISREG(os.stat(specs / n / "kernel.json").st_mode)
+        for n in ("emr-pysparkkernel", "emr-sparkkernel", "emr-sparkrkernel")
+    )
 
 
-CATALOG_TEMPLATES = [{
-    "name": "governed",
-    "description": "The platform team's EMR product in Service Catalog",
-    "service_catalog": {"product_id": "prod-abcdefghijklm",
-                        "provisioning_artifact_id": "pa-abcdefghijklm"},
-    "fields": [{"name": "ClusterSize", "type": "choice", "choices": ["S", "M"],
-                "default": "S"}],
-}]
+CATALOG_TEMPLATES = [
+    {
+        "name": "governed",
+        "description": "The platform team's EMR product in Service Catalog",
+        "service_catalog": {
+            "product_id": "prod-abcdefghijklm",
+            "provisioning_artifact_id": "pa-abcdefghijklm",
+        },
+        "fields": [
+            {"name": "ClusterSize", "type": "choice", "choices": ["S", "M"], "default": "S"}
+        ],
+    }
+]
 
 
 @pytest.mark.parametrize("compute_config", [{"cluster_templates": CATALOG_TEMPLATES}])
 async def test_service_catalog_template_provisions_the_product(
-        api: Api, services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api, services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """moto lacks Service Catalog provisioning: a botocore Stubber replays AWS's answer."""
     import boto3
     from botocore.stub import ANY, Stubber
 
-    sc = boto3.client("servicecatalog", region_name="us-east-1", aws_access_key_id="x",
-                      aws_secret_access_key="x")
+    sc = boto3.client(
+        "servicecatalog", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     stub = Stubber(sc)
-    stub.add_response("provision_product", {"RecordDetail": {
-        "RecordId": "rec-abcdefghijklm", "ProvisionedProductName": "nightly-etl",
-        "Status": "CREATED", "ProvisionedProductType": "CFN_STACK",
-        "RecordType": "PROVISION_PRODUCT", "ProvisionedProductId": "pp-abcdefghijklm",
-        "ProductId": "prod-abcdefghijklm", "ProvisioningArtifactId": "pa-abcdefghijklm"}}, {
-        "ProductId": "prod-abcdefghijklm", "ProvisioningArtifactId": "pa-abcdefghijklm",
-        "ProvisionedProductName": "nightly-etl",
-        "ProvisioningParameters": [{"Key": "ClusterSize", "Value": "M"}], "Tags": ANY})
+    stub.add_response(
+        "provision_product",
+        {
+            "RecordDetail": {
+                "RecordId": "rec-abcdefghijklm",
+                "ProvisionedProductName": "nightly-etl",
+                "Status": "CREATED",
+                "ProvisionedProductType": "CFN_STACK",
+                "RecordType": "PROVISION_PRODUCT",
+                "ProvisionedProductId": "pp-abcdefghijklm",
+                "ProductId": "prod-abcdefghijklm",
+                "ProvisioningArtifactId": "pa-abcdefghijklm",
+            }
+        },
+        {
+            "ProductId": "prod-abcdefghijklm",
+            "ProvisioningArtifactId": "pa-abcdefghijklm",
+            "ProvisionedProductName": "nightly-etl",
+            "ProvisioningParameters": [{"Key": "ClusterSize", "Value": "M"}],
+            "Tags": ANY,
+        },
+    )
     compute = services.extra["compute"]
     real_client = compute.client
 
@@ -425,41 +575,72 @@ async def test_service_catalog_template_provisions_the_product(
     monkeypatch.setattr(compute, "client", client)
     assert (await api("GET", "templates")).json["templates"][0]["service_catalog"] is True
     with stub:
-        r = await api("POST", "clusters", {"template": "governed", "name": "nightly-etl",
-                                           "parameters": {"ClusterSize": "M"}})
+        r = await api(
+            "POST",
+            "clusters",
+            {"template": "governed", "name": "nightly-etl", "parameters": {"ClusterSize": "M"}},
+        )
         stub.assert_no_pending_responses()
     assert r.code == 201, r
-    assert r.json["provisioning"] == {"record_id": "rec-abcdefghijklm", "status": "CREATED",
-                                      "provisioned_product_id": "pp-abcdefghijklm"}
+    assert r.json["provisioning"] == {
+        "record_id": "rec-abcdefghijklm",
+        "status": "CREATED",
+        "provisioned_product_id": "pp-abcdefghijklm",
+    }
     assert r.json["state"] == "STARTING" and r.json["attachable"] is False
     actions = [(e["action"], e["outcome"]) for e in services.audit.recent(50)]
     assert ("servicecatalog:ProvisionProduct", "denied") not in actions
     assert (f"{EMR}:RunJobFlow", "success") in actions
 
 
-@pytest.mark.parametrize("compute_config", [{
-    "cluster_templates": CATALOG_TEMPLATES,
-    "policies": {"emr-only": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "elasticmapreduce:*", "Resource": "*"}]}},
-    "assignments": {"user:alice": "emr-only"},
-}])
-async def test_service_catalog_template_needs_provision_product(
-        api: Api, services: Any) -> None:
+@pytest.mark.parametrize(
+    "compute_config",
+    [
+        {
+            "cluster_templates": CATALOG_TEMPLATES,
+            "policies": {
+                "emr-only": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "elasticmapreduce:*", "Resource": "*"}
+                    ],
+                }
+            },
+            "assignments": {"user:alice": "emr-only"},
+        }
+    ],
+)
+async def test_service_catalog_template_needs_provision_product(api: Api, services: Any) -> None:
     r = await api("POST", "clusters", {"template": "governed", "name": "n"})
     assert r.code == 403 and "servicecatalog:ProvisionProduct" in r.error["message"]
     assert events(services, "servicecatalog:ProvisionProduct")[0]["outcome"] == "denied"
 
 
-@pytest.mark.parametrize("compute_config", [{
-    "auth_mode": "IDENTITY_CENTER",
-    "user_role_arn": "arn:aws:iam::123456789012:role/emr-studio-user",
-    "policies": {"ds": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["elasticmapreduce:*", "emr-containers:*"],
-         "Resource": "*"}]}},
-    "assignments": {"group:data-science": "ds"},
-}])
+@pytest.mark.parametrize(
+    "compute_config",
+    [
+        {
+            "auth_mode": "IDENTITY_CENTER",
+            "user_role_arn": "arn:aws:iam::123456789012:role/emr-studio-user",
+            "policies": {
+                "ds": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["elasticmapreduce:*", "emr-containers:*"],
+                            "Resource": "*",
+                        }
+                    ],
+                }
+            },
+            "assignments": {"group:data-science": "ds"},
+        }
+    ],
+)
 async def test_identity_center_lists_clusters_as_the_user_role_with_the_session_policy(
-        api: Api, emr: Any, subnets: list[str], services: Any) -> None:
+    api: Api, emr: Any, subnets: list[str], services: Any
+) -> None:
     cluster = run_cluster(emr, "ic", subnets[0])
     r = await api("GET", "clusters", groups="data-science")
     assert r.code == 200 and r.json["errors"] == [], r
@@ -471,11 +652,18 @@ async def test_identity_center_lists_clusters_as_the_user_role_with_the_session_
     assert r.code == 403 and r.error["code"] == "NotAssignedToStudio"
 
 
-@pytest.mark.parametrize("compute_config", [{
-    "livy_auth": "Basic", "livy_username": "analyst", "livy_password_env": "EMRWS_UNSET_PW"}])
+@pytest.mark.parametrize(
+    "compute_config",
+    [{"livy_auth": "Basic", "livy_username": "analyst", "livy_password_env": "EMRWS_UNSET_PW"}],
+)
 async def test_basic_auth_without_the_password_says_which_variable_is_missing(
-        api: Api, emr: Any, subnets: list[str], services: Any, livy: FakeLivy,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api,
+    emr: Any,
+    subnets: list[str],
+    services: Any,
+    livy: FakeLivy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("EMRWS_UNSET_PW", raising=False)
     cluster = run_cluster(emr, "ldap", subnets[0])
     services.studio.livy_urls = {cluster: livy.url}
@@ -495,15 +683,20 @@ async def test_basic_auth_without_the_password_says_which_variable_is_missing(
 
 
 async def test_delete_is_refused_while_a_kernel_runs_in_the_workspace_naming_it(
-        api: Api, services: Any) -> None:
+    api: Api, services: Any
+) -> None:
     """Any client (not only the panel) gets a 409 naming the kernel's notebook; nothing is
     deleted; once the kernel is shut down the delete goes through."""
     wid = await new_workspace(api, "busy")
     folder = services.folders.local_path(wid)
     path = f"{services.folders.api_path(wid)}/sub/analysis.ipynb"
     (folder / "sub").mkdir()
-    body = {"path": path, "name": "analysis.ipynb", "type": "notebook",
-            "kernel": {"name": "python3"}}
+    body = {
+        "path": path,
+        "name": "analysis.ipynb",
+        "type": "notebook",
+        "kernel": {"name": "python3"},
+    }
     r = await api("POST", "api/sessions", body, base="")
     assert r.code == 201, r
     session = r.json["id"]

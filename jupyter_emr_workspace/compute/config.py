@@ -33,18 +33,23 @@ def validate_compute(studio: Any) -> None:
         for key, url in getattr(studio, trait).items():
             _check_url(url, f"c.Studio.{trait}[{key!r}]")
     if studio.livy_auth == "Basic" and not studio.livy_username:
-        raise ConfigError("c.Studio.livy_auth='Basic' needs c.Studio.livy_username (and the "
-                          f"password in the environment variable {studio.livy_password_env})")
+        raise ConfigError(
+            "c.Studio.livy_auth='Basic' needs c.Studio.livy_username (and the "
+            f"password in the environment variable {studio.livy_password_env})"
+        )
     if studio.livy_auth == "Kerberos":
         try:  # importing, not finding: a build without its libkrb5 fails only at import
             import requests_kerberos  # noqa: F401
         except ImportError as e:
-            raise ConfigError("c.Studio.livy_auth='Kerberos' needs requests-kerberos, which "
-                              f"cannot be imported here ({e}): `pip install requests-kerberos` "
-                              "(and libkrb5-dev to build it)") from None
+            raise ConfigError(
+                "c.Studio.livy_auth='Kerberos' needs requests-kerberos, which "
+                f"cannot be imported here ({e}): `pip install requests-kerberos` "
+                "(and libkrb5-dev to build it)"
+            ) from None
     if not 0.1 <= studio.livy_probe_timeout <= 60:
-        raise ConfigError(f"c.Studio.livy_probe_timeout={studio.livy_probe_timeout}: "
-                          "between 0.1 and 60 seconds")
+        raise ConfigError(
+            f"c.Studio.livy_probe_timeout={studio.livy_probe_timeout}: between 0.1 and 60 seconds"
+        )
     if studio.local_engine_idle_timeout < 0:
         raise ConfigError("c.Studio.local_engine_idle_timeout: 0 (never) or more seconds")
     if studio.local_engine_max_sessions < 0:

@@ -101,12 +101,16 @@ class EmrEc2Source:
     def _describe_active(self, emr: Any) -> list[dict[str, Any]]:
         states: dict[str, str] = {}
         for page in emr.get_paginator("list_clusters").paginate(ClusterStates=ACTIVE_STATES):
-            states.update({c["Id"]: c.get("Status", {}).get("State", "") for c in
-                           page.get("Clusters", [])})
+            states.update(
+                {c["Id"]: c.get("Status", {}).get("State", "") for c in page.get("Clusters", [])}
+            )
         now = time.monotonic()
         self._described = {k: v for k, v in self._described.items() if k in states}
-        fresh = {cid: entry[2] for cid, entry in self._described.items()
-                 if entry[1] == states[cid] and now - entry[0] < self.DESCRIBE_TTL}
+        fresh = {
+            cid: entry[2]
+            for cid, entry in self._described.items()
+            if entry[1] == states[cid] and now - entry[0] < self.DESCRIBE_TTL
+        }
         missing = [cid for cid in states if cid not in fresh]
 
         def describe(cluster_id: str) -> dict[str, Any] | None:
@@ -137,8 +141,10 @@ class EmrEc2Source:
             # unknown id; throttling and access errors must not read as "no such cluster"
             code = e.response.get("Error", {}).get("Code", "")
             if code in {"InvalidRequestException", "ResourceNotFoundException"}:
-                raise NotFound(f"No EMR cluster {cluster_id} in this account and region",
-                               code="ClusterNotFound") from None
+                raise NotFound(
+                    f"No EMR cluster {cluster_id} in this account and region",
+                    code="ClusterNotFound",
+                ) from None
             raise UpstreamError(f"EMR DescribeCluster failed: {e}") from None
         cluster = self.to_cluster(desc)
         subnet = self.in_studio(desc)
@@ -167,8 +173,9 @@ class EmrEc2Source:
                 ) from None
         livy_url.probe(url, timeout, cluster_id=cluster_id, subnet_id=subnet)
         cluster.livy_url = url
-        endpoint = livy_url.emr_auth(self.studio.livy_auth, self.studio.livy_username,
-                                     self.studio.livy_password_env, url)
+        endpoint = livy_url.emr_auth(
+            self.studio.livy_auth, self.studio.livy_username, self.studio.livy_password_env, url
+        )
         return cluster, endpoint
 
     def _primary_dns(self, emr: Any, desc: dict[str, Any]) -> str:
@@ -176,12 +183,16 @@ class EmrEc2Source:
         public = desc.get("MasterPublicDnsName")
         if self.studio.use_public_dns and public:
             return str(public)
-        kind = "InstanceFleetType" if desc.get("InstanceCollectionType") == \
-            "INSTANCE_FLEET" else "InstanceGroupTypes"
+        kind = (
+            "InstanceFleetType"
+            if desc.get("InstanceCollectionType") == "INSTANCE_FLEET"
+            else "InstanceGroupTypes"
+        )
         value: Any = "MASTER" if kind == "InstanceFleetType" else ["MASTER"]
         try:
-            instances = emr.list_instances(ClusterId=desc["Id"], **{kind: value},
-                                           InstanceStates=["RUNNING"])["Instances"]
+            instances = emr.list_instances(
+                ClusterId=desc["Id"], **{kind: value}, InstanceStates=["RUNNING"]
+            )["Instances"]
         except ClientError:
             instances = []
         for instance in instances:
@@ -189,5 +200,7 @@ class EmrEc2Source:
                 return str(instance["PrivateDnsName"])
         if public:  # in a private subnet EMR reports the private name here
             return str(public)
-        raise Conflict(f"Cluster {desc['Id']} has no primary node address yet; try again "
-                       "once it is WAITING", code="ClusterNotReady")
+        raise Conflict(
+            f"Cluster {desc['Id']} has no primary node address yet; try again once it is WAITING",
+            code="ClusterNotReady",
+        )

@@ -35,16 +35,25 @@ class EmrEksSource:
         return self.arns.virtual_cluster(cluster_id)
 
     def livy_url_of(self, vc: dict[str, Any]) -> str | None:
-        return (self.studio.eks_livy_urls.get(vc["id"]) or self.studio.livy_urls.get(vc["id"])
-                or (vc.get("tags") or {}).get(self.studio.eks_livy_tag))
+        return (
+            self.studio.eks_livy_urls.get(vc["id"])
+            or self.studio.livy_urls.get(vc["id"])
+            or (vc.get("tags") or {}).get(self.studio.eks_livy_tag)
+        )
 
     def to_clusters(self, vc: dict[str, Any], endpoints: list[dict[str, Any]]) -> list[Cluster]:
         url = self.livy_url_of(vc)
-        namespace = (((vc.get("containerProvider") or {}).get("info") or {})
-                     .get("eksInfo") or {}).get("namespace")
-        cluster = Cluster(type=self.type, id=vc["id"], name=vc.get("name", vc["id"]),
-                          state=vc.get("state", "UNKNOWN"), livy_url=url,
-                          applications=["Spark", "Livy"] if url else ["Spark"])
+        namespace = (
+            ((vc.get("containerProvider") or {}).get("info") or {}).get("eksInfo") or {}
+        ).get("namespace")
+        cluster = Cluster(
+            type=self.type,
+            id=vc["id"],
+            name=vc.get("name", vc["id"]),
+            state=vc.get("state", "UNKNOWN"),
+            livy_url=url,
+            applications=["Spark", "Livy"] if url else ["Spark"],
+        )
         if cluster.state != "RUNNING":
             cluster.attachable, cluster.reason = False, f"The virtual cluster is {cluster.state}"
         elif url is None:
@@ -57,10 +66,16 @@ class EmrEksSource:
         out = [cluster]
         for ep in endpoints:
             ep_url = self.studio.livy_urls.get(ep["id"])
-            entry = Cluster(type=self.type, id=vc["id"], endpoint_id=ep["id"],
-                            name=f"{cluster.name} / {ep.get('name', ep['id'])}",
-                            state=ep.get("state", "UNKNOWN"), livy_url=ep_url,
-                            release_label=ep.get("releaseLabel"), applications=["Spark"])
+            entry = Cluster(
+                type=self.type,
+                id=vc["id"],
+                endpoint_id=ep["id"],
+                name=f"{cluster.name} / {ep.get('name', ep['id'])}",
+                state=ep.get("state", "UNKNOWN"),
+                livy_url=ep_url,
+                release_label=ep.get("releaseLabel"),
+                applications=["Spark"],
+            )
             if ep_url is None:
                 entry.attachable = False
                 entry.reason = (
@@ -116,25 +131,31 @@ class EmrEksSource:
         client = await self.clients(identity, "emr-containers")
         return await asyncio.to_thread(self._resolve, client, cluster_id, endpoint_id)
 
-    def _resolve(self, client: Any, vc_id: str,
-                 endpoint_id: str | None) -> tuple[Cluster, LivyEndpoint]:
+    def _resolve(
+        self, client: Any, vc_id: str, endpoint_id: str | None
+    ) -> tuple[Cluster, LivyEndpoint]:
         try:
             vc = client.describe_virtual_cluster(id=vc_id)["virtualCluster"]
         except ClientError as e:
             # unknown ids answer ResourceNotFoundException, or ValidationException "Virtual
             # cluster ... doesn't exist"; throttling and access errors are not "not found"
-            if e.response.get("Error", {}).get("Code") in {"ResourceNotFoundException",
-                                                           "ValidationException"}:
-                raise NotFound(f"No EMR on EKS virtual cluster {vc_id}",
-                               code="ClusterNotFound") from None
+            if e.response.get("Error", {}).get("Code") in {
+                "ResourceNotFoundException",
+                "ValidationException",
+            }:
+                raise NotFound(
+                    f"No EMR on EKS virtual cluster {vc_id}", code="ClusterNotFound"
+                ) from None
             raise UpstreamError(f"emr-containers DescribeVirtualCluster failed: {e}") from None
         endpoints = []
         if endpoint_id:
             try:
                 ep = client.describe_managed_endpoint(id=endpoint_id, virtualClusterId=vc_id)
             except ClientError:
-                raise NotFound(f"No managed endpoint {endpoint_id} in virtual cluster "
-                               f"{vc_id}", code="EndpointNotFound") from None
+                raise NotFound(
+                    f"No managed endpoint {endpoint_id} in virtual cluster {vc_id}",
+                    code="EndpointNotFound",
+                ) from None
             endpoints = [ep["endpoint"]]
         entries = self.to_clusters(vc, endpoints)
         cluster = entries[-1] if endpoint_id else entries[0]
@@ -144,6 +165,10 @@ class EmrEksSource:
             raise Conflict(f"Cannot attach {vc_id}: {cluster.reason}", code=code)
         assert cluster.livy_url
         livy_url.probe(cluster.livy_url, self.studio.livy_probe_timeout, cluster_id=vc_id)
-        endpoint = livy_url.emr_auth(self.studio.livy_auth, self.studio.livy_username,
-                                     self.studio.livy_password_env, cluster.livy_url)
+        endpoint = livy_url.emr_auth(
+            self.studio.livy_auth,
+            self.studio.livy_username,
+            self.studio.livy_password_env,
+            cluster.livy_url,
+        )
         return cluster, endpoint

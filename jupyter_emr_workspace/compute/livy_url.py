@@ -64,15 +64,17 @@ def url_for_host(host: str, port: int, timeout: float) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def probe(url: str, timeout: float, *, cluster_id: str | None = None,
-          subnet_id: str | None = None) -> None:
+def probe(
+    url: str, timeout: float, *, cluster_id: str | None = None, subnet_id: str | None = None
+) -> None:
     """Raise UpstreamError with a hint unless Livy answers HTTP at ``url`` (blocking).
 
     Any HTTP status counts as reachable (401 means Livy wants credentials, which the
     kernels have); only a failed connection or a timeout does not.
     """
-    http = urllib3.PoolManager(cert_reqs="CERT_NONE", retries=False,
-                               timeout=urllib3.Timeout(connect=timeout, read=timeout))
+    http = urllib3.PoolManager(
+        cert_reqs="CERT_NONE", retries=False, timeout=urllib3.Timeout(connect=timeout, read=timeout)
+    )
     try:
         with warnings.catch_warnings():  # reachability only; kernels verify as configured
             warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
@@ -93,7 +95,11 @@ def emr_auth(auth: str, username: str, password_env: str, url: str) -> LivyEndpo
         raise ApiError(
             f"c.Studio.livy_auth is 'Basic' but the environment variable {password_env} that "
             "should hold the Livy password is not set on the Jupyter server; ask the admin",
-            code="LivyCredentialsMissing")
-    return LivyEndpoint(url=url, auth=SPARKMAGIC_AUTH[auth],
-                        username=username or None if auth == "Basic" else None,
-                        password=password)
+            code="LivyCredentialsMissing",
+        )
+    return LivyEndpoint(
+        url=url,
+        auth=SPARKMAGIC_AUTH[auth],
+        username=username or None if auth == "Basic" else None,
+        password=password,
+    )

@@ -60,8 +60,17 @@ def start(app: Any, services: Any) -> None:
         else None
     )
     compute = ComputeService(
-        services.studio, services.aws, services.registry, services.leases, services.access,
-        services.guard, services.arns, services.folders, services.workspaces, kernels)
+        services.studio,
+        services.aws,
+        services.registry,
+        services.leases,
+        services.access,
+        services.guard,
+        services.arns,
+        services.folders,
+        services.workspaces,
+        kernels,
+    )
     services.extra[KEY] = compute
     services.hooks.add(compute.hooks)
 

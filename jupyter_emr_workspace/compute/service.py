@@ -49,8 +49,14 @@ log = logging.getLogger(__name__)
 EMR = "elasticmapreduce"
 LIST_TIMEOUT = 30.0
 MEMORY_RE = re.compile(r"^\d+[kKmMgGtT]?[bB]?$")
-SESSION_KEYS = {"driverMemory", "driverCores", "executorMemory", "executorCores",
-                "numExecutors", "conf"}
+SESSION_KEYS = {
+    "driverMemory",
+    "driverCores",
+    "executorMemory",
+    "executorCores",
+    "numExecutors",
+    "conf",
+}
 
 
 class KernelControl(Protocol):
@@ -99,11 +105,15 @@ def validate_session(raw: Any) -> dict[str, Any]:
         if not isinstance(conf, dict) or len(conf) > 200:
             raise BadRequest("session.conf must be an object of at most 200 Spark settings")
         for k, v in conf.items():
-            if not isinstance(k, str) or not 1 <= len(k) <= 256 or not isinstance(
-                    v, str | int | float | bool):
+            if (
+                not isinstance(k, str)
+                or not 1 <= len(k) <= 256
+                or not isinstance(v, str | int | float | bool)
+            ):
                 raise BadRequest(f"session.conf[{str(k)[:60]!r}] must map a name to a value")
-        out["conf"] = {k: str(v).lower() if isinstance(v, bool) else str(v)
-                       for k, v in conf.items()}
+        out["conf"] = {
+            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in conf.items()
+        }
     return out
 
 
@@ -126,8 +136,10 @@ def describe_failure(e: BaseException) -> str:
     if isinstance(e, ApiError):
         return e.message
     if isinstance(e, NoCredentialsError):
-        return ("No AWS credentials: give this server credentials through boto3's chain "
-                "(environment, profile, instance or pod role) or set c.Studio.aws_profile")
+        return (
+            "No AWS credentials: give this server credentials through boto3's chain "
+            "(environment, profile, instance or pod role) or set c.Studio.aws_profile"
+        )
     if isinstance(e, ClientError):
         err = e.response.get("Error", {})
         return f"{err.get('Code', 'Error')}: {err.get('Message', str(e))}"
@@ -139,16 +151,26 @@ def describe_failure(e: BaseException) -> str:
 
 
 class ComputeService:
-    def __init__(self, studio: Studio, aws: AwsClients, registry: WorkspaceRegistry,
-                 leases: LeaseManager, access: AccessControl, guard: Guard, arns: Arns,
-                 folders: WorkspaceFolders, workspaces: WorkspaceService,
-                 kernels: KernelControl | None = None) -> None:
+    def __init__(
+        self,
+        studio: Studio,
+        aws: AwsClients,
+        registry: WorkspaceRegistry,
+        leases: LeaseManager,
+        access: AccessControl,
+        guard: Guard,
+        arns: Arns,
+        folders: WorkspaceFolders,
+        workspaces: WorkspaceService,
+        kernels: KernelControl | None = None,
+    ) -> None:
         self.studio, self.aws, self.registry, self.leases = studio, aws, registry, leases
         self.access, self.guard, self.arns, self.folders = access, guard, arns, folders
         self.workspaces = workspaces
         self.kernels: KernelControl = kernels or NoKernels()
         self.templates: dict[str, Template] = parse_templates(
-            list(studio.cluster_templates), list(studio.subnet_ids))
+            list(studio.cluster_templates), list(studio.subnet_ids)
+        )
         self.local = LocalEngineSource(studio, arns.cluster)
         every: dict[str, ClusterSource] = {
             "emr-ec2": EmrEc2Source(studio, arns, self.client),
@@ -161,12 +183,19 @@ class ComputeService:
     async def client(self, identity: Identity | None, service: str) -> Any:
         """A boto3 client for ``identity``: in IAM Identity Center mode with a user role,
         that role narrowed by the user's session policy; else the Studio's credentials."""
-        if (identity is not None and self.studio.auth_mode == "IDENTITY_CENTER"
-                and self.studio.user_role_arn):
+        if (
+            identity is not None
+            and self.studio.auth_mode == "IDENTITY_CENTER"
+            and self.studio.user_role_arn
+        ):
             policy = await self.access.session_policy(identity)
             return await asyncio.to_thread(
-                self.aws.client, service, role_arn=self.studio.user_role_arn,
-                session_policy=policy, session_name=identity.name)
+                self.aws.client,
+                service,
+                role_arn=self.studio.user_role_arn,
+                session_policy=policy,
+                session_name=identity.name,
+            )
         return await asyncio.to_thread(self.aws.service_client, service)
 
     async def stop(self) -> None:
@@ -177,8 +206,8 @@ class ComputeService:
         await self.access.require_member(identity)
         names = list(self.sources)
         results = await asyncio.gather(
-            *(self._list_source(identity, self.sources[n]) for n in names),
-            return_exceptions=True)
+            *(self._list_source(identity, self.sources[n]) for n in names), return_exceptions=True
+        )
         clusters: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
         for name, result in zip(names, results, strict=True):
@@ -202,28 +231,43 @@ class ComputeService:
         _fields(body, {"template", "name", "parameters"}, {"template", "name"})
         template = self.templates.get(body["template"])
         if template is None:
-            raise NotFound(f"No cluster template {body['template']!r}; GET /templates lists "
-                           "them", code="TemplateNotFound")
+            raise NotFound(
+                f"No cluster template {body['template']!r}; GET /templates lists them",
+                code="TemplateNotFound",
+            )
         values = template.values(body.get("parameters"))
-        tags = {"emr-workspace:studio-id": self.studio.id, "emr-workspace:created-by":
-                identity.name}
+        tags = {
+            "emr-workspace:studio-id": self.studio.id,
+            "emr-workspace:created-by": identity.name,
+        }
         async with self.guard.action(
-            identity, f"{EMR}:RunJobFlow", self.arns.cluster("*"), request_tags=tags,
+            identity,
+            f"{EMR}:RunJobFlow",
+            self.arns.cluster("*"),
+            request_tags=tags,
             details={"template": template.name, "name": str(body["name"])[:256]},
         ) as facts:
             catalog = template.service_catalog
             if catalog:
-                product_arn = (f"arn:aws:catalog:{self.arns.region}:{self.arns.account}:"
-                               f"product/{catalog['product_id']}")
-                await self.guard.require(identity, "servicecatalog:ProvisionProduct",
-                                         product_arn, details={"template": template.name})
+                product_arn = (
+                    f"arn:aws:catalog:{self.arns.region}:{self.arns.account}:"
+                    f"product/{catalog['product_id']}"
+                )
+                await self.guard.require(
+                    identity,
+                    "servicecatalog:ProvisionProduct",
+                    product_arn,
+                    details={"template": template.name},
+                )
                 if not isinstance(body["name"], str) or not body["name"].strip():
                     raise BadRequest("name must be a non-empty string")
-                cluster = await self._provision_product(identity, template, body["name"],
-                                                        values, tags)
+                cluster = await self._provision_product(
+                    identity, template, body["name"], values, tags
+                )
             else:
-                params = template.render(body["name"], values,
-                                         subnet_ids=list(self.studio.subnet_ids), tags=tags)
+                params = template.render(
+                    body["name"], values, subnet_ids=list(self.studio.subnet_ids), tags=tags
+                )
                 cluster = await self._run_job_flow(identity, params)
             facts["cluster_id"] = cluster["id"]
         return cluster
@@ -242,8 +286,14 @@ class ComputeService:
 
         return await asyncio.to_thread(run)
 
-    async def _provision_product(self, identity: Identity, template: Template, name: str,
-                                 values: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    async def _provision_product(
+        self,
+        identity: Identity,
+        template: Template,
+        name: str,
+        values: dict[str, Any],
+        tags: dict[str, str],
+    ) -> dict[str, Any]:
         catalog = template.service_catalog or {}
         sc = await self.client(identity, "servicecatalog")
         params: dict[str, Any] = {
@@ -261,15 +311,23 @@ class ComputeService:
                 record = sc.provision_product(**params)["RecordDetail"]
             except ClientError as e:
                 raise UpstreamError(
-                    f"Service Catalog ProvisionProduct failed: {describe_failure(e)}") from None
+                    f"Service Catalog ProvisionProduct failed: {describe_failure(e)}"
+                ) from None
             return {
-                **Cluster(type="emr-ec2", id=record.get("ProvisionedProductId", ""), name=name,
-                          state="STARTING", attachable=False,
-                          reason="Being provisioned by Service Catalog; the cluster appears "
-                                 "in the list once EMR starts it").to_json(),
-                "provisioning": {"record_id": record.get("RecordId"),
-                                 "status": record.get("Status"),
-                                 "provisioned_product_id": record.get("ProvisionedProductId")},
+                **Cluster(
+                    type="emr-ec2",
+                    id=record.get("ProvisionedProductId", ""),
+                    name=name,
+                    state="STARTING",
+                    attachable=False,
+                    reason="Being provisioned by Service Catalog; the cluster appears "
+                    "in the list once EMR starts it",
+                ).to_json(),
+                "provisioning": {
+                    "record_id": record.get("RecordId"),
+                    "status": record.get("Status"),
+                    "provisioned_product_id": record.get("ProvisionedProductId"),
+                },
             }
 
         return await asyncio.to_thread(provision)
@@ -280,15 +338,22 @@ class ComputeService:
         kernel registry, never in the Workspace folder (which is backed up and shared)."""
         return registry_path().parent / "sparkmagic" / self.studio.id / workspace_id
 
-    def _wire(self, workspace_id: str, endpoint: LivyEndpoint, session: dict[str, Any],
-              attachment: dict[str, Any]) -> None:
+    def _wire(
+        self,
+        workspace_id: str,
+        endpoint: LivyEndpoint,
+        session: dict[str, Any],
+        attachment: dict[str, Any],
+    ) -> None:
         conf_dir = self.conf_dir(workspace_id)
-        write_sparkmagic_config(conf_dir, endpoint.url, session_settings=session,
-                                **endpoint.sparkmagic_kwargs())
+        write_sparkmagic_config(
+            conf_dir, endpoint.url, session_settings=session, **endpoint.sparkmagic_kwargs()
+        )
         # what the kernels say when the cluster stops answering (kernels/cluster_hints.py)
         about = {k: attachment.get(k) for k in ("type", "cluster_id", "endpoint_id", "name")}
-        (conf_dir / CLUSTER_FILE).write_text(json.dumps({**about, "livy_url": endpoint.url}),
-                                             encoding="utf-8")
+        (conf_dir / CLUSTER_FILE).write_text(
+            json.dumps({**about, "livy_url": endpoint.url}), encoding="utf-8"
+        )
         register_workspace_conf(self.folders.ensure(workspace_id), conf_dir)
 
     def _unwire(self, workspace_id: str) -> None:
@@ -301,11 +366,15 @@ class ComputeService:
         if others and len(others) == len(holders):
             raise Conflict(
                 f"Workspace {ws.name!r} is open by {others[0]['user']}; only its editor "
-                "changes its cluster", code="WorkspaceInUse", holder=others[0])
+                "changes its cluster",
+                code="WorkspaceInUse",
+                holder=others[0],
+            )
 
     @staticmethod
-    def _for_workspace(source: ClusterSource, workspace_id: str,
-                       endpoint: LivyEndpoint) -> LivyEndpoint:
+    def _for_workspace(
+        source: ClusterSource, workspace_id: str, endpoint: LivyEndpoint
+    ) -> LivyEndpoint:
         """The endpoint with the Workspace's own credential, for sources that have one
         per Workspace (the local engine: `LocalEngineSource.workspace_endpoint`)."""
         per_workspace = getattr(source, "workspace_endpoint", None)
@@ -316,10 +385,14 @@ class ComputeService:
             raise BadRequest(f"type must be one of {sorted(self.sources)}, not {kind!r}")
         return self.sources[kind]
 
-    async def attach(self, identity: Identity, workspace_id: str,
-                     body: dict[str, Any]) -> dict[str, Any]:
-        _fields(body, {"type", "cluster_id", "endpoint_id", "session", "restart_kernels"},
-                {"type", "cluster_id"})
+    async def attach(
+        self, identity: Identity, workspace_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        _fields(
+            body,
+            {"type", "cluster_id", "endpoint_id", "session", "restart_kernels"},
+            {"type", "cluster_id"},
+        )
         source = self.source(body["type"])
         endpoint_id = body.get("endpoint_id")
         if endpoint_id is not None and not isinstance(endpoint_id, str):
@@ -328,22 +401,36 @@ class ComputeService:
         ws = await self.registry.get(workspace_id)
         cluster_id = body["cluster_id"]
         async with self.guard.action(
-            identity, f"{EMR}:AttachEditor", self.arns.workspace(ws.id), resource_tags=ws.tags,
-            details={"type": source.type, "cluster_id": cluster_id[:128],
-                     "endpoint_id": endpoint_id, "cluster_arn": source.arn(cluster_id)},
+            identity,
+            f"{EMR}:AttachEditor",
+            self.arns.workspace(ws.id),
+            resource_tags=ws.tags,
+            details={
+                "type": source.type,
+                "cluster_id": cluster_id[:128],
+                "endpoint_id": endpoint_id,
+                "cluster_arn": source.arn(cluster_id),
+            },
         ) as facts:
             await self._check_not_held_by_others(identity, ws)
             cluster, endpoint = await source.resolve(identity, cluster_id, endpoint_id)
             endpoint = self._for_workspace(source, ws.id, endpoint)
             try:  # refuse what sparkmagic would refuse before anything is stored
-                build_sparkmagic_config(endpoint.url, session_settings=session,
-                                        **endpoint.sparkmagic_kwargs())
+                build_sparkmagic_config(
+                    endpoint.url, session_settings=session, **endpoint.sparkmagic_kwargs()
+                )
             except ValueError as e:
                 raise BadRequest(f"Cannot write the sparkmagic config: {e}") from None
             attachment = {
-                "type": source.type, "cluster_id": cluster.id, "endpoint_id": endpoint_id,
-                "name": cluster.name, "livy_url": endpoint.url, "attached_by": identity.name,
-                "attached_at": utcnow_iso(), "auth": endpoint.auth, "session": session,
+                "type": source.type,
+                "cluster_id": cluster.id,
+                "endpoint_id": endpoint_id,
+                "name": cluster.name,
+                "livy_url": endpoint.url,
+                "attached_by": identity.name,
+                "attached_at": utcnow_iso(),
+                "auth": endpoint.auth,
+                "session": session,
             }
 
             def change(current: Workspace) -> None:
@@ -354,13 +441,17 @@ class ComputeService:
             facts["livy_url"] = endpoint.url
         return await self._answer(identity, ws, bool(body.get("restart_kernels")))
 
-    async def detach(self, identity: Identity, workspace_id: str,
-                     body: dict[str, Any]) -> dict[str, Any]:
+    async def detach(
+        self, identity: Identity, workspace_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         _fields(body, {"restart_kernels"}, set())
         ws = await self.registry.get(workspace_id)
         before = ws.attachment or {}
         async with self.guard.action(
-            identity, f"{EMR}:DetachEditor", self.arns.workspace(ws.id), resource_tags=ws.tags,
+            identity,
+            f"{EMR}:DetachEditor",
+            self.arns.workspace(ws.id),
+            resource_tags=ws.tags,
             details={"type": before.get("type"), "cluster_id": before.get("cluster_id")},
         ):
             await self._check_not_held_by_others(identity, ws)
@@ -384,7 +475,10 @@ class ComputeService:
     async def restart_kernels(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
         ws = await self.registry.get(workspace_id)
         async with self.guard.action(
-            identity, f"{EMR}:AttachEditor", self.arns.workspace(ws.id), resource_tags=ws.tags,
+            identity,
+            f"{EMR}:AttachEditor",
+            self.arns.workspace(ws.id),
+            resource_tags=ws.tags,
             details={"operation": "restart-kernels"},
         ) as facts:
             if not self.leases.holds(ws.id, identity.name):
@@ -404,19 +498,21 @@ class ComputeService:
             return {}
         try:
             source = self.source(att.get("type"))
-            _, endpoint = await source.resolve(None, att["cluster_id"],
-                                                     att.get("endpoint_id"))
+            _, endpoint = await source.resolve(None, att["cluster_id"], att.get("endpoint_id"))
             endpoint = self._for_workspace(source, ws.id, endpoint)
         except ApiError as e:
-            log.warning("Workspace %s: its cluster %s did not resolve: %s", ws.id,
-                        att.get("cluster_id"), e.message)
+            log.warning(
+                "Workspace %s: its cluster %s did not resolve: %s",
+                ws.id,
+                att.get("cluster_id"),
+                e.message,
+            )
             return {"attachment_error": e.message}
         if endpoint.url != att.get("livy_url"):
             url = endpoint.url
 
             def change(current: Workspace) -> None:
-                if current.attachment and current.attachment.get("cluster_id") == att[
-                        "cluster_id"]:
+                if current.attachment and current.attachment.get("cluster_id") == att["cluster_id"]:
                     current.attachment["livy_url"] = url
 
             await self.registry.update(ws.id, change)

@@ -35,8 +35,12 @@ class Field:
     pattern: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "label": self.label or self.name,
-                               "type": self.type, "required": self.required}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "label": self.label or self.name,
+            "type": self.type,
+            "required": self.required,
+        }
         if self.description:
             out["description"] = self.description
         if self.choices:
@@ -87,8 +91,11 @@ class Template:
     service_catalog: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "description": self.description,
-               "fields": [f.to_json() for f in self.fields]}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "fields": [f.to_json() for f in self.fields],
+        }
         if self.service_catalog:
             out["service_catalog"] = True
         return out
@@ -102,8 +109,9 @@ class Template:
         known = {f.name for f in self.fields}
         unknown = sorted(set(parameters) - known)
         if unknown:
-            raise BadRequest(f"template {self.name!r} has no fields {unknown}; it has "
-                             f"{sorted(known)}")
+            raise BadRequest(
+                f"template {self.name!r} has no fields {unknown}; it has {sorted(known)}"
+            )
         out: dict[str, Any] = {}
         for f in self.fields:
             value = parameters.get(f.name, f.default)
@@ -114,18 +122,22 @@ class Template:
             out[f.name] = f.check(value)
         return out
 
-    def render(self, name: str, values: dict[str, Any], *, subnet_ids: list[str],
-               tags: dict[str, str]) -> dict[str, Any]:
+    def render(
+        self, name: str, values: dict[str, Any], *, subnet_ids: list[str], tags: dict[str, str]
+    ) -> dict[str, Any]:
         """RunJobFlow parameters: placeholders filled, the cluster name, tags and a subnet."""
         if not isinstance(name, str) or not CLUSTER_NAME_RE.match(name):
             raise BadRequest("name must be 1-256 characters without control characters")
         params = substitute(self.run_job_flow, values)
         params["Name"] = name
-        params["Tags"] = [*params.get("Tags", []),
-                          *({"Key": k, "Value": v} for k, v in tags.items())]
+        params["Tags"] = [
+            *params.get("Tags", []),
+            *({"Key": k, "Value": v} for k, v in tags.items()),
+        ]
         instances = params.setdefault("Instances", {})
-        chosen = [s for s in [instances.get("Ec2SubnetId"), *instances.get("Ec2SubnetIds", [])]
-                  if s]
+        chosen = [
+            s for s in [instances.get("Ec2SubnetId"), *instances.get("Ec2SubnetIds", [])] if s
+        ]
         if not chosen and subnet_ids:
             key = "Ec2SubnetIds" if "InstanceFleets" in instances else "Ec2SubnetId"
             instances[key] = list(subnet_ids) if key == "Ec2SubnetIds" else subnet_ids[0]
@@ -172,8 +184,7 @@ def parse_templates(raw: list[Any], subnet_ids: list[str]) -> dict[str, Template
         where = f"c.Studio.cluster_templates[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(f"{where} must be a dict")
-        unknown = set(item) - {"name", "description", "run_job_flow", "fields",
-                               "service_catalog"}
+        unknown = set(item) - {"name", "description", "run_job_flow", "fields", "service_catalog"}
         if unknown:
             raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
         name = item.get("name")
@@ -181,8 +192,9 @@ def parse_templates(raw: list[Any], subnet_ids: list[str]) -> dict[str, Template
             raise ConfigError(f"{where}.name must be a non-empty string")
         if name in out:
             raise ConfigError(f"{where}.name {name!r} is used twice")
-        fields = tuple(_parse_field(f, f"{where}.fields[{j}]")
-                       for j, f in enumerate(item.get("fields") or []))
+        fields = tuple(
+            _parse_field(f, f"{where}.fields[{j}]") for j, f in enumerate(item.get("fields") or [])
+        )
         names = [f.name for f in fields]
         if len(set(names)) != len(names):
             raise ConfigError(f"{where}.fields: names must be unique")
@@ -192,21 +204,31 @@ def parse_templates(raw: list[Any], subnet_ids: list[str]) -> dict[str, Template
             raise ConfigError(f"{where}.run_job_flow must be a dict of RunJobFlow parameters")
         if catalog is None and not rjf:
             raise ConfigError(f"{where}: give run_job_flow parameters or a service_catalog")
-        if catalog is not None and (not isinstance(catalog, dict) or not catalog.get(
-                "product_id") or not catalog.get("provisioning_artifact_id")):
-            raise ConfigError(f"{where}.service_catalog needs product_id and "
-                              "provisioning_artifact_id")
+        if catalog is not None and (
+            not isinstance(catalog, dict)
+            or not catalog.get("product_id")
+            or not catalog.get("provisioning_artifact_id")
+        ):
+            raise ConfigError(
+                f"{where}.service_catalog needs product_id and provisioning_artifact_id"
+            )
         missing = placeholders(rjf) - set(names)
         if missing:
-            raise ConfigError(f"{where}.run_job_flow uses {sorted(missing)}, which are not "
-                              "fields of the template")
+            raise ConfigError(
+                f"{where}.run_job_flow uses {sorted(missing)}, which are not fields of the template"
+            )
         instances = rjf.get("Instances") or {}
-        literal = [s for s in [instances.get("Ec2SubnetId"), *instances.get("Ec2SubnetIds", [])]
-                   if isinstance(s, str) and not PLACEHOLDER_RE.search(s)]
+        literal = [
+            s
+            for s in [instances.get("Ec2SubnetId"), *instances.get("Ec2SubnetIds", [])]
+            if isinstance(s, str) and not PLACEHOLDER_RE.search(s)
+        ]
         bad = [s for s in literal if subnet_ids and s not in subnet_ids]
         if bad:
-            raise ConfigError(f"{where}.run_job_flow.Instances names subnet(s) {bad}, which "
-                              "are not in c.Studio.subnet_ids")
+            raise ConfigError(
+                f"{where}.run_job_flow.Instances names subnet(s) {bad}, which "
+                "are not in c.Studio.subnet_ids"
+            )
         out[name] = Template(name, str(item.get("description", "")), fields, rjf, catalog)
     return out
 
@@ -214,8 +236,18 @@ def parse_templates(raw: list[Any], subnet_ids: list[str]) -> dict[str, Template
 def _parse_field(raw: Any, where: str) -> Field:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
         raise ConfigError(f"{where} must be a dict with a name")
-    unknown = set(raw) - {"name", "type", "label", "description", "choices", "default",
-                          "required", "min", "max", "pattern"}
+    unknown = set(raw) - {
+        "name",
+        "type",
+        "label",
+        "description",
+        "choices",
+        "default",
+        "required",
+        "min",
+        "max",
+        "pattern",
+    }
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
     ftype = raw.get("type", "string")
@@ -229,11 +261,18 @@ def _parse_field(raw: Any, where: str) -> Field:
             re.compile(raw["pattern"])
         except re.error as e:
             raise ConfigError(f"{where}.pattern: {e}") from None
-    f = Field(name=raw["name"], type=ftype, label=str(raw.get("label", "")),
-              description=str(raw.get("description", "")),
-              choices=tuple(str(c) for c in choices), default=raw.get("default"),
-              required=bool(raw.get("required", False)), min=raw.get("min"), max=raw.get("max"),
-              pattern=raw.get("pattern"))
+    f = Field(
+        name=raw["name"],
+        type=ftype,
+        label=str(raw.get("label", "")),
+        description=str(raw.get("description", "")),
+        choices=tuple(str(c) for c in choices),
+        default=raw.get("default"),
+        required=bool(raw.get("required", False)),
+        min=raw.get("min"),
+        max=raw.get("max"),
+        pattern=raw.get("pattern"),
+    )
     if f.default is not None:
         try:
             f.check(f.default)

@@ -17,12 +17,21 @@ SPECS_DIR = Path(__file__).parent / "specs"
 # name -> (display name, kernel module, language); each module is sparkmagic's wrapper kernel
 # plus errors that name the Workspace's cluster (cluster_hints.py)
 KERNELS: dict[str, tuple[str, str, str]] = {
-    "emr-pysparkkernel": ("PySpark (EMR Workspace)",
-                          "jupyter_emr_workspace.kernels.pysparkkernel", "python"),
-    "emr-sparkkernel": ("Spark (EMR Workspace)",
-                        "jupyter_emr_workspace.kernels.sparkkernel", "scala"),
-    "emr-sparkrkernel": ("SparkR (EMR Workspace)",
-                         "jupyter_emr_workspace.kernels.sparkrkernel", "r"),
+    "emr-pysparkkernel": (
+        "PySpark (EMR Workspace)",
+        "jupyter_emr_workspace.kernels.pysparkkernel",
+        "python",
+    ),
+    "emr-sparkkernel": (
+        "Spark (EMR Workspace)",
+        "jupyter_emr_workspace.kernels.sparkkernel",
+        "scala",
+    ),
+    "emr-sparkrkernel": (
+        "SparkR (EMR Workspace)",
+        "jupyter_emr_workspace.kernels.sparkrkernel",
+        "r",
+    ),
 }
 
 
@@ -40,8 +49,9 @@ def kernelspec(name: str, python: str = "python") -> dict[str, Any]:
     }
 
 
-def write_kernelspecs(kernels_dir: str | os.PathLike[str], python: str = "python",
-                      names: list[str] | None = None) -> list[Path]:
+def write_kernelspecs(
+    kernels_dir: str | os.PathLike[str], python: str = "python", names: list[str] | None = None
+) -> list[Path]:
     """Write `<kernels_dir>/<name>/kernel.json` for each kernel; returns the spec folders.
 
     `kernels_dir` is a `kernels` folder on the Jupyter path, e.g.

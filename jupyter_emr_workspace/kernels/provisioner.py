@@ -45,8 +45,11 @@ class WorkspaceKernelProvisioner(LocalProvisioner):
             self.log.info("Spark kernel in %s uses the sparkmagic config in %s", cwd, conf_dir)
             config = os.path.join(conf_dir, "config.json")
             if self._is_spark_kernel() and not await asyncio.to_thread(os.path.exists, config):
-                self.log.warning("%s is missing: sparkmagic will use its defaults (Livy at "
-                                 "http://localhost:8998). Reattach the Workspace.", config)
+                self.log.warning(
+                    "%s is missing: sparkmagic will use its defaults (Livy at "
+                    "http://localhost:8998). Reattach the Workspace.",
+                    config,
+                )
         elif self._is_spark_kernel():
             current = env.get(CONF_DIR_ENV, "~/.sparkmagic")
             self.log.warning(
@@ -54,5 +57,8 @@ class WorkspaceKernelProvisioner(LocalProvisioner):
                 "attached to a cluster, so sparkmagic falls back to %s/config.json (by default "
                 "Livy at http://localhost:8998). Open the notebook from an attached "
                 "Workspace's folder to use its cluster.",
-                getattr(self.kernel_spec, "display_name", "?"), cwd, current)
+                getattr(self.kernel_spec, "display_name", "?"),
+                cwd,
+                current,
+            )
         return kwargs

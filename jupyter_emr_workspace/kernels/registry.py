@@ -77,8 +77,9 @@ def _write(path: Path, data: dict[str, str]) -> None:
         raise
 
 
-def register_workspace_conf(folder: str | os.PathLike[str], conf_dir: str | os.PathLike[str],
-                            path: Path | None = None) -> None:
+def register_workspace_conf(
+    folder: str | os.PathLike[str], conf_dir: str | os.PathLike[str], path: Path | None = None
+) -> None:
     """Kernels started in `folder` (or below) get `SPARKMAGIC_CONF_DIR=conf_dir`."""
     path = path or registry_path()
     with _locked(path):
@@ -96,8 +97,9 @@ def unregister_workspace_conf(folder: str | os.PathLike[str], path: Path | None 
             _write(path, data)
 
 
-def find_workspace_conf(cwd: str | os.PathLike[str],
-                        path: Path | None = None) -> tuple[str, str] | None:
+def find_workspace_conf(
+    cwd: str | os.PathLike[str], path: Path | None = None
+) -> tuple[str, str] | None:
     """(Workspace folder, conf dir) for the innermost registered folder holding `cwd`."""
     data = read_registry(path)
     if not data:

@@ -16,10 +16,23 @@ from pathlib import Path
 from typing import Any
 
 AUTH_TYPES = ("None", "Kerberos", "Basic_Access")
-SESSION_KEYS = frozenset({
-    "driverMemory", "driverCores", "executorMemory", "executorCores", "numExecutors",
-    "conf", "jars", "pyFiles", "files", "archives", "queue", "name", "proxyUser",
-})
+SESSION_KEYS = frozenset(
+    {
+        "driverMemory",
+        "driverCores",
+        "executorMemory",
+        "executorCores",
+        "numExecutors",
+        "conf",
+        "jars",
+        "pyFiles",
+        "files",
+        "archives",
+        "queue",
+        "name",
+        "proxyUser",
+    }
+)
 STARTUP_TIMEOUT_SECONDS = 180
 FATAL_ERROR_SUGGESTION = """The code failed because of a fatal error:
 \t{}.
@@ -31,15 +44,18 @@ b) Make sure the cluster has enough free resources to start a Spark application.
 c) Restart the kernel: that starts a new Spark session."""
 
 
-def _credentials(url: str, auth: str, username: str | None, password: str | None
-                 ) -> dict[str, str]:
+def _credentials(url: str, auth: str, username: str | None, password: str | None) -> dict[str, str]:
     return {"url": url, "auth": auth, "username": username or "", "password": password or ""}
 
 
-def build_sparkmagic_config(livy_url: str, auth: str = "None", username: str | None = None,
-                            password: str | None = None,
-                            session_settings: dict[str, Any] | None = None,
-                            log_dir: Path | None = None) -> dict[str, Any]:
+def build_sparkmagic_config(
+    livy_url: str,
+    auth: str = "None",
+    username: str | None = None,
+    password: str | None = None,
+    session_settings: dict[str, Any] | None = None,
+    log_dir: Path | None = None,
+) -> dict[str, Any]:
     """The config as a dict (see `write_sparkmagic_config`)."""
     if auth not in AUTH_TYPES:
         raise ValueError(f"auth must be one of {', '.join(AUTH_TYPES)}, not {auth!r}")
@@ -50,15 +66,19 @@ def build_sparkmagic_config(livy_url: str, auth: str = "None", username: str | N
     settings = dict(session_settings or {})
     unknown = sorted(set(settings) - SESSION_KEYS)
     if unknown:
-        raise ValueError(f"unknown Livy session settings {unknown}; "
-                         f"allowed: {', '.join(sorted(SESSION_KEYS))}")
+        raise ValueError(
+            f"unknown Livy session settings {unknown}; allowed: {', '.join(sorted(SESSION_KEYS))}"
+        )
     if "conf" in settings and not isinstance(settings["conf"], dict):
         raise ValueError("session_settings['conf'] must be a dict of Spark settings")
     creds = _credentials(livy_url.rstrip("/"), auth, username, password)
     handler: dict[str, Any] = {"class": "logging.NullHandler"}
     if log_dir is not None:  # one file per kernel process, never in the notebook's folder
-        handler = {"class": "hdijupyterutils.filehandler.MagicsFileHandler",
-                   "formatter": "magicsFormatter", "home_path": str(log_dir)}
+        handler = {
+            "class": "hdijupyterutils.filehandler.MagicsFileHandler",
+            "formatter": "magicsFormatter",
+            "home_path": str(log_dir),
+        }
     return {
         "kernel_python_credentials": creds,
         "kernel_scala_credentials": dict(creds),
@@ -81,18 +101,28 @@ def build_sparkmagic_config(livy_url: str, auth: str = "None", username: str | N
             # sparkmagic applies this with dictConfig on every logger it makes; the default
             # (True) would silence the kernel's own loggers.
             "disable_existing_loggers": False,
-            "formatters": {"magicsFormatter": {
-                "format": "%(asctime)s\t%(levelname)s\t%(message)s", "datefmt": ""}},
+            "formatters": {
+                "magicsFormatter": {
+                    "format": "%(asctime)s\t%(levelname)s\t%(message)s",
+                    "datefmt": "",
+                }
+            },
             "handlers": {"magicsHandler": handler},
-            "loggers": {"magicsLogger": {"handlers": ["magicsHandler"], "level": "INFO",
-                                         "propagate": 0}},
+            "loggers": {
+                "magicsLogger": {"handlers": ["magicsHandler"], "level": "INFO", "propagate": 0}
+            },
         },
     }
 
 
-def write_sparkmagic_config(conf_dir: Path, livy_url: str, auth: str = "None",
-                            username: str | None = None, password: str | None = None,
-                            session_settings: dict[str, Any] | None = None) -> Path:
+def write_sparkmagic_config(
+    conf_dir: Path,
+    livy_url: str,
+    auth: str = "None",
+    username: str | None = None,
+    password: str | None = None,
+    session_settings: dict[str, Any] | None = None,
+) -> Path:
     """Write `<conf_dir>/config.json` atomically and return its path.
 
     `auth` is sparkmagic's: "None", "Kerberos" (needs requests-kerberos) or "Basic_Access"
@@ -102,8 +132,9 @@ def write_sparkmagic_config(conf_dir: Path, livy_url: str, auth: str = "None",
     """
     conf_dir = Path(conf_dir)
     conf_dir.mkdir(parents=True, exist_ok=True)
-    config = build_sparkmagic_config(livy_url, auth, username, password, session_settings,
-                                     log_dir=conf_dir)
+    config = build_sparkmagic_config(
+        livy_url, auth, username, password, session_settings, log_dir=conf_dir
+    )
     target = conf_dir / "config.json"
     fd, tmp = tempfile.mkstemp(dir=conf_dir, prefix=".config-", suffix=".json")
     try:

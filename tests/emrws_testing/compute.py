@@ -24,22 +24,38 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_cluster(emr: Any, name: str, subnet: str | None = None, *, livy: bool = True,
-                configurations: list[dict[str, Any]] | None = None,
-                tags: dict[str, str] | None = None) -> str:
-    instances: dict[str, Any] = {"InstanceCount": 1, "MasterInstanceType": "m5.xlarge",
-                                 "KeepJobFlowAliveWhenNoSteps": True}
+def run_cluster(
+    emr: Any,
+    name: str,
+    subnet: str | None = None,
+    *,
+    livy: bool = True,
+    configurations: list[dict[str, Any]] | None = None,
+    tags: dict[str, str] | None = None,
+) -> str:
+    instances: dict[str, Any] = {
+        "InstanceCount": 1,
+        "MasterInstanceType": "m5.xlarge",
+        "KeepJobFlowAliveWhenNoSteps": True,
+    }
     if subnet:
         instances["Ec2SubnetId"] = subnet
     apps = [{"Name": "Spark"}] + ([{"Name": "Livy"}] if livy else [])
     kwargs: dict[str, Any] = {}
     if configurations:
         kwargs["Configurations"] = configurations
-    return str(emr.run_job_flow(
-        Name=name, ReleaseLabel="emr-7.1.0", Instances=instances, Applications=apps,
-        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole",
-        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()], **kwargs,
-    )["JobFlowId"])
+    return str(
+        emr.run_job_flow(
+            Name=name,
+            ReleaseLabel="emr-7.1.0",
+            Instances=instances,
+            Applications=apps,
+            JobFlowRole="EMR_EC2_DefaultRole",
+            ServiceRole="EMR_DefaultRole",
+            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+            **kwargs,
+        )["JobFlowId"]
+    )
 
 
 class FakeLivy:
@@ -89,16 +105,25 @@ def self_signed(folder: Path) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+        .sign(key, hashes.SHA256())
+    )
     folder.mkdir(parents=True, exist_ok=True)
     cert_file, key_file = folder / "cert.pem", folder / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return str(cert_file), str(key_file)
