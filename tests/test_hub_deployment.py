@@ -28,13 +28,11 @@ from typing import Any
 
 import pytest
 import requests
-import websocket
 from emrws_testing.compute import run_cluster
 from emrws_testing.moto_servers import MotoHttp, client
 from emrws_testing.servers import free_port
-from jupyter_ydoc import YNotebook
+from emrws_testing.ydoc import YRoomClient
 from moto.emr.models import Cluster as MotoCluster
-from pycrdt import Doc, Text, create_sync_message, create_update_message, handle_sync_message
 
 pytestmark = pytest.mark.hub
 
@@ -407,60 +405,21 @@ def test_lease_released_when_the_server_stops(hub: Hub) -> None:
 
 
 # -- 3. collaboration through the hub's sharing API and jupyter-collaboration ---------------
-class YClient:
-    """A real-time session on a notebook's collaboration room, as JupyterLab opens one."""
+class YClient(YRoomClient):
+    """A real-time session on a notebook's collaboration room, as JupyterLab opens one,
+    through the hub's URL with the user's token."""
 
     def __init__(self, c: UserClient, path: str) -> None:
-        r = c.request(
-            "PUT", f"api/collaboration/session/{path}", json={"format": "json", "type": "notebook"}
+        def put_session(url: str) -> Any:
+            return c.request("PUT", url, json={"format": "json", "type": "notebook"})
+
+        super().__init__(
+            put_session,
+            c.base.replace("http://", "ws://", 1),
+            [f"Authorization: {c.headers['Authorization']}"],
+            path,
+            c.user,
         )
-        assert r.status_code in (200, 201), r.text
-        session = r.json()
-        self.room = f"json:notebook:{session['fileId']}"
-        url = (
-            c.base.replace("http://", "ws://", 1)
-            + f"/api/collaboration/room/json:notebook:{session['fileId']}"
-            + f"?sessionId={session['sessionId']}"
-        )
-        self.user = c.user
-        self.ws = websocket.create_connection(
-            url, header=[f"Authorization: {c.headers['Authorization']}"], timeout=10
-        )
-        self.doc = Doc()
-        self.nb = YNotebook(self.doc)
-        self.ws.send_binary(create_sync_message(self.doc))
-
-    def source(self) -> str:
-        cells = self.nb.ycells
-        return str(cells[0]["source"]) if len(cells) else ""
-
-    def pump(self, until: Callable[[], bool], timeout: float = 20) -> None:
-        """Apply what the server sends (answering sync requests) until ``until()``."""
-        deadline = time.monotonic() + timeout
-        while not until():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"{self.user}: document is {self.source()!r}")
-            self.ws.settimeout(min(remaining, 0.5))
-            try:
-                message = self.ws.recv()
-            except websocket.WebSocketTimeoutException:
-                continue
-            if isinstance(message, bytes) and message[:1] == b"\x00":
-                reply = handle_sync_message(message[1:], self.doc)
-                if reply is not None:
-                    self.ws.send_binary(reply)
-
-    def append(self, text: str) -> None:
-        """Type at the end of the first cell and send the change, as the editor would."""
-        state = self.doc.get_state()
-        source = self.nb.ycells[0]["source"]
-        assert isinstance(source, Text)
-        source.insert(len(source), text)
-        self.ws.send_binary(create_update_message(self.doc.get_update(state)))
-
-    def close(self) -> None:
-        self.ws.close()
 
 
 def test_collaboration_shared_through_the_hub(hub: Hub) -> None:

@@ -43,25 +43,27 @@ def ws_headers(server: ServerProcess, user: str) -> list[str]:
     return [f"Authorization: token {server.token}", f"X-Test-User: {user}"]
 
 
-class YNotebookClient:
-    """One user's live view of a notebook's document room (or of a fork's room)."""
+class YRoomClient:
+    """One user's live view of a notebook's document room (or of a fork's room), given
+    how to ask for the collaboration session and where the server's websockets are."""
 
-    def __init__(self, server: ServerProcess, path: str, user: str, room: str | None = None):
+    def __init__(
+        self,
+        put_session: Callable[[str], Any],
+        ws_base: str,
+        headers: list[str],
+        path: str,
+        user: str,
+        room: str | None = None,
+    ):
         self.user = user
-        r = server.request(
-            "PUT",
-            f"/api/collaboration/session/{path}",
-            user=user,
-            json={"format": "json", "type": "notebook"},
-        )
+        r = put_session(f"api/collaboration/session/{path}")
         assert r.status_code in (200, 201), r.text
         session = r.json()
         self.room = f"json:notebook:{session['fileId']}"
-        url = ws_url(server, f"/api/collaboration/room/{room or self.room}")
+        url = f"{ws_base}/api/collaboration/room/{room or self.room}"
         self.ws = websocket.create_connection(
-            f"{url}?sessionId={session['sessionId']}",
-            header=ws_headers(server, user),
-            timeout=10,
+            f"{url}?sessionId={session['sessionId']}", header=headers, timeout=10
         )
         self.doc = Doc()
         self.nb = YNotebook(self.doc)
@@ -98,3 +100,16 @@ class YNotebookClient:
 
     def close(self) -> None:
         self.ws.close()
+
+
+class YNotebookClient(YRoomClient):
+    """A ``YRoomClient`` on a ``ServerProcess``, as ``user``."""
+
+    def __init__(self, server: ServerProcess, path: str, user: str, room: str | None = None):
+        def put_session(url: str) -> Any:
+            body = {"format": "json", "type": "notebook"}
+            return server.request("PUT", "/" + url, user=user, json=body)
+
+        super().__init__(
+            put_session, ws_url(server, ""), ws_headers(server, user), path, user, room
+        )
