@@ -407,15 +407,3 @@ async def test_opening_a_workspace_stops_kernels_of_users_who_may_no_longer_run_
     # reopening (a second tab) stops nothing more
     r = await api("POST", f"workspaces/{wid}/open")
     assert r.code == 200 and "stopped_kernels" not in r.json, r
-
-
-async def test_a_file_in_a_workspace_says_it_is_not_writable_to_a_non_holder(api: Api) -> None:
-    """JupyterLab opens a non-writable file read-only and does not try the checkpoint the
-    lock would refuse (a non-holder could not open the file at all without collaboration)."""
-    wid = await open_workspace(api)
-    path = f"workspaces/{wid}/a.txt"
-    assert (await jupyter(api, "PUT", f"contents/{path}", TEXT)).code == 201
-    assert (await jupyter(api, "PUT", "contents/outside.txt", TEXT, user="bob")).code == 201
-    assert (await jupyter(api, "GET", f"contents/{path}")).json["writable"] is True
-    assert (await jupyter(api, "GET", f"contents/{path}", user="bob")).json["writable"] is False
-    assert (await jupyter(api, "GET", "contents/outside.txt", user="bob")).json["writable"] is True

@@ -17,7 +17,6 @@ from typing import Any
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from traitlets import default
 
-from ..kernel_folders import requester
 from .checkpoints import IN_SAVE, WorkspaceCheckpoints
 
 
@@ -30,18 +29,6 @@ class WorkspaceContentsManager(AsyncLargeFileManager):
     @default("checkpoints_class")
     def _default_checkpoints_class(self) -> type:
         return WorkspaceCheckpoints
-
-    async def get(self, path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Stock, except that a file in a Workspace whose lease the caller does not hold
-        here says ``writable: false``: JupyterLab then opens it read-only (and does not
-        try to create the checkpoint the lock would refuse)."""
-        model: dict[str, Any] = await super().get(path, *args, **kwargs)
-        storage = self.storage
-        if storage is not None and model.get("writable") and model.get("type") != "directory":
-            user = requester.get()
-            if user is not None and not storage.may_write(path, user):
-                model["writable"] = False
-        return model
 
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
         storage = self.storage

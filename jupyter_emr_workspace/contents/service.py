@@ -56,12 +56,6 @@ class Storage:
         workspace_id, rel = self.folders.workspace_of(path)
         return bool(workspace_id and rel)
 
-    def may_write(self, path: str, user: str) -> bool:
-        """Whether ``user`` may change ``path`` here: outside Workspaces always, inside
-        only while holding the lease on this server (what the lock enforces)."""
-        workspace_id, _ = self.folders.workspace_of(path)
-        return not workspace_id or self.leases.holds(workspace_id, user)
-
     def saved(self, path: str, chunk: int | None, *, before: bool = False) -> None:
         """A save of ``path`` (``before``: a chunk is about to be written)."""
         workspace_id, rel = self.folders.workspace_of(path)
