@@ -25,6 +25,10 @@ export interface IStudio {
    */
   permissions: Record<string, boolean>;
   backup_uri: string;
+  /**
+   * The folder (under the server's root) that holds one folder per Workspace.
+   */
+  workspaces_dir?: string;
   lease_seconds: number;
   heartbeat_seconds: number;
   autosave_interval: number;

@@ -78,7 +78,8 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
    */
   async check(path: string): Promise<string | null> {
     const file = serverPath(path);
-    const workspace = this._workspaceOf(file);
+    const workspace =
+      this._workspaceOf(file) ?? (await this._workspaceByPath(file));
     if (!workspace) {
       return null;
     }
@@ -151,6 +152,26 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
       }
     }
     return null;
+  }
+
+  /**
+   * The Workspace whose folder holds `path`, asked of the server: the list the
+   * panel polls is empty while the panel has never been shown.
+   */
+  private async _workspaceByPath(path: string): Promise<IWorkspace | null> {
+    try {
+      const studio = this._model.studio ?? (await this._client.getStudio());
+      const dir = (studio.workspaces_dir ?? '').replace(/^\/+|\/+$/g, '');
+      if (!dir || !path.startsWith(dir + '/')) {
+        return null;
+      }
+      const id = path.slice(dir.length + 1).split('/')[0];
+      return /^e-[0-9A-Z]+$/.test(id)
+        ? await this._client.getWorkspace(id)
+        : null;
+    } catch {
+      return null;
+    }
   }
 
   private async _user(): Promise<string | undefined> {
