@@ -38,7 +38,7 @@ from emrws_testing.moto_servers import client  # noqa: E402
 
 from jupyter_emr_workspace.app import build_services  # noqa: E402
 from jupyter_emr_workspace.studio import Identity, Studio  # noqa: E402
-from jupyter_emr_workspace.workspaces import gather_limited  # noqa: E402
+from jupyter_emr_workspace.workspace_registry import gather_limited  # noqa: E402
 
 ALICE = Identity("alice")
 

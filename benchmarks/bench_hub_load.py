@@ -60,7 +60,7 @@ from jupyter_emr_workspace.folders import WorkspaceFolders
 from jupyter_emr_workspace.layout import Layout
 from jupyter_emr_workspace.leases import Lease, LeaseManager
 from jupyter_emr_workspace.store.s3 import S3Store
-from jupyter_emr_workspace.workspaces import WorkspaceRegistry
+from jupyter_emr_workspace.workspace_registry import WorkspaceRegistry
 
 STUDIO = "es-bench"
 HEARTBEAT_S = 30.0  # what the frontend does with the default 90 s lease

@@ -14,24 +14,24 @@ from jupyter_events import EventLogger
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import TraitError, Unicode
 
-from .access import AccessControl, Arns, SessionMappings
-from .authz import WorkspaceAuthorizer
+from .assignments import AccessControl, Arns, SessionMappings
 from .aws import AwsClients
 from .errors import ConfigError
 from .events import AuditLog
 from .folders import WorkspaceFolders
-from .guard import Guard
 from .handlers import api_handlers
 from .hooks import HookChain
 from .kernel_folders import ForeignKernels, KernelFolders
 from .layout import Layout
 from .leases import LeaseManager
+from .lock_authorizer import WorkspaceAuthorizer
+from .permission_checks import Guard
 from .store import BlobStore
 from .store.local import LocalStore
 from .store.s3 import S3Store
 from .studio import Studio
+from .workspace_registry import WorkspaceRegistry
 from .workspace_service import WorkspaceService
-from .workspaces import WorkspaceRegistry
 
 
 @dataclass

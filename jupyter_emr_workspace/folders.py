@@ -15,7 +15,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from .workspaces import WORKSPACE_ID_RE
+from .workspace_registry import WORKSPACE_ID_RE
 
 #: Where a path lies: (Workspace id, path inside it). ``None``: outside the Workspaces
 #: folder; ``""``: the Workspaces folder itself or an entry in it that is not a Workspace.

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from .leases import Lease
 from .studio import Identity
-from .workspaces import Workspace
+from .workspace_registry import Workspace
 
 
 class WorkspaceHooks(Protocol):

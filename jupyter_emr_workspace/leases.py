@@ -186,7 +186,7 @@ class LeaseManager:
             if wid:
                 out[wid] = doc.public(self.clock.now())
 
-        from .workspaces import gather_limited
+        from .workspace_registry import gather_limited
 
         await gather_limited([functools.partial(fetch, i.key, i.etag) for i in infos])
         return out

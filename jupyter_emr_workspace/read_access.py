@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from .errors import Forbidden, NotFound
-from .guard import Guard
+from .permission_checks import Guard
 from .studio import Identity
 
 EMR = "elasticmapreduce"

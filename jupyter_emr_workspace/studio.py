@@ -208,7 +208,7 @@ class Studio(LoggingConfigurable):
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad ``c.Studio.*`` setting."""
-        from .policy import PolicyError, validate_policy
+        from .iam_policy import PolicyError, validate_policy
 
         if not STUDIO_ID_RE.match(self.id):
             raise ConfigError(f"c.Studio.id={self.id!r}: letters, digits, '-' and '_', 1-64")

@@ -13,16 +13,16 @@ import logging
 from typing import Any
 
 from . import __version__
-from .access import STUDIO_ACTIONS, WORKSPACE_ACTIONS, AccessControl, Arns
+from .assignments import STUDIO_ACTIONS, WORKSPACE_ACTIONS, AccessControl, Arns
 from .errors import ApiError, BadRequest, Conflict, Forbidden, LeaseLost, UpstreamError
 from .events import AuditLog
 from .folders import WorkspaceFolders
-from .guard import Guard
 from .hooks import HookChain
 from .leases import Lease, LeaseManager
+from .permission_checks import Guard
 from .store import StoreError
 from .studio import Identity, Studio
-from .workspaces import (
+from .workspace_registry import (
     CREATOR_TAG,
     Workspace,
     WorkspaceRegistry,

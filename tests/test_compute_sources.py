@@ -19,7 +19,7 @@ import pytest
 from botocore.stub import Stubber
 from emrws_testing.compute import FakeLivy, subnet_id
 
-from jupyter_emr_workspace.access import Arns
+from jupyter_emr_workspace.assignments import Arns
 from jupyter_emr_workspace.compute.emr_ec2 import EmrEc2Source
 from jupyter_emr_workspace.compute.emr_eks import EmrEksSource
 from jupyter_emr_workspace.compute.livy_url import livy_port

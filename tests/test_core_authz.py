@@ -145,7 +145,7 @@ async def test_files_outside_workspaces_are_unaffected(api: Api, contents: Any) 
 async def test_composes_with_the_configured_authorizer_and_never_widens_it(
     api: Api, contents: Any, jp_serverapp: Any
 ) -> None:
-    from jupyter_emr_workspace.authz import WorkspaceAuthorizer
+    from jupyter_emr_workspace.lock_authorizer import WorkspaceAuthorizer
 
     # the chain in effect: [parts' wrappers ->] ours -> the configured one, at the bottom
     chain = [jp_serverapp.web_app.settings["authorizer"]]

@@ -12,10 +12,10 @@ import pytest
 from conftest import Api
 
 try:
-    from jupyter_emr_workspace.access import tag_context
+    from jupyter_emr_workspace.assignments import tag_context
 except ImportError:
     tag_context = None  # type: ignore
-from jupyter_emr_workspace.policy import Request, evaluate
+from jupyter_emr_workspace.iam_policy import Request, evaluate
 
 # The README's example, as an admin writes it in c.Studio.policies.
 OWN_WORKSPACES = {

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_emr_workspace.policy import (
+from jupyter_emr_workspace.iam_policy import (
     Decision,
     PolicyError,
     Request,

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..access import Arns
+from ..assignments import Arns
 from ..errors import Conflict, NotFound, UpstreamError
 from ..studio import Identity, Studio
 from . import livy_url

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from ..access import AccessControl, Arns
+from ..assignments import AccessControl, Arns
 from ..aws import AwsClients
 from ..errors import (
     ApiError,
@@ -30,14 +30,14 @@ from ..errors import (
     WorkspaceInUse,
 )
 from ..folders import WorkspaceFolders
-from ..guard import Guard
 from ..kernels import register_workspace_conf, registry_path, unregister_workspace_conf
 from ..kernels.cluster_hints import CLUSTER_FILE
 from ..kernels.sparkmagic_config import build_sparkmagic_config, write_sparkmagic_config
 from ..leases import Lease, LeaseManager
+from ..permission_checks import Guard
 from ..studio import Identity, Studio
+from ..workspace_registry import Workspace, WorkspaceRegistry, utcnow_iso
 from ..workspace_service import WorkspaceService
-from ..workspaces import Workspace, WorkspaceRegistry, utcnow_iso
 from .config import effective_sources
 from .emr_ec2 import EmrEc2Source
 from .emr_eks import EmrEksSource

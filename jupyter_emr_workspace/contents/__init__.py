@@ -28,9 +28,9 @@ def __getattr__(name: str) -> Any:
 def start(app: Any, services: Any) -> None:
     from .choice import backups_status
     from .manager import WorkspaceContentsManager
-    from .service import Storage
+    from .service import Backups
 
-    storage = Storage(services)
+    storage = Backups(services)
     services.extra["storage"] = storage
     services.hooks.add(storage)
     manager = app.serverapp.contents_manager

@@ -27,7 +27,7 @@ from ..layout import Layout
 from ..store import BlobStore, StoreError
 from ..store.s3 import S3Store, parse_s3_uri
 from ..studio import Studio
-from ..workspaces import WORKSPACE_ID_RE, WorkspaceRegistry
+from ..workspace_registry import WORKSPACE_ID_RE, WorkspaceRegistry
 from .paths import unsafe_reason
 
 

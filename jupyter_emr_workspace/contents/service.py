@@ -14,7 +14,7 @@ from ..errors import Conflict, UpstreamError
 from ..leases import Lease
 from ..store import StoreError, WriteResult
 from ..studio import Identity
-from ..workspaces import Workspace
+from ..workspace_registry import Workspace
 from .backup import BackupScheduler
 from .checkpoints import PREFIX, checkpoint_prefix
 from .restore import Restorer
@@ -24,7 +24,7 @@ from .unleased import UnleasedWrites
 EMR = "elasticmapreduce"
 
 
-class Storage:
+class Backups:
     def __init__(self, services: Any) -> None:
         studio = services.studio
         self.services = services

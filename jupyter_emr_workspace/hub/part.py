@@ -21,7 +21,7 @@ from tornado import web
 from ..handlers import WS_ID, BaseHandler
 from ..leases import Lease
 from ..studio import Identity
-from ..workspaces import Workspace
+from ..workspace_registry import Workspace
 from .hubapi import HubClient, HubEnv
 from .rooms import RoomGuardAuthorizer
 from .sharing import HubSharing

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import Conflict, Forbidden
 from ..studio import Identity
-from ..workspaces import Workspace
+from ..workspace_registry import Workspace
 from .hubapi import HubApiError, HubClient, HubEnv
 
 log = logging.getLogger(__name__)

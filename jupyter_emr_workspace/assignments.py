@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import BadRequest, Forbidden
-from .policy import Decision, Request, evaluate
+from .iam_policy import Decision, Request, evaluate
 from .store import BlobStore, ObjectNotFound, PreconditionFailed
 from .studio import Identity, Studio, check_assignments, policy_names
-from .workspaces import CREATOR_TAG
+from .workspace_registry import CREATOR_TAG
 
 #: Actions shown to the UI in ``/studio``'s ``permissions`` (EMR Studio's own names).
 STUDIO_ACTIONS = (

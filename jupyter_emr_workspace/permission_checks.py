@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from .access import AccessControl
+from .assignments import AccessControl
 from .errors import ApiError, Forbidden
 from .events import AuditLog
 from .studio import Identity
