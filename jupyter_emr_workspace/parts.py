@@ -17,6 +17,7 @@ PARTS: list[str] = [
     "jupyter_emr_workspace.contents",
     "jupyter_emr_workspace.compute.part",
     "jupyter_emr_workspace.terminals",
+    "jupyter_emr_workspace.executions.part",
 ]
 
 

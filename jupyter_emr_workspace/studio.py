@@ -181,6 +181,29 @@ class Studio(LoggingConfigurable):
         "is cut, with a note saying how much.",
     )
     # -- end compute
+    # -- executions (executions/)
+    executions_runner = Bool(
+        True,
+        config=True,
+        help="Run queued notebook executions of this server's owner in this server (an "
+        "in-process runner). Executions of others, and schedules while this server is "
+        "down, need a runner of their own: `jupyter-emr-workspace runner` (a JupyterHub "
+        "service). See docs/executions.md.",
+    )
+    execution_poll_seconds = Float(
+        5.0, config=True, help="Seconds between a runner's looks at the execution queue."
+    )
+    execution_heartbeat_seconds = Float(
+        15.0, config=True, help="Seconds between a runner's heartbeats on what it runs."
+    )
+    execution_claim_timeout = Float(
+        90.0,
+        config=True,
+        help="Seconds without a heartbeat after which a runner is taken for dead and its "
+        "executions are ended FAILED (in the store's clock).",
+    )
+    execution_concurrency = Int(2, config=True, help="Executions one runner runs at once.")
+    # -- end executions
 
     @default("local_user_name")
     def _default_local_user_name(self) -> str:
@@ -257,6 +280,13 @@ class Studio(LoggingConfigurable):
         from .compute.config import validate_compute
 
         validate_compute(self)
+        if self.execution_claim_timeout <= 2 * self.execution_heartbeat_seconds:
+            raise ConfigError(
+                f"c.Studio.execution_claim_timeout={self.execution_claim_timeout}: more than "
+                f"twice c.Studio.execution_heartbeat_seconds ({self.execution_heartbeat_seconds})"
+            )
+        if self.execution_poll_seconds <= 0 or self.execution_concurrency < 1:
+            raise ConfigError("c.Studio.execution_poll_seconds > 0, execution_concurrency >= 1")
 
 
 def check_assignments(assignments: Any, policies: dict[str, Any], where: str) -> None:

@@ -134,6 +134,15 @@ ROUTES: dict[str, tuple[str, str]] = {
         GUARDED,
         "restarts the Workspace's kernels",
     ),
+    # notebook executions (executions/part.py): a snapshot runs with its own kernel in a
+    # temporary folder, never in a Workspace's; StartNotebookExecution etc. decide, and
+    # this server's runner runs only its owner's executions
+    r"/emr-workspace/api/executions/?$": (OUTSIDE, "lists and submits executions"),
+    r"/emr-workspace/api/executions/(?P<execution_id>[^/]+)/?$": (OUTSIDE, "one execution"),
+    r"/emr-workspace/api/executions/(?P<execution_id>[^/]+)/stop/?$": (
+        OUTSIDE,
+        "stops an execution (StopNotebookExecution decides)",
+    ),
     r"/emr-workspace/api/.*$": (OUTSIDE, "404 in JSON"),
     # jupyter-lsp
     r"/lsp/status$": (OUTSIDE, "language servers available"),

@@ -140,6 +140,8 @@ class Runner:
         self.poll_seconds, self.heartbeat_seconds = poll_seconds, heartbeat_seconds
         self.claim_timeout, self.concurrency = claim_timeout, max(1, concurrency)
         self.on_end = on_end
+        #: which queued executions this runner may run (the in-process runner: its owner's)
+        self.accept: Callable[[Execution], bool] = lambda ex: True
         self.claims: dict[str, Claim] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
@@ -203,6 +205,8 @@ class Runner:
             if ex.final:
                 await self.records.drop_from_queue(ex.id)
             elif ex.status == START_PENDING:
+                if not self.accept(ex):
+                    continue
                 if len(self.claims) < self.concurrency and await self._claim(read):
                     claimed.append(ex.id)
             elif ex.status in CLAIMED and read.age > self.claim_timeout:
