@@ -203,6 +203,9 @@ class Studio(LoggingConfigurable):
         "executions are ended FAILED (in the store's clock).",
     )
     execution_concurrency = Int(2, config=True, help="Executions one runner runs at once.")
+    schedule_tick_seconds = Float(
+        20.0, config=True, help="Seconds between a runner's looks at the schedules."
+    )
     # -- end executions
 
     @default("local_user_name")

@@ -143,6 +143,11 @@ ROUTES: dict[str, tuple[str, str]] = {
         OUTSIDE,
         "stops an execution (StopNotebookExecution decides)",
     ),
+    r"/emr-workspace/api/schedules/?$": (OUTSIDE, "lists and creates schedules"),
+    r"/emr-workspace/api/schedules/(?P<schedule_id>[^/]+)/?$": (
+        OUTSIDE,
+        "one schedule (emr-workspace:ManageSchedules decides)",
+    ),
     r"/emr-workspace/api/.*$": (OUTSIDE, "404 in JSON"),
     # jupyter-lsp
     r"/lsp/status$": (OUTSIDE, "language servers available"),

@@ -20,10 +20,12 @@ from .model import Execution
 from .notebook import NotebookExecutor
 from .records import ExecutionStore
 from .runner import Runner
+from .schedules import Scheduler, ScheduleService, ScheduleStore
 from .service import ExecutionService
 
 KEY = "executions"
 EX_ID = r"(?P<execution_id>[^/]+)"
+SCH_ID = r"(?P<schedule_id>[^/]+)"
 log = logging.getLogger(__name__)
 
 
@@ -71,24 +73,48 @@ def make_runner(services: Any, service: ExecutionService, runner_id: str) -> Run
     )
 
 
+def build(services: Any) -> ExecutionService:
+    """The executions and schedules services, on the Studio's store."""
+    service = ExecutionService(services, ExecutionStore(services.store, services.layout))
+    service.schedules = ScheduleService(
+        services, service, ScheduleStore(services.store, services.layout)
+    )
+    return service
+
+
+def start_scheduler(services: Any, service: ExecutionService, runner_id: str) -> Scheduler:
+    scheduler = Scheduler(
+        service.schedules.schedules,
+        service.schedules.submit,
+        tick_seconds=services.studio.schedule_tick_seconds,
+    )
+    scheduler.start()
+    return scheduler
+
+
 def start(app: Any, services: Any) -> None:
     from ..terminals import server_owner
 
-    records = ExecutionStore(services.store, services.layout)
-    service = ExecutionService(services, records)
+    service = build(services)
     services.extra[KEY] = service
     if services.studio.executions_runner:
         owner = server_owner(services.studio)
-        runner = make_runner(services, service, f"server:{services.leases.server_id}")
+        runner_id = f"server:{services.leases.server_id}"
+        runner = make_runner(services, service, runner_id)
         runner.accept = lambda ex: ex.created_by == owner
         service.runner = runner
         runner.start()
+        service.scheduler = start_scheduler(services, service, runner_id)
         log.info("jupyter-emr-workspace: runs the notebook executions of %r here", owner)
 
 
 async def stop(app: Any, services: Any) -> None:
     service: ExecutionService | None = services.extra.get(KEY)
-    if service is not None and service.runner is not None:
+    if service is None:
+        return
+    if service.scheduler is not None:
+        await service.scheduler.stop()
+    if service.runner is not None:
         await service.runner.stop(budget=services.studio.flush_timeout)
 
 
@@ -124,9 +150,39 @@ class StopExecutionHandler(ExecutionsBase):
         self.send(await self.executions.stop(self.identity(), execution_id))
 
 
+class SchedulesHandler(ExecutionsBase):
+    @web.authenticated
+    async def get(self) -> None:
+        workspace_id = self.get_query_argument("workspace_id", None)
+        self.send(await self.executions.schedules.list(self.identity(), workspace_id))
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        self.send(await self.executions.schedules.create(self.identity(), body), 201)
+
+
+class ScheduleHandler(ExecutionsBase):
+    @web.authenticated
+    async def get(self, schedule_id: str) -> None:
+        self.send(await self.executions.schedules.get(self.identity(), schedule_id))
+
+    @web.authenticated
+    async def patch(self, schedule_id: str) -> None:
+        body = self.json_body()
+        self.send(await self.executions.schedules.update(self.identity(), schedule_id, body))
+
+    @web.authenticated
+    async def delete(self, schedule_id: str) -> None:
+        await self.executions.schedules.delete(self.identity(), schedule_id)
+        self.send(None, 204)
+
+
 def handlers() -> list[tuple[str, Any]]:
     return [
         ("executions", ExecutionsHandler),
         (f"executions/{EX_ID}", ExecutionHandler),
         (f"executions/{EX_ID}/stop", StopExecutionHandler),
+        ("schedules", SchedulesHandler),
+        (f"schedules/{SCH_ID}", ScheduleHandler),
     ]

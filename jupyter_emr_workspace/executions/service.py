@@ -78,6 +78,8 @@ class ExecutionService:
         #: this server's runner, when it runs one (a submission wakes it; a stop reaches it
         #: without waiting for its next poll)
         self.runner: Any = None
+        self.scheduler: Any = None
+        self.schedules: Any = None  # schedules.ScheduleService (part.build sets it)
 
     def arn(self, execution_id: str) -> str:
         return (
@@ -90,7 +92,12 @@ class ExecutionService:
 
     # -- submit ---------------------------------------------------------------------------
     async def start(
-        self, identity: Identity, body: dict[str, Any], *, schedule_id: str | None = None
+        self,
+        identity: Identity,
+        body: dict[str, Any],
+        *,
+        schedule_id: str | None = None,
+        note: str | None = None,
     ) -> dict[str, Any]:
         _fields(body, SUBMIT_FIELDS, {"workspace_id", "relative_path"})
         if not isinstance(body["workspace_id"], str):
@@ -144,7 +151,7 @@ class ExecutionService:
                 kernel_name=kernel,
                 schedule_id=schedule_id,
             )
-            ex.note(START_PENDING, f"submitted by {identity.name}")
+            ex.note(START_PENDING, note or f"submitted by {identity.name}")
             await self.records.create(ex, data)
             facts["execution_id"] = ex.id
         if self.runner is not None:
