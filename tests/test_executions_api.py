@@ -117,39 +117,41 @@ async def test_a_closed_workspace_runs_from_its_backup(api: Api, services: Any) 
     assert "".join(snapshot["cells"][0]["source"]) == "1 + 1"
 
 
-@pytest.mark.parametrize(
-    ("change", "code", "needle"),
-    [
-        ({"relative_path": "../x.ipynb"}, 400, "'..'"),
-        ({"relative_path": "/etc/passwd"}, 400, "relative"),
-        ({"relative_path": "nb.py"}, 400, ".ipynb"),
-        ({"relative_path": "missing.ipynb"}, 404, "No notebook"),
-        ({"relative_path": "local.ipynb"}, 400, "Spark kernels"),
-        ({"relative_path": "out.ipynb"}, 400, "leads out of the Workspace"),
-        ({"parameters": {"not an identifier": 1}}, 400, "identifier"),
-        ({"parameters": [1]}, 400, "parameters"),
-        ({"environment": {"SPARKMAGIC_CONF_DIR": "/tmp"}}, 400, "set by the runner"),
-        ({"output_format": "pdf"}, 400, "output_format"),
-        ({"cluster": {"type": "nope", "id": "x"}}, 400, "cluster.type"),
-        ({"cluster": None}, 409, "not attached"),
-        ({"tags": {"creatorUserId": "bob"}}, 400, "set by the server"),
-        ({"workspace_id": "e-" + "Z" * 25}, 404, "Workspace"),
-        ({"colour": "red"}, 400, "unknown fields"),
-    ],
-)
+BAD_SUBMISSIONS: list[tuple[dict[str, Any], int, str]] = [
+    ({"relative_path": "../x.ipynb"}, 400, "'..'"),
+    ({"relative_path": "/etc/passwd"}, 400, "relative"),
+    ({"relative_path": "nb.py"}, 400, ".ipynb"),
+    ({"relative_path": "missing.ipynb"}, 404, "No notebook"),
+    ({"relative_path": "local.ipynb"}, 400, "Spark kernels"),
+    ({"relative_path": "out.ipynb"}, 400, "leads out of the Workspace"),
+    ({"parameters": {"not an identifier": 1}}, 400, "identifier"),
+    ({"parameters": [1]}, 400, "parameters"),
+    ({"environment": {"SPARKMAGIC_CONF_DIR": "/tmp"}}, 400, "set by the runner"),
+    ({"environment": {"LD_PRELOAD": "/tmp/x.so"}}, 400, "set by the runner"),
+    ({"environment": {"AWS_ACCESS_KEY_ID": "x"}}, 400, "set by the runner"),
+    ({"output_format": "pdf"}, 400, "output_format"),
+    ({"cluster": {"type": "nope", "id": "x"}}, 400, "cluster.type"),
+    ({"cluster": None}, 409, "not attached"),
+    ({"tags": {"creatorUserId": "bob"}}, 400, "set by the server"),
+    ({"workspace_id": "e-" + "Z" * 25}, 404, "Workspace"),
+    ({"colour": "red"}, 400, "unknown fields"),
+]
+
+
 async def test_bad_submissions_get_a_clear_4xx_and_queue_nothing(
-    api: Api, services: Any, jp_root_dir: Path, change: dict[str, Any], code: int, needle: str
+    api: Api, jp_root_dir: Path
 ) -> None:
     files = {"nb.ipynb": notebook("1"), "local.ipynb": notebook("1", kernel="python3")}
     wid = await workspace_with(api, "bad", files)
     secret = Path(jp_root_dir) / "secret.ipynb"
     secret.write_text(json.dumps(notebook("1")))
     os.symlink(secret, Path(jp_root_dir) / "workspaces" / wid / "out.ipynb")
-    body = {"workspace_id": wid, "relative_path": "nb.ipynb", "cluster": LOCAL, **change}
-    if change.get("cluster", 0) is None:
-        del body["cluster"]
-    r = await api("POST", "executions", body)
-    assert r.code == code and needle in r.error["message"], r
+    for change, code, needle in BAD_SUBMISSIONS:
+        body = {"workspace_id": wid, "relative_path": "nb.ipynb", "cluster": LOCAL, **change}
+        if change.get("cluster", 0) is None:
+            del body["cluster"]
+        r = await api("POST", "executions", body)
+        assert r.code == code and needle in r.error["message"], (change, r)
     assert (await api("GET", "executions")).json["executions"] == []
 
 
@@ -233,3 +235,30 @@ async def test_an_unassigned_user_gets_403_on_every_executions_route(api: Api) -
 async def test_unknown_or_malformed_ids_are_404(api: Api) -> None:
     for eid in ("ex-" + "0" * 25, "ex-..%2F..", "e-" + "A" * 25):
         assert (await api("GET", f"executions/{eid}")).code == 404
+
+
+async def test_run_command_submits_with_typed_parameters(
+    api: Api, jp_serverapp: Any, services: Any
+) -> None:
+    import asyncio
+    import contextlib
+    import io
+
+    from jupyter_emr_workspace.cli import main
+
+    wid = await workspace_with(api, "from the shell", {"nb.ipynb": notebook("n = 1")})
+    out = io.StringIO()
+    server = ["--url", jp_serverapp.connection_url, "--token", jp_serverapp.identity_provider.token]
+    argv = ["run", "from the shell", "nb.ipynb", "-p", "n=42", "-p", "day=monday",
+            "-p", 'opts={"a": [1]}', "--cluster", "local:local", "--no-wait", *server]  # fmt: skip
+
+    def run() -> int:
+        with contextlib.redirect_stdout(out):
+            return main(argv)
+
+    assert await asyncio.to_thread(run) == 0
+    ex = json.loads(out.getvalue())
+    assert ex["workspace_id"] == wid and ex["status"] == "START_PENDING"
+    assert ex["parameters"] == {"n": 42, "day": "monday", "opts": {"a": [1]}}
+    bad = await asyncio.to_thread(main, [*argv[:3], "-p", "novalue", *server])
+    assert bad == 2

@@ -150,8 +150,12 @@ async def test_bad_schedules_are_refused_and_need_manage_schedules(api: Api) -> 
 async def test_the_hub_runner_fires_a_missed_schedule_once_while_the_users_server_is_idle(
     api: Api, services: Any, tmp_path: Path
 ) -> None:
-    wid = await workspace_with(api, "hub runs", {"a.ipynb": notebook("1")})
+    local = notebook("%%local\nimport os\nprint(os.environ)", "1")
+    wid = await workspace_with(api, "hub runs", {"a.ipynb": notebook("1"), "local.ipynb": local})
     await services.store.put(f"{wid}/a.ipynb", json.dumps(notebook("1")).encode())  # backed up
+    # code that would run on the runner's machine (with its credentials) is refused there
+    body = {"workspace_id": wid, "relative_path": "local.ipynb", "cluster": LOCAL}
+    refused = (await api("POST", "executions", body)).json["id"]
     body = {
         "workspace_id": wid,
         "relative_path": "a.ipynb",
@@ -199,6 +203,9 @@ async def test_the_hub_runner_fires_a_missed_schedule_once_while_the_users_serve
         assert "5 earlier firings" in ex["events"][0]["message"]
         sch = (await api("GET", f"schedules/{sid}")).json
         assert sch["fired"] == 1 and sch["missed"] == 5
+        ex = (await api("GET", f"executions/{refused}")).json
+        assert ex["status"] == "FAILED" and ex["error"]["ename"] == "LocalCodeRefused"
+        assert ex["error"]["cell_number"] == 1 and "runner's machine" in ex["reason"]
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0, log.read_text()

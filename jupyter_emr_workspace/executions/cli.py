@@ -192,7 +192,7 @@ async def serve(studio: Any, runner_id: str) -> None:
     )
     services.extra["compute"] = compute
     service = part.build(services)
-    runner = part.make_runner(services, service, runner_id)
+    runner = part.make_runner(services, service, runner_id, shared=True)
     service.runner = runner
     done = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -58,8 +58,10 @@ EXECUTION_ID_RE = re.compile(r"^ex-[0-9A-Z]{25}$")
 #: Crockford's base32: ASCII order is numeric order, so ids sort by creation time.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-#: Variables the runner sets for the kernel; an execution may not replace them.
-RESERVED_ENV = frozenset({"SPARKMAGIC_CONF_DIR", "PATH", "PYTHONPATH", "HOME", "JUPYTER_PATH"})
+#: Variables the runner sets for the kernel, or that change what code the kernel process
+#: loads or which credentials it uses; an execution may not set them.
+RESERVED_ENV = frozenset({"PATH", "HOME", "SHELL", "IFS"})
+RESERVED_ENV_PREFIXES = ("SPARKMAGIC", "PYTHON", "JUPYTER", "LD_", "DYLD_", "AWS_", "EMR_WORKSPACE")
 MAX_PARAMETERS_BYTES = 64 * 1024
 CREATOR_TAG = "creatorUserId"
 
@@ -217,7 +219,7 @@ def validate_environment(value: Any) -> dict[str, str]:
     for key, val in value.items():
         if not isinstance(key, str) or not _ENV_NAME.match(key):
             raise BadRequest(f"environment variable name {str(key)[:64]!r} is not valid")
-        if key in RESERVED_ENV:
+        if key in RESERVED_ENV or key.upper().startswith(RESERVED_ENV_PREFIXES):
             raise BadRequest(f"environment variable {key} is set by the runner")
         if not isinstance(val, str) or len(val) > 4096 or "\x00" in val:
             raise BadRequest(f"environment[{key!r}] must be a string of at most 4096 characters")

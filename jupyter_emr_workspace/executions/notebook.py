@@ -72,6 +72,34 @@ def kernel_for(nb: dict[str, Any]) -> str | None:
     return upstream.get(name)
 
 
+#: sparkmagic's own magics: they run on the cluster or only manage the Livy session. Any
+#: other cell starting with "%" runs in the kernel process, on the runner's machine.
+REMOTE_MAGICS = frozenset(
+    {"spark", "sql", "configure", "info", "logs", "cleanup", "delete", "help", "send_to_spark",
+     "matplot"}
+)  # fmt: skip
+#: What a kernel of a shared runner gets from the runner's environment (no credentials).
+KERNEL_ENV_KEYS = (
+    "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "SPARK_LOCAL_IP", "PYTHONPATH",
+    "JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "EMR_WORKSPACE_KERNEL_REGISTRY",
+)  # fmt: skip
+
+
+def local_code_cells(nb: Any) -> list[int]:
+    """Cells that sparkmagic would run in the kernel process (``%%local``, ``%%bash``, any
+    IPython magic), not on the cluster."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        source = str(cell.get("source", "")).lstrip()
+        if source.startswith("%"):
+            name = source.lstrip("%").split(None, 1)[0] if source.lstrip("%") else ""
+            if name not in REMOTE_MAGICS:
+                found.append(index)
+    return found
+
+
 def session_name(execution_id: str) -> str:
     return f"emr-execution-{execution_id}"
 
@@ -116,13 +144,25 @@ class NotebookExecutor:
         resolve: Resolver,
         *,
         cell_timeout: float | None = None,
+        shared: bool = False,
     ) -> None:
+        """``shared``: a runner that runs everyone's executions (a hub service): it runs
+        no cell that executes on its own machine, and kernels get no credentials from its
+        environment. The in-process runner runs only its owner's, as their kernels do."""
         self.snapshot, self.store, self.backup_uri = snapshot, store, backup_uri.rstrip("/")
-        self.resolve, self.cell_timeout = resolve, cell_timeout
+        self.resolve, self.cell_timeout, self.shared = resolve, cell_timeout, shared
 
     async def __call__(self, ex: Execution, claim: Claim) -> Outcome:
         nb = nbformat.reads((await self.snapshot(ex.id)).decode("utf-8"), as_version=4)
         kernel = ex.kernel_name or kernel_for(nb) or DEFAULT_KERNEL
+        if self.shared and (local := local_code_cells(nb)):
+            numbers = ", ".join(str(i + 1) for i in local[:10])
+            return Outcome(
+                FAILED,
+                f"cell {numbers} would run code on the runner's machine (%%local or another "
+                "IPython magic); this runner runs notebooks only on the cluster",
+                failed_cell(nb, local[0], "LocalCodeRefused", "runs on the runner's machine"),
+            )
         nb = inject_parameters(nb, ex.parameters, kernel)
         workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=f"emr-{ex.id}-"))
         cwd, conf_dir = workdir / "run", workdir / "sparkmagic"
@@ -196,7 +236,12 @@ class NotebookExecutor:
             on_notebook_start=started,
             on_cell_start=cell_start,
         )
-        env = {**os.environ, **ex.environment}
+        base = (
+            {k: os.environ[k] for k in KERNEL_ENV_KEYS if k in os.environ}
+            if self.shared
+            else dict(os.environ)
+        )
+        env = {**base, **ex.environment}
         env.pop("SPARKMAGIC_CONF_DIR", None)  # the provisioner sets the execution's own
         run = asyncio.create_task(client.async_execute(env=env, cwd=str(cwd)))
         stop = asyncio.create_task(claim.stop_requested.wait())

@@ -55,11 +55,18 @@ def make_resolver(services: Any) -> Any:
     return resolve
 
 
-def make_runner(services: Any, service: ExecutionService, runner_id: str) -> Runner:
+def make_runner(
+    services: Any, service: ExecutionService, runner_id: str, *, shared: bool = False
+) -> Runner:
+    """``shared``: the runner runs everyone's executions (``notebook.NotebookExecutor``)."""
     studio = services.studio
     records = service.records
     executor = NotebookExecutor(
-        records.snapshot, services.store, studio.resolved_backup_uri, make_resolver(services)
+        records.snapshot,
+        services.store,
+        studio.resolved_backup_uri,
+        make_resolver(services),
+        shared=shared,
     )
     return Runner(
         records,
