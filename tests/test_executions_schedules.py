@@ -209,3 +209,22 @@ async def test_the_hub_runner_fires_a_missed_schedule_once_while_the_users_serve
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0, log.read_text()
+
+
+def test_the_example_hub_runs_the_runner_as_a_managed_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from traitlets.config import PyFileConfigLoader
+
+    from jupyter_emr_workspace.cli import build_parser
+    from jupyter_emr_workspace.executions.cli import runner_command
+
+    examples = Path(__file__).resolve().parent.parent / "examples" / "jupyterhub"
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    config = PyFileConfigLoader("jupyterhub_config.py", path=str(examples)).load_config()
+    (service,) = [s for s in config.JupyterHub.services if s["name"] == "emr-workspace-runner"]
+    command = service["command"]
+    assert command[1:4] == ["-m", "jupyter_emr_workspace.cli", "runner"]
+    args = build_parser().parse_args(command[3:])
+    assert args.func is runner_command and args.config == str(examples / "studio_config.py")
+    assert service["environment"]["AWS_REGION"] == "eu-west-1"
