@@ -70,7 +70,7 @@ class Cron:
             )
         try:
             zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # a folder name: OSError
             raise CronError(f"unknown time zone {timezone[:64]!r} (e.g. 'Europe/Paris')") from None
         fields = tuple(_field(p, i) for i, p in enumerate(parts))
         return cls(expression, timezone, fields, zone, parts[2] == "*", parts[4] == "*")
