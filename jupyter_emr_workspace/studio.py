@@ -203,6 +203,13 @@ class Studio(LoggingConfigurable):
         "executions are ended FAILED (in the store's clock).",
     )
     execution_concurrency = Int(2, config=True, help="Executions one runner runs at once.")
+    execution_idle_poll_seconds = Float(
+        300.0,
+        config=True,
+        help="While no execution is queued and no schedule exists, this server's runner "
+        "looks this seldom (a submission through this server wakes it at once), so an idle "
+        "server costs the store no requests between looks.",
+    )
     schedule_tick_seconds = Float(
         20.0, config=True, help="Seconds between a runner's looks at the schedules."
     )

@@ -174,3 +174,27 @@ async def test_a_queued_execution_waits_for_a_free_slot(records: ExecutionStore)
     assert await runner.poll_once() == []
     assert [(await records.get(i)).status for i in ids[1:]] == [START_PENDING] * 2
     await runner.stop()
+
+
+async def test_an_idle_runner_costs_the_store_nothing_until_woken(
+    records: ExecutionStore,
+) -> None:
+    runs: collections.Counter[str] = collections.Counter()
+    runner = Runner(records, Counting(runs), "quiet", poll_seconds=0.1, idle_poll_seconds=600)
+    store = records.store
+    runner.start()
+    try:
+        await wait_until(lambda: _async(sum(store.requests.values()) > 0))  # its first look
+        await asyncio.sleep(0.3)
+        idle = dict(store.requests)
+        await asyncio.sleep(1.0)  # ten poll intervals: not one request
+        assert dict(store.requests) == idle
+        (eid,) = await submit(records)
+        runner.wake()  # what a submission through this server does
+        await wait_until(lambda: _async(runs[eid] == 1), limit=10)
+    finally:
+        await runner.stop()
+
+
+async def _async(value: bool) -> bool:
+    return value

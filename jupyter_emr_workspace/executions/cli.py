@@ -199,13 +199,14 @@ async def serve(studio: Any, runner_id: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
     runner.start()
-    scheduler = part.start_scheduler(services, service, runner_id)
+    scheduler = part.make_scheduler(services, service, shared=True)
+    service.scheduler = scheduler
+    scheduler.start()
     print(f"jupyter-emr-workspace runner {runner_id}: store {services.store.uri}", flush=True)
     try:
         await done.wait()
     finally:
-        if scheduler is not None:
-            await scheduler.stop()
+        await scheduler.stop()
         await runner.stop(budget=studio.flush_timeout)
         await compute.stop()
         await services.store.close()

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from tornado import web
+from tornado.ioloop import IOLoop
 
 from ..compute.model import LivyEndpoint
 from ..errors import UpstreamError
@@ -58,7 +59,8 @@ def make_resolver(services: Any) -> Any:
 def make_runner(
     services: Any, service: ExecutionService, runner_id: str, *, shared: bool = False
 ) -> Runner:
-    """``shared``: the runner runs everyone's executions (``notebook.NotebookExecutor``)."""
+    """``shared``: the runner runs everyone's executions (``notebook.NotebookExecutor``)
+    and always polls; an in-process runner goes quiet while the queue is empty."""
     studio = services.studio
     records = service.records
     executor = NotebookExecutor(
@@ -77,6 +79,7 @@ def make_runner(
         claim_timeout=studio.execution_claim_timeout,
         concurrency=studio.execution_concurrency,
         on_end=service.ended,
+        idle_poll_seconds=None if shared else studio.execution_idle_poll_seconds,
     )
 
 
@@ -89,13 +92,14 @@ def build(services: Any) -> ExecutionService:
     return service
 
 
-def start_scheduler(services: Any, service: ExecutionService, runner_id: str) -> Scheduler:
+def make_scheduler(services: Any, service: ExecutionService, *, shared: bool = False) -> Scheduler:
+    studio = services.studio
     scheduler = Scheduler(
         service.schedules.schedules,
         service.schedules.submit,
-        tick_seconds=services.studio.schedule_tick_seconds,
+        tick_seconds=studio.schedule_tick_seconds,
+        idle_seconds=None if shared else studio.execution_idle_poll_seconds,
     )
-    scheduler.start()
     return scheduler
 
 
@@ -110,8 +114,10 @@ def start(app: Any, services: Any) -> None:
         runner = make_runner(services, service, runner_id)
         runner.accept = lambda ex: ex.created_by == owner
         service.runner = runner
-        runner.start()
-        service.scheduler = start_scheduler(services, service, runner_id)
+        service.scheduler = make_scheduler(services, service)
+        # the server's event loop runs only after the extensions are loaded
+        IOLoop.current().add_callback(runner.start)
+        IOLoop.current().add_callback(service.scheduler.start)
         log.info("jupyter-emr-workspace: runs the notebook executions of %r here", owner)
 
 

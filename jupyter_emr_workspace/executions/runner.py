@@ -133,13 +133,19 @@ class Runner:
         claim_timeout: float = 60.0,
         concurrency: int = 2,
         on_end: Callable[[Execution], Awaitable[None] | None] | None = None,
+        idle_poll_seconds: float | None = None,
     ) -> None:
+        """``idle_poll_seconds``: while the queue is empty, look this seldom (a submission
+        through this server wakes it at once), so an idle server costs the store nothing
+        between looks; None: always every ``poll_seconds`` (a hub runner)."""
         if claim_timeout <= heartbeat_seconds:
             raise ValueError("claim_timeout must be longer than heartbeat_seconds")
         self.records, self.executor, self.id = records, executor, runner_id
         self.poll_seconds, self.heartbeat_seconds = poll_seconds, heartbeat_seconds
         self.claim_timeout, self.concurrency = claim_timeout, max(1, concurrency)
         self.on_end = on_end
+        self.idle_poll_seconds = idle_poll_seconds
+        self._queue_seen = True
         #: which queued executions this runner may run (the in-process runner: its owner's)
         self.accept: Callable[[Execution], bool] = lambda ex: True
         self.claims: dict[str, Claim] = {}
@@ -186,14 +192,19 @@ class Runner:
             except Exception:
                 log.exception("runner %s: poll failed", self.id)
             self._wake.clear()
+            wait = self.poll_seconds
+            if self.idle_poll_seconds is not None and not (self._queue_seen or self.claims):
+                wait = max(wait, self.idle_poll_seconds)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
 
     # -- one poll ---------------------------------------------------------------------------
     async def poll_once(self) -> list[str]:
         """Claim what is queued (up to ``concurrency``), end orphans; returns claimed ids."""
         claimed: list[str] = []
-        for execution_id in await self.records.live_ids():
+        live = await self.records.live_ids()
+        self._queue_seen = bool(live)
+        for execution_id in live:
             if execution_id in self.claims:
                 continue
             try:

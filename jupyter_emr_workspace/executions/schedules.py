@@ -158,10 +158,18 @@ class Scheduler:
         *,
         tick_seconds: float = 20.0,
         clock: Callable[[], datetime] = now,
+        idle_seconds: float | None = None,
     ) -> None:
+        """``idle_seconds``: with no schedule in the store, look this seldom (creating one
+        through this server wakes it); None: every ``tick_seconds`` (a hub runner)."""
         self.schedules, self.submit = schedules, submit
-        self.tick_seconds, self.clock = tick_seconds, clock
+        self.tick_seconds, self.clock, self.idle_seconds = tick_seconds, clock, idle_seconds
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._any = True
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def start(self) -> None:
         if self._task is None:
@@ -180,12 +188,19 @@ class Scheduler:
                 await self.tick()
             except Exception:
                 log.exception("scheduler: tick failed")
-            await asyncio.sleep(self.tick_seconds)
+            self._wake.clear()
+            wait = self.tick_seconds
+            if self.idle_seconds is not None and not self._any:
+                wait = max(wait, self.idle_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
 
     async def tick(self) -> list[str]:
         """Fire every schedule due now (once each); returns the executions submitted."""
         fired: list[str] = []
-        for schedule_id in await self.schedules.ids():
+        ids = await self.schedules.ids()
+        self._any = bool(ids)
+        for schedule_id in ids:
             try:
                 execution_id = await self._fire_if_due(schedule_id)
             except NotFound:
@@ -326,6 +341,8 @@ class ScheduleService:
             await self.executions.read_notebook(ws, sch.relative_path)  # it exists now
             await self.schedules.create(sch)
             facts["schedule_id"] = sch.id
+        if self.executions.scheduler is not None:
+            self.executions.scheduler.wake()
         return sch.view(at)
 
     async def list(self, identity: Identity, workspace_id: str | None) -> dict[str, Any]:
