@@ -93,8 +93,10 @@ def parse_time(value: Any, name: str) -> datetime:
     """An ISO-8601 time from a query (``Z`` or an offset; naive means UTC)."""
     if not isinstance(value, str) or not value:
         raise BadRequest(f"{name} must be an ISO-8601 time such as 2026-01-31T12:00:00Z")
+    text = value.upper().replace("Z", "+00:00")  # RFC 3339 allows 't' and 'z'
+    text = re.sub(r"(T\d\d:\d\d):60", r"\1:59", text)  # a leap second reads as :59
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         raise BadRequest(
             f"{name}={value[:64]!r} is not an ISO-8601 time such as 2026-01-31T12:00:00Z"
