@@ -262,3 +262,36 @@ async def test_run_command_submits_with_typed_parameters(
     assert ex["parameters"] == {"n": 42, "day": "monday", "opts": {"a": [1]}}
     bad = await asyncio.to_thread(main, [*argv[:3], "-p", "novalue", *server])
     assert bad == 2
+
+
+async def test_real_responses_match_the_documented_schemas(api: Api) -> None:
+    import yaml
+    from test_core_openapi import Checker
+
+    from jupyter_emr_workspace.handlers import served_document
+
+    check = Checker(yaml.safe_load(served_document((), ("local",))))
+    wid = await workspace_with(api, "documented", {"a.ipynb": notebook("1")})
+
+    async def call(method: str, template: str, path: str, body: Any = None, **kw: Any) -> Any:
+        r = await api(method, path, body, **kw)
+        check(method, template, r)
+        return r
+
+    body = {"workspace_id": wid, "relative_path": "a.ipynb", "cluster": LOCAL}
+    eid = (await call("POST", "/executions", "executions", body)).json["id"]
+    await call("POST", "/executions", "executions", {**body, "relative_path": "../a.ipynb"})
+    await call("POST", "/executions", "executions", {**body, "relative_path": "b.ipynb"})
+    await call("GET", "/executions", "executions", params={"status": "START_PENDING"})
+    await call("GET", "/executions/{execution_id}", f"executions/{eid}")
+    await call("GET", "/executions/{execution_id}", f"executions/ex-{'0' * 25}")
+    await call("POST", "/executions/{execution_id}/stop", f"executions/{eid}/stop")
+    await call("POST", "/executions/{execution_id}/stop", f"executions/{eid}/stop")  # 409
+    schedule = {"workspace_id": wid, "relative_path": "a.ipynb", "cron": "0 6 * * *"}
+    sid = (await call("POST", "/schedules", "schedules", schedule)).json["id"]
+    await call("POST", "/schedules", "schedules", {**schedule, "cron": "soon"})
+    await call("GET", "/schedules", "schedules")
+    await call("GET", "/schedules/{schedule_id}", f"schedules/{sid}")
+    await call("PATCH", "/schedules/{schedule_id}", f"schedules/{sid}", {"enabled": False})
+    await call("DELETE", "/schedules/{schedule_id}", f"schedules/{sid}")
+    await call("GET", "/schedules/{schedule_id}", f"schedules/{sid}")  # 404
