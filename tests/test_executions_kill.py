@@ -1,17 +1,14 @@
-"""A runner process killed mid-run (SIGKILL to it and its kernel, as a container dies)
-leaves no execution RUNNING once another runner looks: the next runner ends it FAILED,
-saying which runner died. The execution is really running in the killed runner: its
-sparkmagic kernel started and is waiting for its Livy session on an EMR cluster (moto)
-whose Livy, a stand-in, keeps the session starting forever."""
+"""A Jupyter server killed mid-run (SIGKILL) leaves no execution RUNNING once another
+runner looks: the next runner ends it FAILED, saying which runner died. The execution is
+really running in the killed server's runner: its sparkmagic kernel started and is waiting
+for its Livy session on an EMR cluster (moto) whose Livy, a stand-in, keeps the session
+starting forever."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,14 +17,13 @@ from typing import Any
 
 from emrws_testing.compute import run_cluster, subnet_id
 from emrws_testing.moto_servers import MotoHttp, client
+from emrws_testing.servers import ServerProcess
 from test_executions_api import notebook
 
 from jupyter_emr_workspace.executions.model import (
     FAILED,
     RUNNING,
     Execution,
-    new_execution_id,
-    utcnow_iso,
 )
 from jupyter_emr_workspace.executions.records import ExecutionStore
 from jupyter_emr_workspace.executions.runner import Runner
@@ -81,72 +77,74 @@ class StartingLivy:
         self.server.server_close()
 
 
-async def test_a_killed_runner_process_leaves_no_execution_running(
+async def test_a_server_killed_mid_run_leaves_no_execution_running(
     moto: MotoHttp, tmp_path: Path
 ) -> None:
+    """As installed: a real `jupyter server` loads executions (its event loop starts after
+    the extensions load) and its in-process runner runs its owner's execution, until the
+    server is killed."""
     livy = StartingLivy()
     cluster = run_cluster(client(moto.url, "emr"), "team", SUBNET)
-    store = LocalStore(str(tmp_path / "store"))
-    records = ExecutionStore(store, Layout("es-kill"))
-    ex = Execution(
-        id=new_execution_id(),
-        workspace_id="e-" + "K" * 25,
-        relative_path="nb.ipynb",
-        name="hangs",
-        created_by="alice",
-        created_at=utcnow_iso(),
-        cluster={"type": "emr-ec2", "id": cluster, "endpoint_id": None},
-        kernel_name="emr-pysparkkernel",
-    )
-    await records.create(ex, json.dumps(notebook("spark.range(5).count()")).encode())
-    config = tmp_path / "runner_config.py"
-    config.write_text(
-        "c.Studio.id = 'es-kill'\n"
-        f"c.Studio.backup_uri = {str(tmp_path / 'store')!r}\n"
-        f"c.Studio.endpoint_url = {moto.url!r}\n"
-        "c.Studio.region = 'us-east-1'\n"
-        f"c.Studio.subnet_ids = [{SUBNET!r}]\n"
-        "c.Studio.compute_sources = ['emr-ec2']\n"
-        f"c.Studio.livy_urls = {{{cluster!r}: {livy.url!r}}}\n"
-        f"c.Studio.audit_log_path = {str(tmp_path / 'audit.jsonl')!r}\n"
-        "c.Studio.execution_poll_seconds = 0.3\n"
-        "c.Studio.execution_heartbeat_seconds = 0.5\n"
-        "c.Studio.execution_claim_timeout = 2.0\n"
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    env["EMR_WORKSPACE_KERNEL_REGISTRY"] = str(tmp_path / "kernels.json")
-    log = tmp_path / "runner.log"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "jupyter_emr_workspace.cli", "runner", "--config", str(config),
-        "--runner-id", "doomed",
-        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    studio = {
+        "id": "es-kill",
+        "backup_uri": str(tmp_path / "store"),
+        "endpoint_url": moto.url,
+        "region": "us-east-1",
+        "subnet_ids": [SUBNET],
+        "compute_sources": ["emr-ec2"],
+        "livy_urls": {cluster: livy.url},
+        "server_owner": "alice",
+        "execution_poll_seconds": 0.3,
+        "execution_heartbeat_seconds": 0.5,
+        "execution_claim_timeout": 2.0,
+    }
+    server = ServerProcess(tmp_path / "root", studio, name="doomed")
+    records = ExecutionStore(LocalStore(str(tmp_path / "store")), Layout("es-kill"))
     try:
+        await asyncio.to_thread(server.start)
+        eid = await asyncio.to_thread(submit, server, cluster)
         deadline = time.monotonic() + 90
         # running for real: its kernel asked the cluster's Livy for a session
         while not (
-            (await records.get(ex.id)).status == RUNNING
+            (await records.get(eid)).status == RUNNING
             and any(r.startswith("POST /sessions") for r in livy.requests)
         ):
-            assert proc.returncode is None, log.read_text()
-            assert time.monotonic() < deadline, (await records.get(ex.id), log.read_text())
+            assert server.proc is not None and server.proc.poll() is None
+            assert time.monotonic() < deadline, server.log_path.read_text()[-3000:]
             await asyncio.sleep(0.3)
+        claimed = await records.get(eid)
+        assert claimed.runner is not None and claimed.runner["id"].startswith("server:")
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the runner and its kernel, without a word
-        await proc.wait()
+        server.stop(sig=signal.SIGKILL)  # without a word (its kernel follows its parent)
         livy.close()
-    assert (await records.get(ex.id)).status == RUNNING  # left as it was
+    assert (await records.get(eid)).status == RUNNING  # left as it was
 
     async def never(ex: Execution, claim: Any) -> Any:
         raise AssertionError("nothing is queued: the next runner must not run anything")
 
     following = Runner(records, never, "next", heartbeat_seconds=0.5, claim_timeout=2.0)
     deadline = time.monotonic() + 30
-    while not (await records.get(ex.id)).final:
+    while not (await records.get(eid)).final:
         await following.poll_once()
         assert time.monotonic() < deadline
         await asyncio.sleep(0.3)
-    ended = await records.get(ex.id)
+    ended = await records.get(eid)
     assert ended.status == FAILED and await records.live_ids() == []
-    assert "The runner doomed stopped heartbeating" in (ended.reason or "")
+    assert f"The runner {claimed.runner['id']} stopped heartbeating" in (ended.reason or "")
     assert "while the execution was RUNNING" in (ended.reason or "")
+
+
+def submit(server: ServerProcess, cluster: str) -> str:
+    wid = server.api("POST", "/workspaces", json={"name": "w"}).json()["id"]
+    assert server.api("POST", f"/workspaces/{wid}/open").status_code == 200
+    body = {"type": "notebook", "format": "json", "content": notebook("spark.range(5).count()")}
+    r = server.request("PUT", f"/api/contents/workspaces/{wid}/nb.ipynb", json=body)
+    assert r.status_code == 201, r.text
+    submission = {
+        "workspace_id": wid,
+        "relative_path": "nb.ipynb",
+        "cluster": {"type": "emr-ec2", "id": cluster},
+    }
+    r = server.api("POST", "/executions", json=submission)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
