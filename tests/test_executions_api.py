@@ -36,6 +36,12 @@ READ_ONLY = {
          "Resource": "*"}
     ]
 }  # fmt: skip
+BLIND = {
+    "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "elasticmapreduce:DescribeEditor", "Resource": "*"},
+    ]
+}
 LOCAL = {"type": "local", "id": "local"}
 
 
@@ -46,8 +52,13 @@ def studio_config(tmp_path: Path) -> dict[str, Any]:
         "id": "es-exec",
         "executions_runner": False,
         "auth_mode": "IDENTITY_CENTER",
-        "policies": {"own": OWN, "read": READ_ONLY},
-        "assignments": {"user:alice": "own", "user:bob": "own", "user:reader": "read"},
+        "policies": {"own": OWN, "read": READ_ONLY, "blind": BLIND},
+        "assignments": {
+            "user:alice": "own",
+            "user:bob": "own",
+            "user:reader": "read",
+            "user:blind": "blind",
+        },
     }
 
 
@@ -214,6 +225,9 @@ async def test_a_reader_cannot_submit(api: Api) -> None:
     body = {"workspace_id": wid, "relative_path": "a.ipynb", "cluster": LOCAL}
     r = await api("POST", "executions", body, user="reader")
     assert r.code == 403 and "StartNotebookExecution" in r.error["message"]
+    # running a notebook reads it: who may not read the Workspace may not run its notebooks
+    r = await api("POST", "executions", body, user="blind")
+    assert r.code == 403 and "DescribeEditor" in r.error["message"]
     assert (await api("GET", "executions", user="reader")).code == 200
 
 

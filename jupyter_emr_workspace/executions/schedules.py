@@ -30,6 +30,7 @@ from ..studio import Identity
 from ..workspace_registry import validate_tags
 from .cron import Cron, CronError
 from .model import (
+    DESCRIBE_EDITOR,
     OUTPUT_FORMATS,
     START_NOTEBOOK_EXECUTION,
     parse_time,
@@ -329,7 +330,9 @@ class ScheduleService:
             sch.name = sch.relative_path.rsplit("/", 1)[-1]
         ws = await self.registry.get(sch.workspace_id)
         arn = self.arns.workspace(ws.id)
-        # a schedule starts executions as its owner: both rights are needed now
+        # a schedule reads the notebook and starts executions as its owner: those rights
+        # are needed now (and at every firing)
+        await self.guard.require(identity, DESCRIBE_EDITOR, arn, resource_tags=ws.tags)
         await self.guard.require(identity, START_NOTEBOOK_EXECUTION, arn, resource_tags=ws.tags)
         async with self.guard.action(
             identity,

@@ -21,6 +21,7 @@ from ..studio import Identity
 from ..workspace_registry import Workspace, validate_tags
 from .model import (
     CREATOR_TAG,
+    DESCRIBE_EDITOR,
     DESCRIBE_NOTEBOOK_EXECUTION,
     FAILED,
     FINAL,
@@ -114,6 +115,10 @@ class ExecutionService:
             raise BadRequest(f"tag {CREATOR_TAG!r} is set by the server")
         name = validate_name(body.get("name"), rel.rsplit("/", 1)[-1])
         ws = await self.registry.get(body["workspace_id"])
+        # the snapshot reads the Workspace's notebook: as reading its files does
+        await self.guard.require(
+            identity, DESCRIBE_EDITOR, self.arns.workspace(ws.id), resource_tags=ws.tags
+        )
         async with self.guard.action(
             identity,
             START_NOTEBOOK_EXECUTION,
