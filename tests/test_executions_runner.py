@@ -142,6 +142,7 @@ async def test_a_live_runner_is_never_taken_for_dead(records: ExecutionStore) ->
     await holder.stop()
     ex = await records.get(eid)
     assert ex.status == STOPPED and ex.runner["id"] == "holder"  # type: ignore[index]
+    assert ex.reason == "Stopped: the runner holder shut down (its server stopped)"
 
 
 async def test_a_stop_written_to_the_store_reaches_the_holding_runner(

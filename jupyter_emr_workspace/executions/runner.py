@@ -146,6 +146,7 @@ class Runner:
         self.on_end = on_end
         self.idle_poll_seconds = idle_poll_seconds
         self._queue_seen = True
+        self._shutting_down = False
         #: which queued executions this runner may run (the in-process runner: its owner's)
         self.accept: Callable[[Execution], bool] = lambda ex: True
         self.claims: dict[str, Claim] = {}
@@ -170,6 +171,7 @@ class Runner:
                 await self._loop_task
             self._loop_task = None
         if stop_executions:
+            self._shutting_down = True
             for claim in self.claims.values():
                 claim.request_stop()
         if self.tasks:
@@ -274,7 +276,12 @@ class Runner:
             who = claim.execution.stop_requested_by
             reason = outcome.reason
             if final == STOPPED and reason is None:
-                reason = f"Stopped by {who}" if who else "Stopped"
+                if who:
+                    reason = f"Stopped by {who}"
+                elif self._shutting_down:
+                    reason = f"Stopped: the runner {self.id} shut down (its server stopped)"
+                else:
+                    reason = "Stopped"
             try:
                 await claim.set(
                     final,
