@@ -96,18 +96,10 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             if self._without_credentials():
                 raise web.HTTPError(401, UNAUTHENTICATED)
             return  # @web.authenticated answers
-        identity = self.identity()
-        access = self.services.access
-        if not await access.is_member(identity):
-            self.services.audit.record(
-                identity,
-                "emr-workspace:UseStudio",
-                self.services.arns.studio(),
-                "denied",
-                error_code="NotAssignedToStudio",
-                details={"method": self.request.method, "path": self.request.path[:200]},
-            )
-            await access.require_member(identity)
+        await self.services.guard.require_member(
+            self.identity(),
+            details={"method": self.request.method, "path": self.request.path[:200]},
+        )
 
     def _without_credentials(self) -> bool:
         """No user, and nothing that could have named one (header, cookie or token)."""

@@ -13,11 +13,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import actions
 from .errors import Forbidden, NotFound
 from .permission_checks import Guard
 from .studio import Identity
-
-EMR = "elasticmapreduce"
 
 
 class ReadAccess:
@@ -61,9 +60,7 @@ class ReadAccess:
     async def _decide(self, identity: Identity, workspace_id: str) -> None:
         s = self.services
         if workspace_id == "":
-            await self.guard.require(
-                identity, f"{EMR}:ListEditors", s.arns.studio(), details={"via": "contents"}
-            )
+            await self.guard.on_studio(identity, actions.LIST_EDITORS, details={"via": "contents"})
             return
         ws = s.registry.cached(workspace_id)
         if ws is None:
@@ -71,10 +68,9 @@ class ReadAccess:
                 ws = await s.registry.get(workspace_id)
             except NotFound:
                 ws = None  # a folder whose Workspace is gone: judged without tags
-        await self.guard.require(
+        await self.guard.on_workspace(
             identity,
-            f"{EMR}:DescribeEditor",
-            s.arns.workspace(workspace_id),
-            resource_tags=ws.tags if ws is not None else {},
+            actions.DESCRIBE_EDITOR,
+            ws if ws is not None else workspace_id,
             details={"via": "contents"},
         )

@@ -100,7 +100,7 @@ class ClustersHandler(ComputeHandler):
 class TemplatesHandler(ComputeHandler):
     @web.authenticated
     async def get(self) -> None:
-        await self.services.access.require_member(self.identity())
+        await self.services.guard.require_member(self.identity())
         self.send(self.compute.list_templates())
 
 

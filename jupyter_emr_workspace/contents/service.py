@@ -10,6 +10,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 
+from .. import actions
 from ..errors import Conflict, UpstreamError
 from ..leases import Lease
 from ..store import StoreError, WriteResult
@@ -20,8 +21,6 @@ from .checkpoints import PREFIX, checkpoint_prefix
 from .restore import Restorer
 from .state import QueuedDelete, StateFiles
 from .unleased import UnleasedWrites
-
-EMR = "elasticmapreduce"
 
 
 class Backups:
@@ -182,19 +181,16 @@ class Backups:
     async def status(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
         s = self.services
         ws = await self._workspace(workspace_id)
-        await s.guard.require(
-            identity, f"{EMR}:DescribeEditor", s.arns.workspace(ws.id), resource_tags=ws.tags
-        )
+        await s.guard.on_workspace(identity, actions.DESCRIBE_EDITOR, ws)
         return self.scheduler.status(ws.id)
 
     async def backup_now(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
         s = self.services
         ws = await self._workspace(workspace_id)
-        async with s.guard.action(
+        async with s.guard.on_workspace(
             identity,
-            f"{EMR}:UpdateEditor",
-            s.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.UPDATE_EDITOR,
+            ws,
             details={"operation": "backup"},
         ) as facts:
             if self.leases.generation(ws.id) is None:
