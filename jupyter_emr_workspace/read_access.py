@@ -11,19 +11,22 @@ that loads many files asks once; in open mode (no policies, IAM) reads cost noth
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import actions
 from .errors import Forbidden, NotFound
 from .permission_checks import Guard
 from .studio import Identity
 
+if TYPE_CHECKING:
+    from .services import Services
+
 
 class ReadAccess:
     TTL = 5.0
     MAX_ENTRIES = 10_000
 
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self.guard: Guard = services.guard
         self._decided: dict[tuple[Any, ...], tuple[float, Forbidden | None]] = {}

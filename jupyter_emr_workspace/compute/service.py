@@ -31,6 +31,7 @@ from ..errors import (
     WorkspaceInUse,
 )
 from ..folders import WorkspaceFolders
+from ..hooks import WorkspaceHooks
 from ..kernels import register_workspace_conf, registry_path, unregister_workspace_conf
 from ..kernels.cluster_hints import CLUSTER_FILE
 from ..kernels.sparkmagic_config import build_sparkmagic_config, write_sparkmagic_config
@@ -518,7 +519,7 @@ class ComputeService:
         return {"attachment_livy_url": endpoint.url}
 
 
-class ComputeHooks:
+class ComputeHooks(WorkspaceHooks):
     """Workspace lifecycle, as compute sees it (registered on the HookChain)."""
 
     def __init__(self, service: ComputeService) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_core.paths import jupyter_data_dir
 
 from .. import actions
 from ..errors import Conflict, UpstreamError
+from ..hooks import WorkspaceHooks
 from ..leases import Lease
 from ..store import StoreError, WriteResult
 from ..studio import Identity
@@ -22,9 +23,12 @@ from .restore import Restorer
 from .state import QueuedDelete, StateFiles
 from .unleased import UnleasedWrites
 
+if TYPE_CHECKING:
+    from ..services import Services
 
-class Backups:
-    def __init__(self, services: Any) -> None:
+
+class Backups(WorkspaceHooks):
+    def __init__(self, services: Services) -> None:
         studio = services.studio
         self.services = services
         self.store, self.folders, self.leases = services.store, services.folders, services.leases

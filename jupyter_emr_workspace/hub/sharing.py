@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import actions
 from ..errors import Conflict, Forbidden
 from ..studio import Identity
 from ..workspace_registry import Workspace
 from .hubapi import HubApiError, HubClient, HubEnv
+
+if TYPE_CHECKING:
+    from ..services import Services
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class NotUnderHub(Conflict):
 class HubSharing:
     """Shares this server with a Workspace's collaborators and takes it back."""
 
-    def __init__(self, services: Any, hub: HubClient | None) -> None:
+    def __init__(self, services: Services, hub: HubClient | None) -> None:
         self.services, self.hub = services, hub
         #: Workspace id → users this server granted for it (to revoke only what is ours).
         self.granted: dict[str, set[str]] = {}
