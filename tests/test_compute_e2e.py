@@ -166,7 +166,7 @@ async def test_workspaces_run_spark_on_their_own_clusters(
     moto: MotoHttp,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    compute = services.extra["compute"]
+    compute = services.compute
     compute.local.use(engine)
     emr_engine = EngineProcess(idle_timeout=0)  # the "EMR cluster"'s Livy, with Basic auth
     await emr_engine.start()
@@ -303,7 +303,7 @@ async def test_workspaces_run_spark_on_their_own_clusters(
 async def test_local_engine_starts_on_first_attach_and_stops_with_the_server(
     api: Api, services: Any, jp_serverapp: Any
 ) -> None:
-    compute = services.extra["compute"]
+    compute = services.compute
     listed = [c for c in (await api("GET", "clusters")).json["clusters"] if c["type"] == "local"]
     assert listed[0]["attachable"] is True and listed[0]["livy_url"] is None
     assert compute.local.engine is None  # nothing runs before someone attaches

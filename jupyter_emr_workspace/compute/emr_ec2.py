@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .. import actions
 from ..assignments import Arns
 from ..errors import Conflict, Forbidden, NotFound, UpstreamError
 from ..studio import Identity, Studio
@@ -42,7 +43,7 @@ def has_livy(desc: dict[str, Any]) -> bool:
 
 class EmrEc2Source:
     type = "emr-ec2"
-    list_action = "elasticmapreduce:ListClusters"
+    list_action = actions.LIST_CLUSTERS
 
     #: seconds a listing reuses a cluster's DescribeCluster while its state is unchanged
     DESCRIBE_TTL = 60.0

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .. import actions
 from ..assignments import Arns
 from ..errors import Conflict, NotFound, UpstreamError
 from ..studio import Identity, Studio
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 class EmrEksSource:
     type = "emr-eks"
-    list_action = "emr-containers:ListVirtualClusters"
+    list_action = actions.LIST_VIRTUAL_CLUSTERS
 
     def __init__(self, studio: Studio, arns: Arns, clients: ClientFactory) -> None:
         self.studio, self.arns, self.clients = studio, arns, clients

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
+from .. import actions
 from ..errors import Conflict, NotFound, UpstreamError
 from ..studio import Identity, Studio
 from .model import Cluster, LivyEndpoint
@@ -22,7 +23,7 @@ LOCAL_ID = "local"
 
 class LocalEngineSource:
     type = "local"
-    list_action = "elasticmapreduce:ListClusters"
+    list_action = actions.LIST_CLUSTERS
 
     def __init__(self, studio: Studio, arn_of: Any) -> None:
         self.studio = studio

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from .. import actions
 from ..assignments import AccessControl, Arns
 from ..aws import AwsClients
 from ..errors import (
@@ -30,6 +31,7 @@ from ..errors import (
     WorkspaceInUse,
 )
 from ..folders import WorkspaceFolders
+from ..hooks import WorkspaceHooks
 from ..kernels import register_workspace_conf, registry_path, unregister_workspace_conf
 from ..kernels.cluster_hints import CLUSTER_FILE
 from ..kernels.sparkmagic_config import build_sparkmagic_config, write_sparkmagic_config
@@ -46,7 +48,6 @@ from .model import Cluster, ClusterSource, LivyEndpoint
 from .templates import Template, parse_templates
 
 log = logging.getLogger(__name__)
-EMR = "elasticmapreduce"
 LIST_TIMEOUT = 30.0
 MEMORY_RE = re.compile(r"^\d+[kKmMgGtT]?[bB]?$")
 SESSION_KEYS = {
@@ -203,7 +204,7 @@ class ComputeService:
 
     # -- clusters -----------------------------------------------------------------------
     async def list_clusters(self, identity: Identity) -> dict[str, Any]:
-        await self.access.require_member(identity)
+        await self.guard.require_member(identity)
         names = list(self.sources)
         results = await asyncio.gather(
             *(self._list_source(identity, self.sources[n]) for n in names), return_exceptions=True
@@ -242,7 +243,7 @@ class ComputeService:
         }
         async with self.guard.action(
             identity,
-            f"{EMR}:RunJobFlow",
+            actions.RUN_JOB_FLOW,
             self.arns.cluster("*"),
             request_tags=tags,
             details={"template": template.name, "name": str(body["name"])[:256]},
@@ -255,7 +256,7 @@ class ComputeService:
                 )
                 await self.guard.require(
                     identity,
-                    "servicecatalog:ProvisionProduct",
+                    actions.PROVISION_PRODUCT,
                     product_arn,
                     details={"template": template.name},
                 )
@@ -400,11 +401,10 @@ class ComputeService:
         session = validate_session(body.get("session"))
         ws = await self.registry.get(workspace_id)
         cluster_id = body["cluster_id"]
-        async with self.guard.action(
+        async with self.guard.on_workspace(
             identity,
-            f"{EMR}:AttachEditor",
-            self.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.ATTACH_EDITOR,
+            ws,
             details={
                 "type": source.type,
                 "cluster_id": cluster_id[:128],
@@ -447,11 +447,10 @@ class ComputeService:
         _fields(body, {"restart_kernels"}, set())
         ws = await self.registry.get(workspace_id)
         before = ws.attachment or {}
-        async with self.guard.action(
+        async with self.guard.on_workspace(
             identity,
-            f"{EMR}:DetachEditor",
-            self.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.DETACH_EDITOR,
+            ws,
             details={"type": before.get("type"), "cluster_id": before.get("cluster_id")},
         ):
             await self._check_not_held_by_others(identity, ws)
@@ -474,11 +473,10 @@ class ComputeService:
 
     async def restart_kernels(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
         ws = await self.registry.get(workspace_id)
-        async with self.guard.action(
+        async with self.guard.on_workspace(
             identity,
-            f"{EMR}:AttachEditor",
-            self.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.ATTACH_EDITOR,
+            ws,
             details={"operation": "restart-kernels"},
         ) as facts:
             if not self.leases.holds(ws.id, identity.name):
@@ -521,7 +519,7 @@ class ComputeService:
         return {"attachment_livy_url": endpoint.url}
 
 
-class ComputeHooks:
+class ComputeHooks(WorkspaceHooks):
     """Workspace lifecycle, as compute sees it (registered on the HookChain)."""
 
     def __init__(self, service: ComputeService) -> None:
