@@ -27,19 +27,15 @@ from .lock_authorizer import WorkspaceAuthorizer
 from .parts import Host, extra_handlers, start_parts, stop_parts
 from .permission_checks import Guard
 from .services import Services
-from .store import BlobStore
-from .store.local import LocalStore
-from .store.s3 import S3Store
+from .store import BlobStore, open_store
 from .studio import Studio
 from .workspace_registry import WorkspaceRegistry
 from .workspace_service import WorkspaceService
 
 
 def make_store(studio: Studio, aws: AwsClients) -> BlobStore:
-    uri = studio.resolved_backup_uri
-    if uri.startswith("s3://"):
-        return S3Store(aws.service_client("s3"), uri)
-    return LocalStore(uri)
+    """The Studio's store, the backend chosen by ``backup_uri``'s scheme (store/__init__.py)."""
+    return open_store(studio.resolved_backup_uri, aws)
 
 
 def build_services(

@@ -41,10 +41,10 @@ from ..studio import Identity, Studio
 from ..workspace_registry import Workspace, WorkspaceRegistry, utcnow_iso
 from ..workspace_service import WorkspaceService
 from .config import effective_sources
-from .emr_ec2 import EmrEc2Source
-from .emr_eks import EmrEksSource
-from .local import LocalEngineSource
 from .model import Cluster, ClusterSource, LivyEndpoint
+from .sources import SourceContext, by_type
+from .sources.emr_ec2 import EmrEc2Source
+from .sources.local import LocalEngineSource
 from .templates import Template, parse_templates
 
 log = logging.getLogger(__name__)
@@ -172,14 +172,20 @@ class ComputeService:
         self.templates: dict[str, Template] = parse_templates(
             list(studio.cluster_templates), list(studio.subnet_ids)
         )
-        self.local = LocalEngineSource(studio, arns.cluster)
-        every: dict[str, ClusterSource] = {
-            "emr-ec2": EmrEc2Source(studio, arns, self.client),
-            "emr-eks": EmrEksSource(studio, arns, self.client),
-            "local": self.local,
+        specs = by_type()
+        context = SourceContext(studio, arns, self.client)
+        #: the Studio's sources, built from the registry (compute/sources/__init__.py)
+        self.specs = [specs[name] for name in effective_sources(studio)]
+        self.sources: dict[str, ClusterSource] = {
+            spec.type: spec.build(context) for spec in self.specs
         }
-        self.sources = {name: every[name] for name in effective_sources(studio)}
         self.hooks = ComputeHooks(self)
+
+    @property
+    def local(self) -> LocalEngineSource | None:
+        """The embedded engine's source, when the Studio lists it."""
+        source = self.sources.get(LocalEngineSource.type)
+        return source if isinstance(source, LocalEngineSource) else None
 
     async def client(self, identity: Identity | None, service: str) -> Any:
         """A boto3 client for ``identity``: in IAM Identity Center mode with a user role,
@@ -200,7 +206,14 @@ class ComputeService:
         return await asyncio.to_thread(self.aws.service_client, service)
 
     async def stop(self) -> None:
-        await self.local.stop()
+        """Stop what sources run themselves (the embedded engine)."""
+        for name, source in self.sources.items():
+            stop = getattr(source, "stop", None)
+            if stop is not None:
+                try:
+                    await stop()
+                except Exception:
+                    log.exception("stopping cluster source %s failed", name)
 
     # -- clusters -----------------------------------------------------------------------
     async def list_clusters(self, identity: Identity) -> dict[str, Any]:
@@ -219,7 +232,9 @@ class ComputeService:
                 errors.append({"source": name, "message": describe_failure(result)})
             else:
                 clusters += [c.to_json() for c in result]
-        return {"clusters": clusters, "errors": errors}
+        # what the panel shows of each source (its label, its words for states)
+        sources = [spec.display() for spec in self.specs]
+        return {"clusters": clusters, "errors": errors, "sources": sources}
 
     async def _list_source(self, identity: Identity, source: ClusterSource) -> list[Cluster]:
         await self.guard.require(identity, source.list_action, source.arn("*"))
