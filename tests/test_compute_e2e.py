@@ -315,9 +315,10 @@ async def test_local_engine_starts_on_first_attach_and_stops_with_the_server(
     pid = engine.pid
     listed = [c for c in (await api("GET", "clusters")).json["clusters"] if c["type"] == "local"]
     assert listed[0]["state"] == "RUNNING" and listed[0]["livy_url"] == engine.url
-    from jupyter_emr_workspace.compute import part
+    from jupyter_emr_workspace.compute.part import PART
+    from jupyter_emr_workspace.parts import Host
 
-    await part.stop(None, services)  # what the server's shutdown calls
+    await PART.stop(Host(jp_serverapp, jp_serverapp.log), services)  # the server's shutdown
     assert not engine.running
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
