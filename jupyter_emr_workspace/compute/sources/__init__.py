@@ -21,10 +21,22 @@ REGISTERED: tuple[str, ...] = (
 )
 
 
-
 def load(modules: tuple[str, ...]) -> tuple[SourceSpec, ...]:
     """The ``SOURCE`` of each module, in order."""
-    return tuple(importlib.import_module(name, __name__).SOURCE for name in modules)
+    found = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name, __name__)
+        except ImportError as e:
+            if "partially initialized" not in str(e):
+                raise
+            raise ImportError(
+                f"cluster source {name}: {e}. Source modules are imported while "
+                "studio.Studio is built from their settings: import Studio, Identity and "
+                "Arns there for annotations only, under `if TYPE_CHECKING:` (docs/design.md)"
+            ) from e
+        found.append(module.SOURCE)
+    return tuple(found)
 
 
 SOURCES: tuple[SourceSpec, ...] = load(REGISTERED)
