@@ -508,11 +508,14 @@ export class EmrWorkspaceClient {
 
   async listClusters(): Promise<IClusterList> {
     const answer = await this._request<Partial<IClusterList>>('clusters');
-    return {
+    const list: IClusterList = {
       clusters: answer.clusters ?? [],
-      errors: answer.errors ?? [],
-      sources: answer.sources ?? []
+      errors: answer.errors ?? []
     };
+    if (answer.sources) {
+      list.sources = answer.sources;
+    }
+    return list;
   }
 
   async listTemplates(): Promise<ITemplate[]> {

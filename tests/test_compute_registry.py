@@ -40,7 +40,7 @@ class ToySource:
         self.studio, self.arns = studio, arns
 
     def arn(self, cluster_id: str) -> str:
-        return TOY.arn(self.arns, cluster_id)
+        return SOURCE.arn(self.arns, cluster_id)
 
     async def list_clusters(self, identity: Any) -> list[Cluster]:
         ready = Cluster(type=self.type, id="toy-1", name="Toy one", state="HUMMING")
@@ -63,7 +63,7 @@ class ToySource:
         return cluster, LivyEndpoint(url=url)
 
 
-TOY = SourceSpec(
+SOURCE = SourceSpec(
     type=ToySource.type,
     label="Toy clusters",
     build=lambda ctx: ToySource(ctx.studio, ctx.arns),
@@ -79,8 +79,9 @@ TOY = SourceSpec(
 
 @pytest.fixture
 def toy_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one line: ``SOURCES = (..., toy.SOURCE)`` in compute/sources/__init__.py."""
-    monkeypatch.setattr(sources, "SOURCES", (*sources.SOURCES, TOY))
+    """The one line: this module named in compute/sources/__init__.py's REGISTERED."""
+    registered = (*sources.REGISTERED, __name__)
+    monkeypatch.setattr(sources, "SOURCES", sources.load(registered))
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +120,7 @@ async def test_a_registered_source_is_listed_with_its_words_and_attachable(
     assert toys["toy-2"]["attachable"] is False and toys["toy-2"]["reason"]
     shown = {s["type"]: s for s in r.json["sources"]}
     assert list(shown) == ["local", "toy"]  # the registry's order, default sources
-    assert shown["toy"] == TOY.display()
+    assert shown["toy"] == SOURCE.display()
     assert shown["local"]["label"] == "Local"
 
     # the served API document accepts it as a ClusterType
@@ -183,31 +184,48 @@ def test_a_source_brings_its_own_c_studio_settings(tmp_path: Path) -> None:
     config file, and its check (``SourceSpec.validate``) stops the server naming them.
     In a fresh interpreter: Studio's traits are composed when studio.py is first imported,
     after the registry's line, as in an installed package."""
+    (tmp_path / "toy_source.py").write_text(  # the new file
+        textwrap.dedent(
+            """
+            from traitlets import HasTraits, Unicode
+
+            from jupyter_emr_workspace.compute.sources import SourceSpec
+            from jupyter_emr_workspace.errors import ConfigError
+
+
+            class ToySettings(HasTraits):
+                toy_greeting = Unicode("hi", config=True, help="What toy clusters say.")
+
+
+            def check(studio):
+                if not studio.toy_greeting.isalpha():
+                    raise ConfigError(f"c.Studio.toy_greeting={studio.toy_greeting!r}: letters")
+
+
+            SOURCE = SourceSpec(
+                type="toy",
+                label="Toy",
+                build=lambda ctx: None,
+                list_action="toy:ListClusters",
+                arn_format="arn:aws:toy:{region}:{account}:cluster/{id}",
+                settings=ToySettings,
+                validate=check,
+            )
+            """
+        )
+    )
     (tmp_path / "jupyter_server_config.py").write_text(
         "c.Studio.toy_greeting = 'hello'\nc.Studio.compute_sources = ['toy']\n"
     )
     script = textwrap.dedent(
         """
         import json, sys
-        from traitlets import HasTraits, Unicode
         from traitlets.config.loader import PyFileConfigLoader
         from jupyter_emr_workspace.compute import sources
-        from jupyter_emr_workspace.compute.sources import SourceSpec
         from jupyter_emr_workspace.errors import ConfigError
 
-        class ToySettings(HasTraits):
-            toy_greeting = Unicode("hi", config=True, help="What toy clusters say.")
-
-        def check(studio):
-            if not studio.toy_greeting.isalpha():
-                raise ConfigError(f"c.Studio.toy_greeting={studio.toy_greeting!r}: letters")
-
-        TOY = SourceSpec(
-            type="toy", label="Toy", build=lambda ctx: None, list_action="toy:List",
-            arn_format="arn:aws:toy:{region}:{account}:cluster/{id}",
-            settings=ToySettings, validate=check,
-        )
-        sources.SOURCES = (*sources.SOURCES, TOY)  # the registry line
+        sys.path.insert(0, sys.argv[1])
+        sources.SOURCES = sources.load((*sources.REGISTERED, "toy_source"))  # the line
 
         from jupyter_emr_workspace.studio import Studio
 

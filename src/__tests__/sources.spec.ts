@@ -1,7 +1,8 @@
 import { nullTranslator } from '@jupyterlab/translation';
 
-import { IClusterList } from '../api';
+import { EmrWorkspaceClient, IClusterList } from '../api';
 import { builtIn, sourcesOf, stateText } from '../sources';
+import { fakeServer, json } from './utils';
 
 const trans = nullTranslator.load('jupyter_emr_workspace');
 
@@ -62,5 +63,23 @@ describe('cluster sources', () => {
     expect(stateText({ type: 'local', state: 'WAITING' }, trans)).toBe(
       'stopped: starts when attached'
     );
+  });
+});
+
+describe('the listing', () => {
+  it('keeps the sources the server serves', async () => {
+    const toy = {
+      type: 'toy',
+      label: 'Toy clusters',
+      states: { HUMMING: 'ready' },
+      attach_note: 'Toys run anywhere.'
+    };
+    const server = fakeServer(() =>
+      json(200, { clusters: [], errors: [], sources: [toy] })
+    );
+    const client = new EmrWorkspaceClient({ serverSettings: server.settings });
+    const list = await client.listClusters();
+    expect(list.sources).toEqual([toy]);
+    expect(sourcesOf(list, trans)).toEqual([toy]);
   });
 });
