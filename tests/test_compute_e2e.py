@@ -73,6 +73,9 @@ def studio_config(tmp_path: Path, moto: MotoHttp) -> dict[str, Any]:
         "livy_username": "emr-workspace",
         "livy_password_env": PASSWORD_ENV,
         "livy_probe_timeout": 2.0,
+        # No panel heartbeats the leases here: a loaded machine must not let them lapse
+        # before the test's last step (the interrupt needs the lease).
+        "lease_seconds": 900,
     }
 
 
