@@ -1,25 +1,28 @@
 """The Workspace registry: metadata of a Studio's Workspaces in the shared store.
 
 One JSON object per Workspace, written with ETag preconditions so concurrent updates
-from several servers never overwrite each other. Listing re-reads only the objects
-whose ETag changed since the last listing.
+from several servers never overwrite each other. A listing LISTs the objects (the truth)
+and reads only those whose ETag it does not know: from the Studio's listing index
+(``listing_index.py``) when many changed, else by GET. Writers keep the index current.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
+import logging
 import re
 import secrets
 import string
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import BadRequest, Conflict, NotFound
 from .layout import Layout
+from .listing_index import ListingIndex
+from .listing_index import gather_limited as gather_limited  # its old home
 from .store import BlobStore, ObjectNotFound, PreconditionFailed
 from .studio import PRINCIPAL_RE
 
@@ -29,7 +32,7 @@ CREATOR_TAG = "creatorUserId"
 MAX_TAGS = 50
 MAX_COLLABORATORS = 100
 _ID_ALPHABET = string.ascii_uppercase + string.digits
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def new_workspace_id() -> str:
@@ -149,22 +152,18 @@ class Workspace:
         return any(p in listed for p in principals)
 
 
-async def gather_limited(
-    factories: Iterable[Callable[[], Awaitable[T]]], limit: int = 16
-) -> list[T]:
-    """Run coroutine factories with at most ``limit`` in flight, keeping order."""
-    sem = asyncio.Semaphore(limit)
-
-    async def run(factory: Callable[[], Awaitable[T]]) -> T:
-        async with sem:
-            return await factory()
-
-    return await asyncio.gather(*(run(f) for f in factories))
-
-
 class WorkspaceRegistry:
-    def __init__(self, store: BlobStore, layout: Layout, studio_id: str):
+    def __init__(
+        self,
+        store: BlobStore,
+        layout: Layout,
+        studio_id: str,
+        *,
+        index: ListingIndex | None = None,
+    ):
         self.store, self.layout, self.studio_id = store, layout, studio_id
+        #: shared with the lease manager (``app.py``), so a cold listing reads it once
+        self.index = index or ListingIndex(store, layout)
         self._cache: dict[str, tuple[str, Workspace]] = {}
 
     async def _read(self, workspace_id: str) -> tuple[Workspace, str]:
@@ -187,22 +186,31 @@ class WorkspaceRegistry:
         return entry[1] if entry else None
 
     async def list(self) -> list[Workspace]:
-        infos = await self.store.list(self.layout.workspaces_prefix)
+        """Every Workspace of the Studio: one LIST when nothing changed since the last
+        listing; a cold listing adds one GET of the listing index."""
+        started = time.monotonic()
+        prefix = self.layout.workspaces_prefix
+        infos = [
+            i
+            for i in await self.store.list(prefix)
+            if WORKSPACE_ID_RE.match(Layout.workspace_id_of(i.key) or "")
+            and i.key == self.layout.workspace(Layout.workspace_id_of(i.key) or "")
+        ]
         live = {i.key for i in infos}
         for key in list(self._cache):
             if key not in live:
                 del self._cache[key]
-        stale = [i for i in infos if self._cache.get(i.key, ("",))[0] != i.etag]
-
-        async def fetch(key: str) -> None:
-            wid = Layout.workspace_id_of(key)
-            if wid and WORKSPACE_ID_RE.match(wid):
-                try:
-                    await self._read(wid)
-                except NotFound:
-                    pass
-
-        await gather_limited([functools.partial(fetch, i.key) for i in stale])
+        fetched = await self.index.resolve(
+            infos,
+            lambda key, etag: self._cache.get(key, ("",))[0] == etag,
+            prefix=prefix,
+            started=started,
+        )
+        for key, f in fetched.items():
+            try:
+                self._cache[key] = (f.etag, Workspace.from_json(f.body))
+            except (TypeError, AttributeError) as e:  # not a Workspace: left out, said so
+                log.warning("%s is not a Workspace's metadata: %s", key, e)
         return sorted(
             (ws for _, ws in self._cache.values() if ws.studio_id == self.studio_id),
             key=lambda ws: (ws.name.casefold(), ws.id),
@@ -245,6 +253,7 @@ class WorkspaceRegistry:
             await self.store.delete(name_key)
             raise
         self._cache[self.layout.workspace(ws.id)] = (result.etag, ws)
+        await self.index.record(self.layout.workspace(ws.id), result.etag, ws.to_json())
         return ws
 
     async def update(self, workspace_id: str, change: Callable[[Workspace], None]) -> Workspace:
@@ -260,12 +269,14 @@ class WorkspaceRegistry:
             except PreconditionFailed:
                 continue
             self._cache[self.layout.workspace(workspace_id)] = (result.etag, ws)
+            await self.index.record(self.layout.workspace(workspace_id), result.etag, ws.to_json())
             return ws
         raise Conflict(f"Workspace {workspace_id} is being changed by others; try again")
 
     async def delete(self, ws: Workspace) -> None:
         await self.store.delete(self.layout.workspace(ws.id))
         self._cache.pop(self.layout.workspace(ws.id), None)
+        await self.index.forget(self.layout.workspace(ws.id))
         try:
             blob = await self.store.get(self.layout.name(ws.name))
             if blob.data.decode() == ws.id:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .base import (
     Blob,
     BlobStore,
+    Listing,
     ObjectInfo,
     ObjectNotFound,
     PreconditionFailed,
@@ -22,6 +23,7 @@ from .base import (
 __all__ = [
     "Blob",
     "BlobStore",
+    "Listing",
     "ObjectInfo",
     "ObjectNotFound",
     "PreconditionFailed",
