@@ -71,8 +71,18 @@ def build_services(
     layout = Layout(studio.id)
     arns = Arns(aws.region, studio.account_id, studio.id)
     index = ListingIndex(store, layout)  # one per server: a cold listing reads it once
-    registry = WorkspaceRegistry(store, layout, studio.id, index=index)
-    leases = LeaseManager(store, layout, server_id, studio.lease_seconds, index=index)
+    # the panel's refreshes reuse what was listed within c.Studio.listing_max_age
+    registry = WorkspaceRegistry(
+        store, layout, studio.id, index=index, max_age=studio.listing_max_age
+    )
+    leases = LeaseManager(
+        store,
+        layout,
+        server_id,
+        studio.lease_seconds,
+        index=index,
+        listing_max_age=studio.listing_max_age / 2,
+    )
     access = AccessControl(studio, arns, SessionMappings(studio, store, layout.session_mappings))
     audit_path = studio.audit_log_path or os.path.join(
         jupyter_data_dir(), "emr-workspace", f"audit-{studio.id}.jsonl"

@@ -158,6 +158,20 @@ class _Seen:
     effective: LockDoc
 
 
+@dataclass(frozen=True)
+class _Listed:
+    """A lock document as a listing knows it: as stored, with the ``LastModified`` and
+    the store's time of the answer that carried it."""
+
+    etag: str
+    raw: LockDoc
+    last_modified: datetime | None
+    answered: datetime | None
+
+    def judged(self) -> LockDoc:
+        return self.raw.effective(self.last_modified, self.answered)
+
+
 @dataclass
 class Lease:
     workspace_id: str
@@ -189,6 +203,7 @@ class LeaseManager:
         lease_seconds: int,
         *,
         index: ListingIndex | None = None,
+        listing_max_age: float = 0.0,
     ):
         self.store, self.layout = store, layout
         self.server_id = server_id
@@ -206,8 +221,22 @@ class LeaseManager:
         #: these bytes) and as judged (``effective``), with its ETag: a heartbeat then
         #: costs one PUT.
         self._seen: dict[str, _Seen] = {}
-        #: The listing's lock documents: key → (ETag, document as stored).
-        self._list_cache: dict[str, tuple[str, LockDoc]] = {}
+        #: The listing's lock documents, fed by LISTs and by this server's own reads and
+        #: writes: key → what was known, and when (monotonic) this server learnt it.
+        self._list_cache: dict[str, _Listed] = {}
+        self._known_at: dict[str, float] = {}
+        #: ``states`` answers from memory while its last LIST is younger than this (s)
+        #: and no lease it shows may have run out since.
+        self.listing_max_age = listing_max_age
+        self._listed: tuple[float, datetime] | None = None  # (sent, monotonic; answered)
+
+    def _learn(self, workspace_id: str, entry: _Listed | None) -> None:
+        key = self.layout.lock(workspace_id)
+        if entry is None:
+            self._list_cache.pop(key, None)
+        else:
+            self._list_cache[key] = entry
+        self._known_at[key] = time.monotonic()
 
     # -- reading ----------------------------------------------------------------------
     async def _read(self, workspace_id: str) -> tuple[LockDoc | None, str | None]:
@@ -216,11 +245,13 @@ class LeaseManager:
             blob = await self.store.get(self.layout.lock(workspace_id))
         except ObjectNotFound:
             self._seen.pop(workspace_id, None)
+            self._learn(workspace_id, None)
             return None, None
         self.clock.observe(blob.store_time)
         raw = LockDoc.from_bytes(blob.data)
         doc = raw.effective(blob.last_modified, blob.store_time)
         self._seen[workspace_id] = _Seen(raw, blob.etag, doc)
+        self._learn(workspace_id, _Listed(blob.etag, raw, blob.last_modified, blob.store_time))
         return doc, blob.etag
 
     async def _write(
@@ -235,49 +266,81 @@ class LeaseManager:
             result = await self.store.put(key, doc.to_bytes(), if_match=etag)
         self.clock.observe(result.store_time)
         self._seen[workspace_id] = _Seen(doc, result.etag, doc.effective(sent, None))
+        self._learn(workspace_id, _Listed(result.etag, doc, sent, None))
 
     async def state(self, workspace_id: str) -> dict[str, Any] | None:
         """Live holders (without tokens) and the generation, or None when free."""
         doc, _ = await self._read(workspace_id)
         return doc.public(self.clock.now()) if doc else None
 
-    async def states(self) -> dict[str, dict[str, Any] | None]:
+    async def states(self, max_age: float | None = None) -> dict[str, dict[str, Any] | None]:
         """Every Workspace's lock state. One LIST when no holders changed since the last
         call, whatever the number of leases: renewals leave the ETags alone and their
         expiry is in the LIST's ``LastModified``. Changed locks are read by GET (or from
-        the listing index when many changed, as on a cold start)."""
+        the listing index when many changed, as on a cold start).
+
+        Within ``max_age`` (default: ``listing_max_age``) of the last LIST, no request,
+        unless a lease it showed has run out since: it may have been renewed after that
+        LIST, so the LIST is done again before showing it free."""
         started = time.monotonic()
+        limit = self.listing_max_age if max_age is None else max_age
+        if self._listed is not None and started - self._listed[0] < limit:
+            if not self._ran_out_since(self._listed[1]):
+                return self._states()
         prefix = self.layout.locks_prefix
         infos, answered = await self.store.list_at(prefix)
         self.clock.observe(answered)
-        infos = [i for i in infos if Layout.workspace_id_of(i.key)]
-        listed = {i.key for i in infos}
+        # what this server read or wrote since the LIST was sent is newer than it
+        newer = {k for k, at in self._known_at.items() if at >= started}
+        infos = [i for i in infos if Layout.workspace_id_of(i.key) and i.key not in newer]
+        listed = {i.key for i in infos} | newer
         for key in list(self._list_cache):
             if key not in listed:
                 del self._list_cache[key]
         fetched = await self.index.resolve(
             infos,
-            lambda key, etag: self._list_cache.get(key, ("",))[0] == etag,
+            lambda key, etag: key in self._list_cache and self._list_cache[key].etag == etag,
             prefix=prefix,
             started=started,
         )
-        times: dict[str, tuple[datetime | None, datetime | None]] = {
-            i.key: (i.last_modified, answered) for i in infos
-        }
+        modified = {i.key: i.last_modified for i in infos}
+        for info in infos:
+            entry = self._list_cache.get(info.key)
+            if entry is not None and entry.etag == info.etag:
+                self._list_cache[info.key] = dataclasses.replace(
+                    entry, last_modified=info.last_modified, answered=answered
+                )
         for key, f in fetched.items():
             try:
-                self._list_cache[key] = (f.etag, LockDoc.from_json(f.body))
+                raw = LockDoc.from_json(f.body)
             except (TypeError, ValueError, AttributeError) as e:
                 log.warning("%s is not a lock document: %s", key, e)
                 continue
             if f.last_modified is not None:  # read after the LIST: its own times
-                times[key] = (f.last_modified, f.store_time)
+                self._list_cache[key] = _Listed(f.etag, raw, f.last_modified, f.store_time)
+            else:
+                self._list_cache[key] = _Listed(f.etag, raw, modified[key], answered)
+        self._known_at = {k: at for k, at in self._known_at.items() if at >= started}
+        if self._listed is None or started > self._listed[0]:
+            self._listed = (started, answered)
+        return self._states()
+
+    def _ran_out_since(self, since: datetime) -> bool:
+        """Whether a lease the cache shows ran out after ``since`` (store time)."""
+        now = self.clock.now()
+        for entry in self._list_cache.values():
+            for holder in entry.judged().holders:
+                if since < _parse(holder.expires_at) <= now:
+                    return True
+        return False
+
+    def _states(self) -> dict[str, dict[str, Any] | None]:
         now = self.clock.now()
         out: dict[str, dict[str, Any] | None] = {}
-        for key, (_, raw) in self._list_cache.items():
+        for key, entry in self._list_cache.items():
             wid = Layout.workspace_id_of(key)
-            if wid and key in times:
-                out[wid] = raw.effective(*times[key]).public(now)
+            if wid:
+                out[wid] = entry.judged().public(now)
         return out
 
     # -- changing ---------------------------------------------------------------------
@@ -496,6 +559,7 @@ class LeaseManager:
         self.held.pop(workspace_id, None)
         self._seen.pop(workspace_id, None)
         await self.store.delete(self.layout.lock(workspace_id))
+        self._learn(workspace_id, None)
 
     async def release_all(self) -> None:
         """On shutdown: give up every lease this server holds."""

@@ -50,13 +50,14 @@ class Server:
         return Counter(self.store.requests)
 
 
-def server(store: BlobStore, name: str, lease_seconds: int = 90) -> Server:
+def server(store: BlobStore, name: str, lease_seconds: int = 90, max_age: float = 0) -> Server:
+    """As ``app.build_services`` wires them (``max_age``: ``c.Studio.listing_max_age``)."""
     layout = Layout(STUDIO)
     index = ListingIndex(store, layout)
     return Server(
         store,
-        WorkspaceRegistry(store, layout, STUDIO, index=index),
-        LeaseManager(store, layout, name, lease_seconds, index=index),
+        WorkspaceRegistry(store, layout, STUDIO, index=index, max_age=max_age),
+        LeaseManager(store, layout, name, lease_seconds, index=index, listing_max_age=max_age / 2),
     )
 
 
@@ -70,10 +71,10 @@ def servers(moto_serial: MotoHttp, s3_uri: str) -> Iterator[Any]:
     """A factory of servers, each with its own S3Store (and request counters)."""
     made: list[S3Store] = []
 
-    def make(name: str, lease_seconds: int = 90) -> Server:
+    def make(name: str, lease_seconds: int = 90, max_age: float = 0) -> Server:
         store = S3Store(client(moto_serial.url, "s3"), s3_uri)
         made.append(store)
-        return server(store, name, lease_seconds)
+        return server(store, name, lease_seconds, max_age)
 
     yield make
     for store in made:
@@ -247,6 +248,69 @@ async def test_two_servers_creating_renaming_and_deleting_at_once_list_each_work
     before = cold.count()
     assert {ws.id: ws.name for ws in (await cold.listing())[0]} == expected
     assert delta(before, cold) == {"list_objects_v2": 2, "get_object": 1}
+
+
+# -- refreshes within c.Studio.listing_max_age ----------------------------------------------
+async def test_a_refresh_within_the_max_age_costs_nothing_and_shows_this_servers_changes(
+    servers: Any,
+) -> None:
+    """The panel's refreshes reuse the last listing for ``listing_max_age``; what this
+    server itself creates, renames, deletes, opens and closes shows at once."""
+    me = servers("me", max_age=120)
+    other = servers("other")
+    theirs = await other.registry.create("theirs", "bob")
+    await me.listing()
+    before = me.count()
+    mine = await me.registry.create("mine", "alice")
+    gone = await me.registry.create("gone", "alice")
+    writes = me.count() - before
+    workspaces, locks = await me.listing()
+    assert me.count() - before == writes  # the refresh itself: no request
+    assert {ws.name for ws in workspaces} == {"theirs", "mine", "gone"}
+
+    lease = await me.leases.acquire(mine.id, "alice", shared=False, may_share=False)
+    await me.registry.update(mine.id, lambda ws: setattr(ws, "name", "renamed"))
+    await me.registry.delete(gone)
+    before = me.count()
+    workspaces, locks = await me.listing()
+    assert me.count() == before
+    assert {ws.name for ws in workspaces} == {"theirs", "renamed"}
+    assert [h["user"] for h in locks[mine.id]["holders"]] == ["alice"]
+    assert locks.get(theirs.id) is None
+    await me.leases.release(mine.id, lease.token)
+    assert (await me.listing())[1][mine.id] is None and me.count() == before + Counter(
+        {"get_object": 1, "put_object": 1}
+    )
+
+    # another server's change shows once the max age has passed (here: forced to 0)
+    await other.registry.update(theirs.id, lambda ws: setattr(ws, "name", "theirs-2"))
+    assert "theirs-2" not in {ws.name for ws in (await me.listing())[0]}
+    assert "theirs-2" in {ws.name for ws in await me.registry.list(max_age=0)}
+
+
+async def test_a_lease_that_may_have_been_renewed_is_listed_again_before_it_is_shown_free(
+    servers: Any,
+) -> None:
+    """From memory, a lease whose time ran out since the last LIST may have been renewed
+    after it: the refresh lists the locks again (one LIST) rather than show it free; a
+    lease that really ran out then shows free."""
+    owner = servers("owner")
+    wid = (await owner.registry.create("w", "owner")).id
+    holder = servers("holder", lease_seconds=2)
+    lease = await holder.leases.acquire(wid, "alice", shared=False, may_share=False)
+    panel = servers("panel", max_age=600)
+    assert (await panel.listing())[1][wid] is not None
+    deadline = time.time() + 3.5
+    while time.time() < deadline:  # alice keeps renewing; the panel keeps showing her
+        await asyncio.sleep(0.5)
+        lease = await holder.leases.renew(wid, lease.token)
+        assert (await panel.listing())[1][wid] is not None
+    assert panel.count()["list_objects_v2"] > 2  # it had to list the locks again
+    renewed_at = time.time()
+    await asyncio.sleep(max(0.0, renewed_at + 2.05 - time.time()))
+    before = panel.count()
+    assert (await panel.listing())[1][wid] is None
+    assert delta(before, panel) == {"list_objects_v2": 1}  # the locks only
 
 
 # -- the lock's expiry from LastModified: units ------------------------------------------
