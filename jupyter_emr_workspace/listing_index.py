@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -194,7 +195,7 @@ class ListingIndex:
         effort: a failure is logged (listings stay right; the next one repairs it)."""
         fresh = self._loaded_at > float("-inf")  # first try with the copy we have
         try:
-            for _ in range(WRITE_ATTEMPTS):
+            for attempt in range(WRITE_ATTEMPTS):
                 if not fresh:
                     await self._load(time.monotonic())
                 entries = dict(self._entries)
@@ -204,6 +205,9 @@ class ListingIndex:
                     return
                 except PreconditionFailed:
                     fresh = False
+                    # many servers writing at once (a hub's users creating together):
+                    # spread the retries out
+                    await asyncio.sleep(random.uniform(0, 0.05 * 2 ** min(attempt, 5)))
             log.warning("listing index %s: too much contention; left for a repair", self.key)
         except StoreError as e:
             log.warning("could not update the listing index %s: %s", self.key, e)
