@@ -313,6 +313,22 @@ async def test_a_lease_that_may_have_been_renewed_is_listed_again_before_it_is_s
     assert delta(before, panel) == {"list_objects_v2": 1}  # the locks only
 
 
+async def test_get_workspaces_shows_another_servers_change_when_asked_fresh(
+    api: Any, studio_config: dict[str, Any]
+) -> None:
+    """As installed (``listing_max_age`` 120 s), the panel's refreshes reuse the last
+    listing; ``GET /workspaces?fresh=true`` (the refresh button) lists the store now."""
+    assert (await api("GET", "workspaces")).json["workspaces"] == []
+    studio = studio_config["id"]  # another server on the same store
+    other = WorkspaceRegistry(LocalStore(studio_config["backup_uri"]), Layout(studio), studio)
+    await other.create("made-elsewhere", "bob")
+    assert (await api("GET", "workspaces")).json["workspaces"] == []  # within the max age
+    fresh = (await api("GET", "workspaces", params={"fresh": "true"})).json["workspaces"]
+    assert [w["name"] for w in fresh] == ["made-elsewhere"]
+    bad = await api("GET", "workspaces", params={"fresh": "maybe"})
+    assert bad.code == 400 and "fresh" in bad.error["message"]
+
+
 # -- the lock's expiry from LastModified: units ------------------------------------------
 def _doc(expires: datetime) -> LockDoc:
     h = Holder("alice", "A", "tok", "2026-01-01T00:00:00.000Z", expires.isoformat())
