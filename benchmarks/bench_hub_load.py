@@ -302,11 +302,16 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
 
     servers = [await make_server(f"user{i:04d}", s3, uri, tmp, max_age) for i in range(args.users)]
 
+    stats = Stats()
+    tasks: list[asyncio.Future[Any]] = []
+
     async def setup(i: int, server: Server) -> None:
         server.scheduler.interval = autosave
         ws = await server.registry.create(f"ws-{i:04d}", server.name)
         server.workspace_id = ws.id
         server.lease = await server.leases.acquire(ws.id, server.name, shared=False, may_share=True)
+        # heartbeats from the open on, as the frontend does: a long setup loses no lease
+        tasks.append(asyncio.ensure_future(heartbeats(server, hb, stats)))
         folder = server.folders.ensure(ws.id)
         (folder / "analysis.ipynb").write_bytes(notebook(0))
         server.scheduler.start()
@@ -325,9 +330,7 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     prober = await make_server("probe", s3, uri, tmp, max_age, PROBE_STUDIO)
     prober.workspace_id = (await prober.registry.create("probe", "probe")).id
 
-    stats = Stats()
     costs = OpCosts()
-    tasks = [asyncio.ensure_future(heartbeats(s, hb, stats)) for s in servers]
     probing = asyncio.ensure_future(probe(prober, args.probe_every, stats, costs))
     results: dict[str, Any] = {"phases": {}, "latency": {}}
 
