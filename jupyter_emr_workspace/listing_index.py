@@ -33,7 +33,7 @@ INDEX_FORMAT = 1
 #: Up to this many changed objects a listing reads directly; beyond, one GET of the
 #: index first (a warm refresh that saw one lock change costs one GET, not the index).
 DIRECT_READS = 2
-WRITE_ATTEMPTS = 8
+WRITE_ATTEMPTS = 4
 
 
 async def gather_limited(
