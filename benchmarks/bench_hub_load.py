@@ -25,8 +25,8 @@ Phases, one after the other, each measured after a warm-up interval:
   (``c.Studio.listing_max_age``); counted in all: heartbeats and refreshes, per user
   per minute;
 - refresh: what one warm refresh costs on its own: a panel on a store of its own that
-  never reuses a listing (``listing_max_age`` 0), refreshing every second while the
-  heartbeats go on; requests per refresh (mean, max);
+  never reuses a listing (``listing_max_age`` 0), refreshing at the panel's cadence
+  while the heartbeats go on; requests per refresh (mean, max);
 - cold: a new server's first listing (the registry and lock states, as GET /workspaces),
   right after the setup (it also repairs the listing index with the locks opened since it
   was last written) and again at the end.
@@ -427,7 +427,7 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         per_refresh = []
         t_refresh = []
         for _ in range(args.refreshes):
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(PANEL_S / k)  # the panel's cadence: what a refresh finds
             before = collections.Counter(store.requests)
             t0 = time.perf_counter()
             workspaces, locks = await listing(registry, leases)
