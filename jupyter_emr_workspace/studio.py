@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, default
+from traitlets import Dict, Enum, Float, Int, List, Unicode, Union, default
 from traitlets.config import LoggingConfigurable
 
 from .aws import AwsSettings
 from .compute.settings import ComputeSettings
 from .errors import ConfigError
+from .executions.settings import ExecutionSettings
 
 STUDIO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -30,11 +31,11 @@ def default_backup_dir() -> str:
     return os.path.join(jupyter_data_dir(), "emr-workspace", "backups")
 
 
-class Studio(ComputeSettings, LoggingConfigurable):  # type: ignore[misc,valid-type]
+class Studio(ComputeSettings, ExecutionSettings, LoggingConfigurable):  # type: ignore[misc,valid-type]
     """Admin configuration of the Studio this server belongs to.
 
-    The compute settings are declared beside the compute code (``ComputeSettings``) and
-    are ``c.Studio`` settings like the rest.
+    The compute and executions settings are declared beside their code
+    (``ComputeSettings``, ``ExecutionSettings``) and are ``c.Studio`` settings like the rest.
     """
 
     id = Unicode(
@@ -127,39 +128,7 @@ class Studio(ComputeSettings, LoggingConfigurable):  # type: ignore[misc,valid-t
     )
 
     # -- compute: compute/settings.py (shared) and each source's module (its own)
-    # -- executions (executions/)
-    executions_runner = Bool(
-        True,
-        config=True,
-        help="Run queued notebook executions of this server's owner in this server (an "
-        "in-process runner). Executions of others, and schedules while this server is "
-        "down, need a runner of their own: `jupyter-emr-workspace runner` (a JupyterHub "
-        "service). See docs/executions.md.",
-    )
-    execution_poll_seconds = Float(
-        5.0, config=True, help="Seconds between a runner's looks at the execution queue."
-    )
-    execution_heartbeat_seconds = Float(
-        15.0, config=True, help="Seconds between a runner's heartbeats on what it runs."
-    )
-    execution_claim_timeout = Float(
-        90.0,
-        config=True,
-        help="Seconds without a heartbeat after which a runner is taken for dead and its "
-        "executions are ended FAILED (in the store's clock).",
-    )
-    execution_concurrency = Int(2, config=True, help="Executions one runner runs at once.")
-    execution_idle_poll_seconds = Float(
-        300.0,
-        config=True,
-        help="While no execution is queued and no schedule exists, this server's runner "
-        "looks this seldom (a submission through this server wakes it at once), so an idle "
-        "server costs the store no requests between looks.",
-    )
-    schedule_tick_seconds = Float(
-        20.0, config=True, help="Seconds between a runner's looks at the schedules."
-    )
-    # -- end executions
+    # -- executions: executions/settings.py
 
     @default("local_user_name")
     def _default_local_user_name(self) -> str:
@@ -235,6 +204,7 @@ class Studio(ComputeSettings, LoggingConfigurable):  # type: ignore[misc,valid-t
         from .compute.config import validate_compute
 
         validate_compute(self)
+        self.validate_executions()
 
 
 def check_assignments(assignments: Any, policies: dict[str, Any], where: str) -> None:
