@@ -50,6 +50,14 @@ RUN_JOB_FLOW: Final = "elasticmapreduce:RunJobFlow"
 LIST_VIRTUAL_CLUSTERS: Final = "emr-containers:ListVirtualClusters"
 PROVISION_PRODUCT: Final = "servicecatalog:ProvisionProduct"
 
+# -- notebook executions (executions/) -------------------------------------------------
+START_NOTEBOOK_EXECUTION: Final = "elasticmapreduce:StartNotebookExecution"
+DESCRIBE_NOTEBOOK_EXECUTION: Final = "elasticmapreduce:DescribeNotebookExecution"
+LIST_NOTEBOOK_EXECUTIONS: Final = "elasticmapreduce:ListNotebookExecutions"
+STOP_NOTEBOOK_EXECUTION: Final = "elasticmapreduce:StopNotebookExecution"
+#: Schedules (EMR Studio has none): create, change, delete, see a Workspace's schedules.
+MANAGE_SCHEDULES: Final = "emr-workspace:ManageSchedules"
+
 #: Actions shown to the UI in ``/studio``'s ``permissions``.
 STUDIO_ACTIONS: Final = (
     LIST_EDITORS,
@@ -61,6 +69,7 @@ STUDIO_ACTIONS: Final = (
     FORCE_RELEASE_LOCK,
     READ_AUDIT_LOG,
     UPDATE_STUDIO_SESSION_MAPPING,
+    LIST_NOTEBOOK_EXECUTIONS,
 )
 #: Actions evaluated per Workspace, so ABAC on its tags shows in the UI.
 WORKSPACE_ACTIONS: Final = (
@@ -73,6 +82,8 @@ WORKSPACE_ACTIONS: Final = (
     DETACH_EDITOR,
     PUT_WORKSPACE_ACCESS,
     FORCE_RELEASE_LOCK,
+    START_NOTEBOOK_EXECUTION,
+    MANAGE_SCHEDULES,
 )
 
 # -- condition keys (policy context) --------------------------------------------------

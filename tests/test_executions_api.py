@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 from conftest import Api
 
-from jupyter_emr_workspace.executions.part import KEY
-
 OWN = {
     "Version": "2012-10-17",
     "Statement": [
@@ -113,7 +111,7 @@ async def test_a_submission_is_snapshot_and_queued(api: Api, services: Any, jp_r
     changed = notebook("n = 1", "print('changed')")
     path = Path(jp_root_dir) / "workspaces" / wid / "etl" / "nb.ipynb"
     path.write_text(json.dumps(changed))
-    snapshot = json.loads(await services.extra[KEY].records.snapshot(ex["id"]))
+    snapshot = json.loads(await services.executions.records.snapshot(ex["id"]))
     assert "".join(snapshot["cells"][1]["source"]) == "print(n)"
     assert (await api("GET", f"executions/{ex['id']}")).json["status"] == "START_PENDING"
 
@@ -124,7 +122,7 @@ async def test_a_closed_workspace_runs_from_its_backup(api: Api, services: Any) 
     body = {"workspace_id": wid, "relative_path": "b.ipynb", "cluster": LOCAL}
     r = await api("POST", "executions", body, user="bob")  # bob holds no lease: none needed
     assert r.code == 201, r
-    snapshot = json.loads(await services.extra[KEY].records.snapshot(r.json["id"]))
+    snapshot = json.loads(await services.executions.records.snapshot(r.json["id"]))
     assert "".join(snapshot["cells"][0]["source"]) == "1 + 1"
 
 
@@ -229,6 +227,13 @@ async def test_a_reader_cannot_submit(api: Api) -> None:
     r = await api("POST", "executions", body, user="blind")
     assert r.code == 403 and "DescribeEditor" in r.error["message"]
     assert (await api("GET", "executions", user="reader")).code == 200
+    # the panel learns it from the Workspace's and the Studio's permissions (no Run there)
+    start, manage = "elasticmapreduce:StartNotebookExecution", "emr-workspace:ManageSchedules"
+    for user, may in (("reader", False), ("alice", True)):
+        permissions = (await api("GET", f"workspaces/{wid}", user=user)).json["permissions"]
+        assert (permissions[start], permissions[manage]) == (may, may), user
+        studio = (await api("GET", "studio", user=user)).json["permissions"]
+        assert studio["elasticmapreduce:ListNotebookExecutions"] is True, user
 
 
 async def test_an_unassigned_user_gets_403_on_every_executions_route(api: Api) -> None:

@@ -23,7 +23,6 @@ from conftest import Api
 from test_executions_api import notebook, workspace_with
 
 from jupyter_emr_workspace.executions.cron import Cron, CronError
-from jupyter_emr_workspace.executions.part import KEY
 from jupyter_emr_workspace.executions.schedules import Scheduler, iso
 
 LOCAL = {"type": "local", "id": "local"}
@@ -80,7 +79,7 @@ async def test_each_slot_fires_once_and_missed_slots_fire_once_said_so(
     assert r.code == 201, r
     sch = r.json
     assert sch["id"].startswith("sch-") and sch["next_fire_at"]
-    schedules = services.extra[KEY].schedules
+    schedules = services.executions.schedules
     start = datetime.fromisoformat(sch["last_slot"].replace("Z", "+00:00"))
     start = start.replace(minute=start.minute - start.minute % 5, second=0)  # a slot
     clock = {"now": start + timedelta(minutes=4)}
@@ -163,7 +162,7 @@ async def test_the_hub_runner_fires_a_missed_schedule_once_while_the_users_serve
         "cluster": {"type": "local", "id": "no-such-cluster"},  # fails fast, no JVM
     }
     sid = (await api("POST", "schedules", body)).json["id"]
-    schedules = services.extra[KEY].schedules.schedules
+    schedules = services.executions.schedules.schedules
 
     def an_hour_ago(sch: Any) -> None:  # as if no runner had been up for an hour
         sch.last_slot = iso(datetime.now(UTC) - timedelta(hours=1))

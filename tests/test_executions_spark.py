@@ -81,7 +81,7 @@ async def wait_for(api: Api, eid: str, statuses: set[str], limit: float = 150) -
 async def test_notebooks_run_headless_on_the_workspace_cluster(
     api: Api, services: Any, engine: EngineProcess, jp_root_dir: Path
 ) -> None:
-    services.extra["compute"].local.use(engine)
+    services.compute.local.use(engine)
     count = notebook("n = 1", "spark.range(n).count()")
     count["cells"][0] = parameters_cell("n = 1")
     files = {

@@ -25,12 +25,17 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..studio import Studio
+
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 FINAL = {"FINISHED", "FAILED", "STOPPED"}
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: SubParsers) -> None:
     p = subparsers.add_parser(
         "run",
         help="run a Workspace notebook headless with parameters (StartNotebookExecution)",
@@ -96,7 +101,10 @@ class Api:
     def __init__(self, url: str, token: str) -> None:
         self.base, self.token = urllib.parse.urljoin(url, "emr-workspace/api/"), token
 
-    def __call__(self, method: str, path: str, body: Any = None) -> Any:
+    def __call__(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON object the API answers (every route ``run`` uses answers one)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
@@ -104,7 +112,8 @@ class Api:
             request.add_header("Authorization", f"token {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return json.loads(response.read() or b"null")
+                answer: dict[str, Any] = json.loads(response.read() or b"{}")
+                return answer
         except urllib.error.HTTPError as e:
             try:
                 error = json.loads(e.read())["error"]
@@ -171,7 +180,7 @@ def runner_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(studio: Any, runner_id: str) -> None:
+async def serve(studio: Studio, runner_id: str) -> None:
     """Run until SIGTERM/SIGINT: the runner (everyone's executions) and the scheduler."""
     from ..app import build_services
     from ..compute.service import ComputeService
@@ -190,8 +199,8 @@ async def serve(studio: Any, runner_id: str) -> None:
         services.folders,
         services.workspaces,
     )
-    services.extra["compute"] = compute
-    service = part.build(services)
+    services.compute = compute
+    services.executions = service = part.build(services)
     runner = part.make_runner(services, service, runner_id, shared=True)
     service.runner = runner
     done = asyncio.Event()

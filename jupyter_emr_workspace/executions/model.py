@@ -21,14 +21,6 @@ from typing import Any
 
 from ..errors import BadRequest
 
-#: IAM action names (EMR's own); the lead moves them into ``actions.py`` at merge.
-START_NOTEBOOK_EXECUTION = "elasticmapreduce:StartNotebookExecution"
-DESCRIBE_NOTEBOOK_EXECUTION = "elasticmapreduce:DescribeNotebookExecution"
-LIST_NOTEBOOK_EXECUTIONS = "elasticmapreduce:ListNotebookExecutions"
-STOP_NOTEBOOK_EXECUTION = "elasticmapreduce:StopNotebookExecution"
-#: reading a Workspace's notebook (the snapshot) needs what reading its files needs
-DESCRIBE_EDITOR = "elasticmapreduce:DescribeEditor"
-
 START_PENDING = "START_PENDING"
 STARTING = "STARTING"
 RUNNING = "RUNNING"

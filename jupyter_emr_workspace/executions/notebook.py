@@ -27,9 +27,11 @@ import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
+from jupyter_core.utils import ensure_async
+from nbformat import NotebookNode
 
 from ..compute.model import LivyEndpoint
 from ..kernels import register_workspace_conf, unregister_workspace_conf
@@ -49,10 +51,15 @@ from .model import (
 )
 from .runner import Claim, Outcome
 
+if TYPE_CHECKING:
+    from nbclient import NotebookClient
+
 log = logging.getLogger(__name__)
 
+#: A Workspace's Livy session settings (``attachment.session``: JSON, as sent to Livy).
+SessionSettings = dict[str, Any]
 #: ``await resolve(execution)`` → (Livy endpoint, Livy session settings) for its cluster.
-Resolver = Callable[[Execution], Awaitable[tuple[LivyEndpoint, dict[str, Any]]]]
+Resolver = Callable[[Execution], Awaitable[tuple[LivyEndpoint, SessionSettings]]]
 #: Seconds a stopped execution's kernel has to cancel its statement before it is killed.
 STOP_GRACE_SECONDS = 20.0
 DEFAULT_KERNEL = "emr-pysparkkernel"
@@ -85,7 +92,7 @@ KERNEL_ENV_KEYS = (
 )  # fmt: skip
 
 
-def local_code_cells(nb: Any) -> list[int]:
+def local_code_cells(nb: NotebookNode) -> list[int]:
     """Cells that sparkmagic would run in the kernel process (``%%local``, ``%%bash``, any
     IPython magic), not on the cluster."""
     found = []
@@ -104,7 +111,9 @@ def session_name(execution_id: str) -> str:
     return f"emr-execution-{execution_id}"
 
 
-def inject_parameters(nb: Any, parameters: dict[str, Any], kernel_name: str) -> Any:
+def inject_parameters(
+    nb: NotebookNode, parameters: dict[str, Any], kernel_name: str
+) -> NotebookNode:
     """papermill's injection: after the cell tagged ``parameters`` (or first), a cell
     tagged ``injected-parameters`` assigns each value."""
     if not parameters:
@@ -119,7 +128,7 @@ def inject_parameters(nb: Any, parameters: dict[str, Any], kernel_name: str) -> 
     return parameterize_notebook(nb, parameters, kernel_name=kernel_name, language=language)
 
 
-def failed_cell(nb: Any, index: int | None, ename: str, evalue: str) -> dict[str, Any]:
+def failed_cell(nb: NotebookNode, index: int | None, ename: str, evalue: str) -> dict[str, Any]:
     """What the record says about the cell that failed."""
     source = ""
     if index is not None and 0 <= index < len(nb.cells):
@@ -191,7 +200,7 @@ class NotebookExecutor:
         self,
         ex: Execution,
         endpoint: LivyEndpoint,
-        session: dict[str, Any],
+        session: SessionSettings,
         cwd: Path,
         conf_dir: Path,
     ) -> None:
@@ -214,7 +223,7 @@ class NotebookExecutor:
         register_workspace_conf(cwd, conf_dir)
 
     async def _execute(
-        self, ex: Execution, claim: Claim, nb: Any, kernel: str, cwd: Path
+        self, ex: Execution, claim: Claim, nb: NotebookNode, kernel: str, cwd: Path
     ) -> Outcome:
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -224,7 +233,7 @@ class NotebookExecutor:
         async def started(**_: Any) -> None:
             await claim.set(RUNNING, f"kernel {kernel} started")
 
-        def cell_start(cell: Any, cell_index: int, **_: Any) -> None:
+        def cell_start(cell: NotebookNode, cell_index: int, **_: Any) -> None:
             current["index"] = cell_index
 
         client = NotebookClient(
@@ -279,18 +288,19 @@ class NotebookExecutor:
             )
         return Outcome(STOPPED) if stopped and not _all_ran(nb) else Outcome(FINISHED)
 
-    async def _interrupt(self, client: Any, run: asyncio.Task[Any]) -> None:
+    async def _interrupt(self, client: NotebookClient, run: asyncio.Task[NotebookNode]) -> None:
         """sparkmagic turns an interrupt into a cancel of the running Spark statement."""
         with contextlib.suppress(Exception):
             if client.km is not None and client.kc is not None:
-                await client.km.interrupt_kernel()
+                # an AsyncKernelManager here (nbclient types it as the sync one)
+                await ensure_async(client.km.interrupt_kernel())
         done, _ = await asyncio.wait({run}, timeout=STOP_GRACE_SECONDS)
         if not done:
             run.cancel()
             with contextlib.suppress(BaseException):
                 await run
 
-    async def _write_output(self, ex: Execution, nb: Any) -> dict[str, str]:
+    async def _write_output(self, ex: Execution, nb: NotebookNode) -> dict[str, str]:
         """The executed notebook (and HTML), beside the Workspace's backups."""
         metadata = {"writer": f"execution-{ex.id}"}
         out: dict[str, str] = {}
@@ -306,11 +316,11 @@ class NotebookExecutor:
         return out
 
 
-def _all_ran(nb: Any) -> bool:
+def _all_ran(nb: NotebookNode) -> bool:
     return all(c.get("execution_count") for c in nb.cells if c.get("cell_type") == "code")
 
 
-def to_html(nb: Any) -> str:
+def to_html(nb: NotebookNode) -> str:
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_notebook_node(nb)

@@ -21,18 +21,17 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import actions
 from ..errors import BadRequest, NotFound
 from ..layout import Layout
 from ..store import BlobStore, ObjectNotFound, PreconditionFailed
 from ..studio import Identity
-from ..workspace_registry import validate_tags
+from ..workspace_registry import Workspace, validate_tags
 from .cron import Cron, CronError
 from .model import (
-    DESCRIBE_EDITOR,
     OUTPUT_FORMATS,
-    START_NOTEBOOK_EXECUTION,
     parse_time,
     validate_cluster,
     validate_name,
@@ -40,8 +39,10 @@ from .model import (
     validate_relative_path,
 )
 
-#: IAM action for schedules (this project's own; the lead moves it into ``actions.py``).
-MANAGE_SCHEDULES = "emr-workspace:ManageSchedules"
+if TYPE_CHECKING:
+    from ..services import Services
+    from .service import ExecutionService
+
 SCHEDULE_ID_RE = re.compile(r"^sch-[0-9a-z]{20}$")
 log = logging.getLogger(__name__)
 
@@ -266,16 +267,17 @@ class ScheduleService:
     }
     MUTABLE = FIELDS - {"workspace_id"}
 
-    def __init__(self, services: Any, executions: Any, schedules: ScheduleStore) -> None:
+    def __init__(
+        self, services: Services, executions: ExecutionService, schedules: ScheduleStore
+    ) -> None:
         self.services, self.executions, self.schedules = services, executions, schedules
-        self.registry, self.guard, self.arns = services.registry, services.guard, services.arns
+        self.registry, self.guard = services.registry, services.guard
         #: the time of creations and re-enablings (tests compress it, as the Scheduler's)
         self.clock: Callable[[], datetime] = now
 
-    async def _require(self, identity: Identity, workspace_id: str) -> Any:
+    async def _require(self, identity: Identity, workspace_id: str) -> Workspace:
         ws = await self.registry.get(workspace_id)
-        arn = self.arns.workspace(ws.id)
-        await self.guard.require(identity, MANAGE_SCHEDULES, arn, resource_tags=ws.tags)
+        await self.guard.on_workspace(identity, actions.MANAGE_SCHEDULES, ws)
         return ws
 
     @staticmethod
@@ -329,16 +331,14 @@ class ScheduleService:
         if not body.get("name"):
             sch.name = sch.relative_path.rsplit("/", 1)[-1]
         ws = await self.registry.get(sch.workspace_id)
-        arn = self.arns.workspace(ws.id)
         # a schedule reads the notebook and starts executions as its owner: those rights
         # are needed now (and at every firing)
-        await self.guard.require(identity, DESCRIBE_EDITOR, arn, resource_tags=ws.tags)
-        await self.guard.require(identity, START_NOTEBOOK_EXECUTION, arn, resource_tags=ws.tags)
-        async with self.guard.action(
+        await self.guard.on_workspace(identity, actions.DESCRIBE_EDITOR, ws)
+        await self.guard.on_workspace(identity, actions.START_NOTEBOOK_EXECUTION, ws)
+        async with self.guard.on_workspace(
             identity,
-            MANAGE_SCHEDULES,
-            arn,
-            resource_tags=ws.tags,
+            actions.MANAGE_SCHEDULES,
+            ws,
             details={"operation": "create", "workspace_id": ws.id, "cron": sch.cron},
         ) as facts:
             await self.executions.read_notebook(ws, sch.relative_path)  # it exists now
@@ -349,7 +349,7 @@ class ScheduleService:
         return sch.view(at)
 
     async def list(self, identity: Identity, workspace_id: str | None) -> dict[str, Any]:
-        await self.services.access.require_member(identity)
+        await self.guard.require_member(identity)
         out = []
         for schedule_id in await self.schedules.ids():
             try:
@@ -359,10 +359,10 @@ class ScheduleService:
                 ws = await self.registry.get(sch.workspace_id)
             except NotFound:
                 continue
-            decision = await self.services.access.decide(
-                identity, MANAGE_SCHEDULES, self.arns.workspace(ws.id), resource_tags=ws.tags
+            allowed = await self.guard.permissions_on_workspace(
+                identity, [actions.MANAGE_SCHEDULES], ws
             )
-            if decision.allowed:
+            if allowed[actions.MANAGE_SCHEDULES]:
                 out.append(sch.view(self.clock()))
         return {"schedules": out}
 
@@ -380,11 +380,10 @@ class ScheduleService:
         sch, _ = await self.schedules.read(schedule_id)
         ws = await self.registry.get(sch.workspace_id)
         self._apply(copy.deepcopy(sch), body)  # refuse bad input before anything is written
-        async with self.guard.action(
+        async with self.guard.on_workspace(
             identity,
-            MANAGE_SCHEDULES,
-            self.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.MANAGE_SCHEDULES,
+            ws,
             details={"operation": "update", "schedule_id": sch.id, "fields": sorted(body)},
         ):
             at = self.clock()
@@ -400,15 +399,15 @@ class ScheduleService:
 
     async def delete(self, identity: Identity, schedule_id: str) -> None:
         sch, _ = await self.schedules.read(schedule_id)
+        ws: Workspace | str
         try:
-            tags = (await self.registry.get(sch.workspace_id)).tags
+            ws = await self.registry.get(sch.workspace_id)
         except NotFound:  # its Workspace is gone: the schedule can still be deleted
-            tags = {}
-        async with self.guard.action(
+            ws = sch.workspace_id  # judged by its ARN alone
+        async with self.guard.on_workspace(
             identity,
-            MANAGE_SCHEDULES,
-            self.arns.workspace(sch.workspace_id),
-            resource_tags=tags,
+            actions.MANAGE_SCHEDULES,
+            ws,
             details={"operation": "delete", "schedule_id": sch.id},
         ):
             await self.schedules.delete(sch.id)

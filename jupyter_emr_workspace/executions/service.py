@@ -11,26 +11,23 @@ import asyncio
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
+from .. import actions
 from ..errors import BadRequest, Conflict, NotFound
+from ..permission_checks import Check
 from ..store import ObjectNotFound
 from ..studio import Identity
 from ..workspace_registry import Workspace, validate_tags
 from .model import (
     CREATOR_TAG,
-    DESCRIBE_EDITOR,
-    DESCRIBE_NOTEBOOK_EXECUTION,
     FAILED,
     FINAL,
-    LIST_NOTEBOOK_EXECUTIONS,
     OUTPUT_FORMATS,
-    START_NOTEBOOK_EXECUTION,
     START_PENDING,
     STATUSES,
-    STOP_NOTEBOOK_EXECUTION,
     STOP_PENDING,
     STOPPED,
     STOPPING,
@@ -47,6 +44,12 @@ from .model import (
 )
 from .notebook import kernel_for
 from .records import ExecutionStore, Unchanged
+from .schedules import ScheduleService, ScheduleStore
+
+if TYPE_CHECKING:
+    from ..services import Services
+    from .runner import Runner
+    from .schedules import Scheduler
 
 #: Largest notebook an execution snapshots.
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
@@ -72,21 +75,37 @@ def _fields(body: dict[str, Any], allowed: set[str], required: set[str]) -> None
 
 
 class ExecutionService:
-    def __init__(self, services: Any, records: ExecutionStore) -> None:
+    def __init__(
+        self, services: Services, records: ExecutionStore, schedules: ScheduleStore
+    ) -> None:
         self.services, self.records = services, records
         self.studio, self.registry, self.guard = services.studio, services.registry, services.guard
-        self.access, self.audit, self.arns = services.access, services.audit, services.arns
-        #: this server's runner, when it runs one (a submission wakes it; a stop reaches it
-        #: without waiting for its next poll)
-        self.runner: Any = None
-        self.scheduler: Any = None
-        self.schedules: Any = None  # schedules.ScheduleService (part.build sets it)
+        self.audit, self.arns = services.audit, services.arns
+        self.schedules = ScheduleService(services, self, schedules)
+        #: this server's runner and scheduler, when it runs them (a submission wakes the
+        #: runner; a stop reaches it without waiting for its next poll)
+        self.runner: Runner | None = None
+        self.scheduler: Scheduler | None = None
 
-    def arn(self, execution_id: str) -> str:
-        return (
-            f"arn:aws:elasticmapreduce:{self.arns.region}:{self.arns.account}:"
-            f"notebook-execution/{execution_id}"
-        )
+    def on_execution(
+        self,
+        identity: Identity,
+        action: str,
+        ex: Execution,
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> Check:
+        """``action`` on an execution: its ARN (``notebook-execution/ex-…``) and its tags,
+        paired here once (as ``Guard.on_workspace`` pairs a Workspace's)."""
+        arn = self.arns.notebook_execution(ex.id)
+        return Check(self.guard, identity, action, arn, resource_tags=ex.tags, details=details)
+
+    async def may(self, identity: Identity, action: str, ex: Execution) -> bool:
+        """Whether ``identity`` may do ``action`` on ``ex`` (to filter a listing; not
+        recorded)."""
+        arn = self.arns.notebook_execution(ex.id)
+        decision = await self.services.access.decide(identity, action, arn, resource_tags=ex.tags)
+        return decision.allowed
 
     def view(self, ex: Execution) -> dict[str, Any]:
         return ex.view(self.studio.resolved_backup_uri)
@@ -116,14 +135,11 @@ class ExecutionService:
         name = validate_name(body.get("name"), rel.rsplit("/", 1)[-1])
         ws = await self.registry.get(body["workspace_id"])
         # the snapshot reads the Workspace's notebook: as reading its files does
-        await self.guard.require(
-            identity, DESCRIBE_EDITOR, self.arns.workspace(ws.id), resource_tags=ws.tags
-        )
-        async with self.guard.action(
+        await self.guard.on_workspace(identity, actions.DESCRIBE_EDITOR, ws)
+        async with self.guard.on_workspace(
             identity,
-            START_NOTEBOOK_EXECUTION,
-            self.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.START_NOTEBOOK_EXECUTION,
+            ws,
             request_tags={**tags, CREATOR_TAG: identity.name},
             details={"workspace_id": ws.id, "relative_path": rel[:256], "schedule_id": schedule_id},
         ) as facts:
@@ -175,7 +191,7 @@ class ExecutionService:
         return {"type": att["type"], "id": att["cluster_id"], "endpoint_id": att.get("endpoint_id")}
 
     def _check_cluster_type(self, cluster: dict[str, Any]) -> None:
-        compute = self.services.extra.get("compute")
+        compute = self.services.compute
         if compute is not None and cluster["type"] not in compute.sources:
             raise BadRequest(
                 f"cluster.type must be one of {sorted(compute.sources)}, not {cluster['type']!r}"
@@ -203,14 +219,12 @@ class ExecutionService:
     # -- read -------------------------------------------------------------------------------
     async def get(self, identity: Identity, execution_id: str) -> dict[str, Any]:
         ex = await self.records.get(execution_id)
-        await self.guard.require(
-            identity, DESCRIBE_NOTEBOOK_EXECUTION, self.arn(ex.id), resource_tags=ex.tags
-        )
+        await self.on_execution(identity, actions.DESCRIBE_NOTEBOOK_EXECUTION, ex)
         return self.view(ex)
 
     async def list(self, identity: Identity, query: dict[str, str]) -> dict[str, Any]:
         """Newest first; ``next_token`` continues after the last one returned."""
-        await self.guard.require(identity, LIST_NOTEBOOK_EXECUTIONS, self.arns.studio())
+        await self.guard.on_studio(identity, actions.LIST_NOTEBOOK_EXECUTIONS)
         allowed = {"workspace_id", "status", "from", "to", "limit", "next_token", "schedule_id"}
         _fields(query, allowed, set())
         statuses = set(query["status"].split(",")) if query.get("status") else set()
@@ -242,10 +256,7 @@ class ExecutionService:
             for i, ex in zip(chunk, await asyncio.gather(*(read(i) for i in chunk)), strict=True):
                 if ex is None or not self._matches(ex, query, statuses):
                     continue
-                decision = await self.access.decide(
-                    identity, DESCRIBE_NOTEBOOK_EXECUTION, self.arn(ex.id), resource_tags=ex.tags
-                )
-                if decision.allowed:
+                if await self.may(identity, actions.DESCRIBE_NOTEBOOK_EXECUTION, ex):
                     out.append(self.view(ex))
                 if len(out) == limit:
                     more = i != ids[-1]
@@ -263,11 +274,10 @@ class ExecutionService:
     # -- stop -------------------------------------------------------------------------------
     async def stop(self, identity: Identity, execution_id: str) -> dict[str, Any]:
         ex = await self.records.get(execution_id)
-        async with self.guard.action(
+        async with self.on_execution(
             identity,
-            STOP_NOTEBOOK_EXECUTION,
-            self.arn(ex.id),
-            resource_tags=ex.tags,
+            actions.STOP_NOTEBOOK_EXECUTION,
+            ex,
             details={"execution_id": ex.id, "workspace_id": ex.workspace_id},
         ) as facts:
 
@@ -302,8 +312,8 @@ class ExecutionService:
         outcome = "success" if ex.status != FAILED else "failure"
         self.audit.record(
             Identity(ex.created_by),
-            START_NOTEBOOK_EXECUTION,
-            self.arn(ex.id),
+            actions.START_NOTEBOOK_EXECUTION,
+            self.arns.notebook_execution(ex.id),
             outcome,
             error_code="ExecutionFailed" if ex.status == FAILED else None,
             details={
