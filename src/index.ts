@@ -4,7 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
-import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { DirListing, IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import {
@@ -38,6 +38,15 @@ import { RefusedSaveWatcher } from './saves';
 // The commands are registered at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { addCommands, PALETTE_COMMANDS } from './commands';
+// Small: labels Workspace folders from activation on.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import {
+  IItemRenderer,
+  labelFolders,
+  labelListing,
+  TabCaptions,
+  WorkspaceNames
+} from './names';
 import { PLUGIN_ID } from './tokens';
 import { FRONTEND_VERSION } from './version';
 
@@ -174,6 +183,41 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const saves = new RefusedSaveWatcher({ keeper, model, client, trans });
     app.docRegistry.addWidgetExtension('Notebook', saves);
     app.docRegistry.addWidgetExtension('Editor', saves);
+
+    // Names, not ids: Workspace folders are shown by the Workspace's name.
+    const names = new WorkspaceNames({
+      list: () => model.workspaces,
+      changed: model.changed,
+      trans
+    });
+    // The default renderer draws the file browser and the file dialogs.
+    const listing = (browser as unknown as { listing?: DirListing } | null)
+      ?.listing;
+    const renderers = new Set<IItemRenderer>([DirListing.defaultRenderer]);
+    if (listing?.renderer) {
+      renderers.add(listing.renderer);
+    }
+    for (const renderer of renderers) {
+      labelListing(renderer, names);
+    }
+    names.changed.connect(() => listing?.update());
+    labelFolders(document.body, names);
+    const captions = new TabCaptions(names);
+    const captioned = new Set<string>();
+    const addCaptions = () => {
+      for (const factory of app.docRegistry.widgetFactories()) {
+        if (!captioned.has(factory.name)) {
+          captioned.add(factory.name);
+          app.docRegistry.addWidgetExtension(factory.name, captions);
+        }
+      }
+    };
+    addCaptions();
+    app.docRegistry.changed.connect((_, change) => {
+      if (change.type === 'widgetFactory' && change.change === 'added') {
+        addCaptions();
+      }
+    });
 
     // The status bar item.
     if (statusBar) {
