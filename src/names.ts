@@ -238,7 +238,29 @@ export function labelFolders(
       }
     }
   };
-  const observer = new MutationObserver(relabel);
+  // Only mutations in or adding breadcrumbs or a launcher: the page mutates
+  // all the time (typing in a notebook), and most of it is none of ours.
+  const ours = (records: MutationRecord[]) =>
+    records.some(record => {
+      const target =
+        record.target.nodeType === Node.ELEMENT_NODE
+          ? (record.target as Element)
+          : record.target.parentElement;
+      if (target?.closest(SCOPES)) {
+        return true;
+      }
+      return [...record.addedNodes].some(
+        node =>
+          node.nodeType === Node.ELEMENT_NODE &&
+          ((node as Element).matches(SCOPES) ||
+            !!(node as Element).querySelector(SCOPES))
+      );
+    });
+  const observer = new MutationObserver(records => {
+    if (ours(records)) {
+      relabel();
+    }
+  });
   observer.observe(root, {
     childList: true,
     subtree: true,
@@ -251,6 +273,9 @@ export function labelFolders(
     names.changed.disconnect(relabel);
   });
 }
+
+/** Where breadcrumbs and launcher headings are. */
+const SCOPES = '.jp-BreadCrumbs, .jp-Launcher, .jp-Launcher-body';
 
 /** Set an element's only text node (what React or the breadcrumbs own). */
 function setText(element: HTMLElement, value: string): void {

@@ -181,8 +181,11 @@ describe('labelFolders', () => {
   it("names the Workspace in the launcher's folder heading, and follows the launcher", async () => {
     const { value, set } = names(workspace('e-1', 'sales-analysis'));
     const done = labelFolders(root, value);
+    // As the launcher draws it.
     root.innerHTML =
-      '<div class="jp-Launcher-cwd"><h3>workspaces/e-1/data</h3></div>';
+      '<div class="jp-Launcher-body"><div class="jp-Launcher-content">' +
+      '<div class="jp-Launcher-cwd"><h3>workspaces/e-1/data</h3></div>' +
+      '</div></div>';
     const heading = root.querySelector('h3')!;
     await observed();
     expect(heading.textContent).toBe('sales-analysis/data');
