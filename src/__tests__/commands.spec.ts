@@ -509,3 +509,63 @@ describe('attach, detach and back up', () => {
     ]);
   });
 });
+
+describe('share and detach', () => {
+  it('share names who it was shared with and who was skipped', async () => {
+    const client = mockClient({
+      openWorkspace: jest.fn(async () => ({
+        workspace: workspace({
+          collaboration: { enabled: true, collaborators: ['user:bob'] }
+        }),
+        lease: {
+          token: 'tok',
+          generation: 1,
+          expires_at: '2099-01-01T00:00:00Z'
+        },
+        path: 'workspaces/e-1'
+      })),
+      shareWorkspace: jest.fn(async () => ({
+        shared_with: ['bob'],
+        skipped: [{ principal: 'group:ops', reason: 'no such group' }]
+      }))
+    });
+    const { commands } = await setUp(client);
+    expect(commands.isEnabled(CommandIDs.share)).toBe(false);
+    await commands.execute(CommandIDs.open, { id: 'e-1' });
+    expect(commands.isEnabled(CommandIDs.share)).toBe(true);
+    await commands.execute(CommandIDs.share);
+    expect(client.shareWorkspace).toHaveBeenCalledWith('e-1');
+    expect(toasts()).toEqual(
+      expect.arrayContaining([
+        'Shared "sales-analysis" with bob.',
+        'Could not share "sales-analysis" with: group:ops (no such group)'
+      ])
+    );
+  });
+
+  it('detach updates the Workspace open in this tab', async () => {
+    const attached = workspace({
+      attachment: { type: 'local', cluster_id: 'local' } as any
+    });
+    const client = mockClient({
+      openWorkspace: jest.fn(async () => ({
+        workspace: attached,
+        lease: {
+          token: 'tok',
+          generation: 1,
+          expires_at: '2099-01-01T00:00:00Z'
+        },
+        path: 'workspaces/e-1'
+      })),
+      detach: jest.fn(async () => workspace())
+    });
+    const { commands, keeper, model } = await setUp(client);
+    await commands.execute(CommandIDs.open, { id: 'e-1' });
+    expect(commands.isEnabled(CommandIDs.detach)).toBe(true);
+    await commands.execute(CommandIDs.detach);
+    expect(client.detach).toHaveBeenCalledWith('e-1');
+    expect(keeper.state.workspace?.attachment).toBeNull();
+    expect(model.workspace('e-1')?.attachment).toBeNull();
+    expect(commands.isEnabled(CommandIDs.detach)).toBe(false);
+  });
+});
