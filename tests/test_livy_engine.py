@@ -33,6 +33,7 @@ from jupyter_emr_workspace.livy.launch import (
     FAST_JVM_FLAGS,
     normalize_kind,
     spark_conf_for,
+    sparkr_unavailable,
     worker_env,
 )
 from jupyter_emr_workspace.livy.output import bound_output, output_size
@@ -205,9 +206,16 @@ def test_livy_request_fields_become_spark_settings() -> None:
 def test_kinds_and_environment() -> None:
     assert normalize_kind("PySpark", "Session") == "pyspark"
     assert normalize_kind("sql", "Statement") == "sql"
+    assert normalize_kind("scala", "Session") == normalize_kind("spark", "Session") == "spark"
     with pytest.raises(LivyError) as info:
-        normalize_kind("scala", "Session")
+        normalize_kind("sparkr", "Session")
     assert info.value.status == 400
+    assert sparkr_unavailable("Session", "sparkr", rscript="").startswith(
+        "Session kind 'sparkr' needs R, which is not installed"
+    )
+    assert "R is installed at /usr/bin/Rscript" in sparkr_unavailable(
+        "Session", "sparkr", rscript="/usr/bin/Rscript"
+    )
     env = worker_env("/py", {"PYSPARK_GATEWAY_PORT": "1", "PATH": "/bin"})
     assert env == {
         "PATH": "/bin",

@@ -466,3 +466,23 @@ def test_bars_left_open_are_retired_however_the_statement_ends() -> None:
     with pytest.raises(KeyboardInterrupt):
         feedback.retiring(poll_then_interrupt)(None, None, 1)
     assert len(closed) == 1 and not feedback.OPEN
+
+
+def test_a_livy_error_payload_reads_as_one_sentence() -> None:
+    from jupyter_emr_workspace.kernels.livy_errors import readable
+
+    body = {"msg": "No R here.", "error": {"code": "UnsupportedKind", "message": "No R here."}}
+    fatal = (
+        "The code failed because of a fatal error:\n\tInvalid status code '400' from "
+        f"http://127.0.0.1:1/sessions with error payload: {json.dumps(body)}.\n\n"
+        "Some things to try:\na) Check the cluster"
+    )
+    assert readable(fatal) == (
+        "The code failed because of a fatal error:\n\tInvalid status code '400' from "
+        "http://127.0.0.1:1/sessions: No R here.\n"
+    )
+    busy = fatal.replace("UnsupportedKind", "TooManySessions")
+    assert readable(busy).endswith(": No R here.\n\nSome things to try:\na) Check the cluster")
+    assert readable("NameError: x") == "NameError: x"
+    broken = "Invalid status code '404' from u with error payload: {not json}."
+    assert readable(broken) == broken  # still matched by the cluster hints

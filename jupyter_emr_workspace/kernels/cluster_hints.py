@@ -135,6 +135,7 @@ def _install_local_info() -> None:
 def install(kernel: Any) -> None:
     """Route the sparkmagic magics' error output of ``kernel`` through `with_hint`."""
     from . import feedback
+    from .livy_errors import readable
 
     feedback.install()
     _install_local_info()
@@ -151,7 +152,7 @@ def install(kernel: Any) -> None:
         original = display.send_error
 
         def send_error(error: str, _original: Any = original) -> None:
-            _original(with_hint(str(error), cluster_info()))
+            _original(with_hint(readable(str(error)), cluster_info()))
 
         display.send_error = send_error
 

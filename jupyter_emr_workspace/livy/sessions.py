@@ -23,6 +23,7 @@ from typing import Any
 from .errors import LivyError
 from .launch import module_command
 from .output import DEFAULT_MAX_OUTPUT_CHARS, bound_output
+from .scala import CLASS_DIR_SETTING
 
 FINAL_SESSION_STATES = frozenset({"dead", "error", "killed", "success"})
 FINAL_STATEMENT_STATES = frozenset({"available", "error", "cancelled"})
@@ -181,6 +182,14 @@ class Session:
             self.spark_conf["spark.sql.warehouse.dir"] = os.path.join(
                 self._scratch, "spark-warehouse"
             )
+        if self.kind == "spark" and CLASS_DIR_SETTING not in self.spark_conf:
+            # where the Scala REPL writes the classes of each cell, served to executors
+            if self._scratch is None:
+                self._scratch = await asyncio.to_thread(
+                    tempfile.mkdtemp, prefix=f"livy-session-{self.id}-"
+                )
+            self.spark_conf[CLASS_DIR_SETTING] = os.path.join(self._scratch, "repl-classes")
+            await asyncio.to_thread(os.makedirs, self.spark_conf[CLASS_DIR_SETTING], 0o700)
         parent_sock, child_sock = socket.socketpair()
         try:
             self._proc = await asyncio.create_subprocess_exec(
@@ -218,7 +227,12 @@ class Session:
         ]
         try:
             await self._send(
-                {"op": "init", "conf": self.spark_conf, "max_output_chars": self.max_output_chars}
+                {
+                    "op": "init",
+                    "conf": self.spark_conf,
+                    "kind": self.kind,
+                    "max_output_chars": self.max_output_chars,
+                }
             )
         except ConnectionError:
             pass  # it died at once; _pump_events reports how

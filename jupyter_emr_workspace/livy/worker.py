@@ -5,7 +5,7 @@ engine over the inherited socket N (JSON lines), never over stdout/stderr: those
 own log and anything written past `sys.stdout`, and the engine keeps them as the session log.
 A crash here (even `os._exit`) costs only this session; the engine sees the socket close.
 
-Messages in: `init {conf}`, `exec {id, code, kind}`, `cancel {id}`, `shutdown`.
+Messages in: `init {conf, kind}`, `exec {id, code, kind}`, `cancel {id}`, `shutdown`.
 Messages out: `ready {app_id, spark_ui_url}`, `failed {message}`, `started {id}`,
 `progress {id, progress}`, `result {id, state, output}`.
 """
@@ -35,6 +35,7 @@ import warnings
 from typing import Any
 
 from .output import DEFAULT_MAX_OUTPUT_CHARS, bound_output
+from .scala import CLASS_DIR_SETTING, ScalaError, ScalaInterpreter
 
 SQL_MAX_ROWS = 1000  # Livy's default for the sql kind (livy.rsc.sql.num-rows)
 SHOW_ROWS = 20
@@ -178,6 +179,18 @@ class Executor:
         self._accept_interrupt = False
         self._main_ident = threading.main_thread().ident or 0
         self._real = (sys.stdout, sys.stderr)
+        self._scala: ScalaInterpreter | None = None
+
+    def scala(self) -> ScalaInterpreter:
+        """The session's Scala REPL, built on first use (at start for a `spark` session)."""
+        if self._scala is None:
+            class_dir = self.sc.getConf().get(CLASS_DIR_SETTING)
+            if not class_dir:
+                import tempfile
+
+                class_dir = tempfile.mkdtemp(prefix="livy-scala-")
+            self._scala = ScalaInterpreter(self.spark, class_dir)
+        return self._scala
 
     # -- cancellation -----------------------------------------------------------------------
 
@@ -258,6 +271,8 @@ class Executor:
                 self._accept_interrupt = True
                 if kind == "sql":
                     data = self._run_sql(code)
+                elif kind == "spark":
+                    data = {"text/plain": self.scala().run(code)}
                 else:
                     data = self._run_python(code, statement_id)
             except KeyboardInterrupt:
@@ -295,6 +310,14 @@ class Executor:
                 "evalue": "The statement was cancelled.",
                 "traceback": [],
                 "data": {"text/plain": text},
+            }
+        if isinstance(error, ScalaError):
+            return "error", {
+                "status": "error",
+                "execution_count": count,
+                "ename": error.ename,
+                "evalue": error.evalue,
+                "traceback": error.traceback,
             }
         if error is not None or interrupted:
             failure = error if error is not None else KeyboardInterrupt()
@@ -415,6 +438,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     limit = int(init.get("max_output_chars") or DEFAULT_MAX_OUTPUT_CHARS)
     executor = Executor(spark, channel, limit)
+    if init.get("kind") == "spark":
+        try:  # before "ready": the first Scala cell should not wait for the compiler
+            executor.scala()
+        except BaseException as exc:
+            traceback.print_exc()
+            channel.send(
+                {"event": "failed", "message": f"the Scala interpreter did not start: {exc}"}
+            )
+            return 1
     signal.signal(signal.SIGINT, executor.on_sigint)  # replaces pyspark's cancel-all handler
     sc = spark.sparkContext
     channel.send(
