@@ -45,6 +45,7 @@ class Statement:
     state: str = "waiting"
     output: dict[str, Any] | None = None
     progress: float = 0.0
+    spark_progress: dict[str, int] | None = None  # jobs, stages, tasks (progress.py)
     started: int = 0
     completed: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -57,6 +58,7 @@ class Statement:
             "state": self.state,
             "output": self.output,
             "progress": self.progress,
+            "sparkProgress": self.spark_progress,
             "started": self.started,
             "completed": self.completed,
         }
@@ -362,6 +364,11 @@ class Session:
                 return
             if kind == "progress":
                 statement.progress = float(event.get("progress", 0.0))
+                jobs = event.get("sparkProgress")
+                if isinstance(jobs, dict):
+                    statement.spark_progress = {
+                        str(k): int(v) for k, v in list(jobs.items())[:16] if isinstance(v, int)
+                    }
             elif kind == "result":  # bounded here too: user code can write to the socket
                 output = event.get("output")
                 statement.finish(
