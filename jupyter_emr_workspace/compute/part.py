@@ -10,6 +10,8 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 
 from ..handlers import WS_ID, BaseHandler
+from . import app_ui_proxy
+from .app_ui import AppUiService
 from .service import ComputeService
 
 KEY = "compute"
@@ -73,6 +75,9 @@ def start(app: Any, services: Any) -> None:
     )
     services.extra[KEY] = compute
     services.hooks.add(compute.hooks)
+    # Spark UI / driver log links (app_ui.py); kernels find the API path in workspace.json
+    app_ui = AppUiService(compute, getattr(server, "base_url", "/") or "/")
+    services.extra[app_ui_proxy.KEY] = compute.app_ui = app_ui
 
 
 async def stop(app: Any, services: Any) -> None:
@@ -130,4 +135,5 @@ def handlers() -> list[tuple[str, Any]]:
         (f"workspaces/{WS_ID}/attach", AttachHandler),
         (f"workspaces/{WS_ID}/detach", DetachHandler),
         (f"workspaces/{WS_ID}/restart-kernels", RestartKernelsHandler),
+        *app_ui_proxy.handlers(),
     ]

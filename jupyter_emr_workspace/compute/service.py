@@ -179,6 +179,7 @@ class ComputeService:
         }
         self.sources = {name: every[name] for name in effective_sources(studio)}
         self.hooks = ComputeHooks(self)
+        self.app_ui: Any = None  # app_ui.AppUiService, set by part.start (links in kernels)
 
     async def client(self, identity: Identity | None, service: str) -> Any:
         """A boto3 client for ``identity``: in IAM Identity Center mode with a user role,
@@ -351,6 +352,9 @@ class ComputeService:
         )
         # what the kernels say when the cluster stops answering (kernels/cluster_hints.py)
         about = {k: attachment.get(k) for k in ("type", "cluster_id", "endpoint_id", "name")}
+        if self.app_ui is not None:  # where %%info links to the Spark UI and driver log
+            about["api_path"] = self.app_ui.workspace_path(workspace_id)
+            about["attached_by"] = attachment.get("attached_by")
         (conf_dir / CLUSTER_FILE).write_text(
             json.dumps({**about, "livy_url": endpoint.url}), encoding="utf-8"
         )
