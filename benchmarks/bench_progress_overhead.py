@@ -43,8 +43,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30, help="unmeasured first runs (30)")
     parser.add_argument("--code", default="spark.range(1000).count()", help="the statement")
     parser.add_argument("--poll", type=float, default=0.002, help="GET interval, s (0.002)")
+    parser.add_argument(
+        "--aa", action="store_true", help="add a second engine without sampling, started last"
+    )
     args = parser.parse_args()
-    engines = {label: start(value, args.poll) for label, value in SETTINGS.items()}
+    settings = {**SETTINGS, **({"off (second baseline, started last)": "0"} if args.aa else {})}
+    engines = {label: start(value, args.poll) for label, value in settings.items()}
     times: dict[str, list[float]] = {label: [] for label in engines}
     began = time.monotonic()
     try:
