@@ -31,6 +31,7 @@ from emrws_testing.servers import ServerProcess
 from jupyter_client.blocking import BlockingKernelClient
 
 from jupyter_emr_workspace.kernels import KERNELS
+from jupyter_emr_workspace.livy.launch import sparkr_unavailable
 
 PASSWORD_ENV = "EMRWS_INSTALLED_LIVY_PASSWORD"
 LIVY_PASSWORD = "basic-" + uuid.uuid4().hex  # what must never reach a log or an event
@@ -237,9 +238,9 @@ def test_a_scala_cell_computes_on_the_local_engine(server: Server) -> None:
 
 @pytest.mark.spark
 def test_an_r_session_names_what_is_missing_once(server: Server) -> None:
-    """R is not installed here: the SparkR kernel starts, and its first cell says once that
-    R is missing and what to do, instead of a generic failure."""
-    assert shutil.which("Rscript") is None, "R is installed: this test is for a server without"
+    """The local engine runs no SparkR: the SparkR kernel starts, and its first cell says
+    once what is missing (R, where it is not installed, as here) and what to do, instead
+    of a generic failure with tips about busy clusters."""
     wid = server.workspace("r work", {"type": "local", "cluster_id": "local"})
     kc = server.start_kernel(wid, "emr-sparkrkernel", "cell.ipynb")
     try:
@@ -250,9 +251,12 @@ def test_an_r_session_names_what_is_missing_once(server: Server) -> None:
         kc.stop_channels()
     # sparkmagic prints the engine's refusal as a fatal error; the cell's reply stays "ok"
     assert reply["status"] == "ok" and text.startswith("The code failed because of a fatal error")
-    missing = "kind 'sparkr' needs R, which is not installed on this server"
-    assert text.count(missing) == 1, text
+    expected = sparkr_unavailable("Session", "sparkr").rstrip(".")
+    assert text.count(expected) == 1, text
+    if shutil.which("Rscript") is None:
+        assert "kind 'sparkr' needs R, which is not installed on this server" in text
     assert "attach the Workspace to an EMR cluster for SparkR" in text
+    assert "Some things to try" not in text
 
 
 def test_basic_auth_password_never_reaches_events_or_logs(server: Server) -> None:
