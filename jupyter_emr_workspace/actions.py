@@ -75,6 +75,11 @@ WORKSPACE_ACTIONS: Final = (
     FORCE_RELEASE_LOCK,
 )
 
+# -- Spark application UIs (compute/app_ui.py) -------------------------------------------
+GET_ON_CLUSTER_APP_UI_PRESIGNED_URL: Final = "elasticmapreduce:GetOnClusterAppUIPresignedURL"
+CREATE_PERSISTENT_APP_UI: Final = "elasticmapreduce:CreatePersistentAppUI"
+GET_PERSISTENT_APP_UI_PRESIGNED_URL: Final = "elasticmapreduce:GetPersistentAppUIPresignedURL"
+
 # -- condition keys (policy context) --------------------------------------------------
 #: The caller's groups and the Studio's id, for ``Condition`` blocks.
 GROUPS_KEY: Final = "emr-workspace:Groups"

@@ -16,6 +16,7 @@ import {
   IWorkspace
 } from './api';
 import { sourcesOf } from './sources';
+import { SparkLinks } from './sparkLinks';
 import { attachmentName, clusterStateText } from './words';
 import { ApiError, isStoreUnavailable } from './handler';
 import {
@@ -496,6 +497,11 @@ function ClusterItem(props: {
 
 function ComputeSection(props: IPanelProps): JSX.Element {
   const { model, commands, trans } = props;
+  const editing = props.keeper.state;
+  const attachedId =
+    editing.mode === 'editing' && editing.workspace?.attachment
+      ? editing.workspace.id
+      : null;
   const [filter, setFilter] = React.useState('');
   const list = model.clusters;
   const needle = filter.trim().toLowerCase();
@@ -541,6 +547,13 @@ function ComputeSection(props: IPanelProps): JSX.Element {
         value={filter}
         onChange={e => setFilter(e.target.value)}
       />
+      {attachedId && (
+        <SparkLinks
+          workspaceId={attachedId}
+          trans={trans}
+          settings={model.client.serverSettings}
+        />
+      )}
       <ErrorMessage error={model.clusterError} />
       {(list?.errors ?? []).map(error => (
         <ErrorMessage

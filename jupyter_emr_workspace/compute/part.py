@@ -13,6 +13,8 @@ from tornado import web
 from ..handlers import WS_ID, BaseHandler
 from ..parts import Host, Part, Route
 from ..services import Services, running
+from . import app_ui_proxy
+from .app_ui import AppUiService
 from .service import ComputeService
 
 if TYPE_CHECKING:
@@ -78,6 +80,8 @@ class ComputePart(Part):
         )
         services.compute = compute
         services.hooks.add(compute.hooks)
+        # Spark UI / driver log links (app_ui.py); kernels find the API path in workspace.json
+        compute.app_ui = AppUiService(compute, server.base_url or "/")
 
     async def stop(self, host: Host, services: Services) -> None:
         if services.compute is not None:
@@ -90,6 +94,7 @@ class ComputePart(Part):
             (f"workspaces/{WS_ID}/attach", AttachHandler),
             (f"workspaces/{WS_ID}/detach", DetachHandler),
             (f"workspaces/{WS_ID}/restart-kernels", RestartKernelsHandler),
+            *app_ui_proxy.handlers(),
         ]
 
 

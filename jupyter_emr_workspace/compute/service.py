@@ -14,7 +14,7 @@ import logging
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -46,6 +46,9 @@ from .sources import SourceContext, by_type
 from .sources.emr_ec2 import EmrEc2Source
 from .sources.local import LocalEngineSource
 from .templates import Template, parse_templates
+
+if TYPE_CHECKING:
+    from .app_ui import AppUiService
 
 log = logging.getLogger(__name__)
 LIST_TIMEOUT = 30.0
@@ -180,6 +183,7 @@ class ComputeService:
             spec.type: spec.build(context) for spec in self.specs
         }
         self.hooks = ComputeHooks(self)
+        self.app_ui: AppUiService | None = None  # set by part.start (links in kernels)
 
     @property
     def local(self) -> LocalEngineSource | None:
@@ -367,6 +371,9 @@ class ComputeService:
         )
         # what the kernels say when the cluster stops answering (kernels/cluster_hints.py)
         about = {k: attachment.get(k) for k in ("type", "cluster_id", "endpoint_id", "name")}
+        if self.app_ui is not None:  # where %%info links to the Spark UI and driver log
+            about["api_path"] = self.app_ui.workspace_path(workspace_id)
+            about["attached_by"] = attachment.get("attached_by")
         (conf_dir / CLUSTER_FILE).write_text(
             json.dumps({**about, "livy_url": endpoint.url}), encoding="utf-8"
         )
