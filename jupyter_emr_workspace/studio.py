@@ -180,6 +180,14 @@ class Studio(LoggingConfigurable):
         help="Embedded engine: characters of one statement's output the engine keeps; the rest "
         "is cut, with a note saying how much.",
     )
+    # -- compute: execution roles (issue 12)
+    execution_roles = Dict(
+        config=True,
+        help="Principal ('user:NAME', 'group:NAME' or '*') → IAM role ARNs its users may run "
+        "Spark as: EMR Serverless execution roles and EMR on EC2 runtime roles. Each use is "
+        "checked with the user's policies (iam:PassRole on the role; for EC2 also "
+        "elasticmapreduce:GetClusterSessionCredentials). See docs/compute.md.",
+    )
     # -- end compute
 
     @default("local_user_name")

@@ -6,9 +6,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
+from .execution_roles import validate_execution_roles
 from .templates import parse_templates
 
-SOURCES = ("emr-ec2", "emr-eks", "local")
+SOURCES = ("emr-ec2", "emr-eks", "emr-serverless", "local")  # emr-serverless: issue 12
 
 
 def effective_sources(studio: Any) -> list[str]:
@@ -57,3 +58,4 @@ def validate_compute(studio: Any) -> None:
     if studio.local_engine_max_output_chars < 1000:
         raise ConfigError("c.Studio.local_engine_max_output_chars: 1000 or more characters")
     parse_templates(list(studio.cluster_templates), list(studio.subnet_ids))
+    validate_execution_roles(studio.execution_roles)  # issue 12

@@ -123,10 +123,20 @@ class RestartKernelsHandler(ComputeHandler):
         self.send(await self.compute.restart_kernels(self.identity(), workspace_id))
 
 
+class ExecutionRolesHandler(ComputeHandler):  # issue 12
+    @web.authenticated
+    async def get(self) -> None:
+        identity = self.identity()
+        await self.services.access.require_member(identity)
+        kind = self.get_query_argument("type", "emr-serverless")
+        self.send({"roles": await self.compute.roles.roles.choices(identity, kind)})
+
+
 def handlers() -> list[tuple[str, Any]]:
     return [
         ("clusters", ClustersHandler),
         ("templates", TemplatesHandler),
+        ("execution-roles", ExecutionRolesHandler),  # issue 12
         (f"workspaces/{WS_ID}/attach", AttachHandler),
         (f"workspaces/{WS_ID}/detach", DetachHandler),
         (f"workspaces/{WS_ID}/restart-kernels", RestartKernelsHandler),

@@ -41,8 +41,10 @@ from ..workspace_service import WorkspaceService
 from .config import effective_sources
 from .emr_ec2 import EmrEc2Source
 from .emr_eks import EmrEksSource
+from .emr_serverless import EmrServerlessSource  # issue 12
 from .local import LocalEngineSource
 from .model import Cluster, ClusterSource, LivyEndpoint
+from .role_attach import RoleAttach  # issue 12
 from .templates import Template, parse_templates
 
 log = logging.getLogger(__name__)
@@ -175,8 +177,11 @@ class ComputeService:
         every: dict[str, ClusterSource] = {
             "emr-ec2": EmrEc2Source(studio, arns, self.client),
             "emr-eks": EmrEksSource(studio, arns, self.client),
+            "emr-serverless": EmrServerlessSource(studio, arns, self.client),  # issue 12
             "local": self.local,
         }
+        # issue 12: execution roles, starting Serverless applications, kernel credentials
+        self.roles = RoleAttach(studio, aws, access, guard, self.client, self.conf_dir)
         self.sources = {name: every[name] for name in effective_sources(studio)}
         self.hooks = ComputeHooks(self)
 
@@ -199,6 +204,7 @@ class ComputeService:
         return await asyncio.to_thread(self.aws.service_client, service)
 
     async def stop(self) -> None:
+        await self.roles.stop()  # issue 12
         await self.local.stop()
 
     # -- clusters -----------------------------------------------------------------------
@@ -356,6 +362,10 @@ class ComputeService:
         )
         register_workspace_conf(self.folders.ensure(workspace_id), conf_dir)
 
+    async def _forget(self, workspace_id: str) -> None:
+        await self.roles.forget(workspace_id)  # issue 12: stop renewing kernel credentials
+        await asyncio.to_thread(self._unwire, workspace_id)
+
     def _unwire(self, workspace_id: str) -> None:
         unregister_workspace_conf(self.folders.local_path(workspace_id))
         shutil.rmtree(self.conf_dir(workspace_id), ignore_errors=True)
@@ -390,7 +400,8 @@ class ComputeService:
     ) -> dict[str, Any]:
         _fields(
             body,
-            {"type", "cluster_id", "endpoint_id", "session", "restart_kernels"},
+            {"type", "cluster_id", "endpoint_id", "session", "restart_kernels"}
+            | {"execution_role_arn"},  # issue 12
             {"type", "cluster_id"},
         )
         source = self.source(body["type"])
@@ -413,8 +424,15 @@ class ComputeService:
             },
         ) as facts:
             await self._check_not_held_by_others(identity, ws)
+            role = await self.roles.check(  # issue 12
+                identity, source, cluster_id, body.get("execution_role_arn"), session
+            )
+            facts["execution_role_arn"] = role
             cluster, endpoint = await source.resolve(identity, cluster_id, endpoint_id)
             endpoint = self._for_workspace(source, ws.id, endpoint)
+            started = await self.roles.start_if_stopped(identity, source, cluster)  # issue 12
+            facts.update(started)
+            endpoint, session = self.roles.adapt(source.type, endpoint, session, role)
             try:  # refuse what sparkmagic would refuse before anything is stored
                 build_sparkmagic_config(
                     endpoint.url, session_settings=session, **endpoint.sparkmagic_kwargs()
@@ -431,6 +449,7 @@ class ComputeService:
                 "attached_at": utcnow_iso(),
                 "auth": endpoint.auth,
                 "session": session,
+                "execution_role_arn": role,  # issue 12
             }
 
             def change(current: Workspace) -> None:
@@ -438,8 +457,10 @@ class ComputeService:
 
             ws = await self.registry.update(ws.id, change)
             await asyncio.to_thread(self._wire, ws.id, endpoint, session, attachment)
+            await self.roles.issue(identity, ws.id, source.type, cluster.id, role)  # issue 12
             facts["livy_url"] = endpoint.url
-        return await self._answer(identity, ws, bool(body.get("restart_kernels")))
+        answer = await self._answer(identity, ws, bool(body.get("restart_kernels")))
+        return {**answer, **started}
 
     async def detach(
         self, identity: Identity, workspace_id: str, body: dict[str, Any]
@@ -460,7 +481,7 @@ class ComputeService:
                 current.attachment = None
 
             ws = await self.registry.update(ws.id, change)
-            await asyncio.to_thread(self._unwire, ws.id)
+            await self._forget(ws.id)
         return await self._answer(identity, ws, bool(body.get("restart_kernels")))
 
     async def _answer(self, identity: Identity, ws: Workspace, restart: bool) -> dict[str, Any]:
@@ -489,17 +510,27 @@ class ComputeService:
         return {"restarted": len(running), "kernel_ids": running}
 
     # -- reopen ---------------------------------------------------------------------------
-    async def rewire(self, ws: Workspace) -> dict[str, Any]:
+    async def rewire(self, ws: Workspace, opener: Identity | None = None) -> dict[str, Any]:
         """Re-resolve a Workspace's attachment (a restarted cluster may have a new primary
         node; the local engine is this server's) and rewrite its sparkmagic config."""
         att = ws.attachment
         if not att:
-            await asyncio.to_thread(self._unwire, ws.id)
+            await self._forget(ws.id)
             return {}
+        # issue 12: the kernels act for the user who opens the Workspace, with its role
+        who = opener or Identity(str(att.get("attached_by") or ""))
+        role = att.get("execution_role_arn")
+        session = att.get("session") or {}
         try:
             source = self.source(att.get("type"))
+            if role:
+                await self.roles.roles.require(
+                    who, source.type, role, source.arn(att["cluster_id"])
+                )
             _, endpoint = await source.resolve(None, att["cluster_id"], att.get("endpoint_id"))
             endpoint = self._for_workspace(source, ws.id, endpoint)
+            endpoint, session = self.roles.adapt(source.type, endpoint, session, role)
+            await self.roles.issue(who, ws.id, source.type, att["cluster_id"], role)
         except ApiError as e:
             log.warning(
                 "Workspace %s: its cluster %s did not resolve: %s",
@@ -507,6 +538,7 @@ class ComputeService:
                 att.get("cluster_id"),
                 e.message,
             )
+            await self.roles.forget(ws.id)  # issue 12: no credentials for a refused role
             return {"attachment_error": e.message}
         if endpoint.url != att.get("livy_url"):
             url = endpoint.url
@@ -517,7 +549,7 @@ class ComputeService:
 
             await self.registry.update(ws.id, change)
             ws.attachment = {**att, "livy_url": url}
-        await asyncio.to_thread(self._wire, ws.id, endpoint, att.get("session") or {}, att)
+        await asyncio.to_thread(self._wire, ws.id, endpoint, session, att)
         return {"attachment_livy_url": endpoint.url}
 
 
@@ -528,10 +560,12 @@ class ComputeHooks:
         self.service = service
 
     async def on_open(self, ws: Workspace, lease: Lease) -> dict[str, Any]:
-        return await self.service.rewire(ws)
+        studio = self.service.studio  # issue 12: who the kernels' credentials act for
+        opener = Identity(lease.user, tuple(studio.groups.get(lease.user, [])))
+        return await self.service.rewire(ws, opener)
 
     async def on_close(self, ws: Workspace) -> None:
-        return None
+        await self.service.roles.forget(ws.id)  # issue 12: stop renewing its credentials
 
     async def before_delete(self, ws: Workspace) -> None:
         """Refuse to delete a Workspace whose folder kernels still run in, naming them:
@@ -550,5 +584,5 @@ class ComputeHooks:
         )
 
     async def on_delete(self, ws: Workspace, delete_notebooks: bool) -> dict[str, Any]:
-        await asyncio.to_thread(self.service._unwire, ws.id)
+        await self.service._forget(ws.id)
         return {}
