@@ -368,9 +368,17 @@ async def test_attach_without_an_execution_role_says_which_roles_may_be_used(
                             },
                         },
                     ],
-                }
+                },
+                "no-pass-role": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": EMR_ALL, "Resource": "*"}],
+                },
             },
-            "assignments": {"user:alice": "analyst", "user:carol": "analyst"},
+            "assignments": {
+                "user:alice": "analyst",
+                "user:carol": "analyst",
+                "user:dave": "no-pass-role",
+            },
         }
     ],
 )
@@ -397,6 +405,16 @@ async def test_a_user_without_pass_role_on_a_role_is_refused_naming_it(
     # with the role she may pass, carol attaches; alice reopening it may not use carol's role
     body["execution_role_arn"] = ROLE
     assert (await api("POST", f"workspaces/{wid}/attach", body, user="carol")).code == 200
+    secret_file = conf_dir(services, wid) / "aws-credentials.json"
+    assert secret_file.exists()
+    lease = (await api("POST", f"workspaces/{wid}/open", user="carol")).json["lease"]
+    closed = await api("POST", f"workspaces/{wid}/close", {"token": lease["token"]}, user="carol")
+    assert closed.code == 204
+    # dave may open carol's Workspace but may not pass its role: his kernels get no credentials
+    r = await api("POST", f"workspaces/{wid}/open", user="dave")
+    assert r.code == 200 and ROLE in r.json["attachment_error"], r
+    assert "iam:PassRole" in r.json["attachment_error"]
+    assert not secret_file.exists()
     assert (await api("GET", "execution-roles", user="alice")).json["roles"] == [
         {"arn": ROLE, "name": "analytics-exec"}
     ]
