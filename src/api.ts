@@ -5,7 +5,7 @@ import { requestAPI } from './handler';
 /**
  * Kinds of compute a Workspace can be attached to.
  */
-export type ClusterType = 'local' | 'emr-ec2' | 'emr-eks';
+export type ClusterType = 'local' | 'emr-ec2' | 'emr-eks' | 'emr-serverless';
 
 /**
  * GET /studio.
@@ -84,6 +84,8 @@ export interface IAttachment {
   name?: string | null;
   attached_by?: string;
   attached_at?: string;
+  /** The IAM role its Spark runs as (EMR Serverless; EMR on EC2 runtime roles). */
+  execution_role_arn?: string | null;
 }
 
 export interface IWorkspace {
@@ -163,6 +165,17 @@ export interface ICluster {
    * EMR on EKS: the managed endpoint to attach through.
    */
   endpoint_id?: string | null;
+  /** EMR Serverless: whether it starts on demand, and after how long idle it stops. */
+  auto_start?: boolean | null;
+  auto_stop_minutes?: number | null;
+}
+
+/**
+ * A role a Workspace's Spark may run as (GET /execution-roles).
+ */
+export interface IExecutionRole {
+  arn: string;
+  name: string;
 }
 
 export interface IClusterList {
@@ -268,6 +281,7 @@ export interface IAttachRequest {
   type: ClusterType;
   cluster_id: string;
   endpoint_id?: string;
+  execution_role_arn?: string;
 }
 
 export interface ICreateClusterRequest {
@@ -426,6 +440,9 @@ export class EmrWorkspaceClient {
     if (request.endpoint_id) {
       body.endpoint_id = request.endpoint_id;
     }
+    if (request.execution_role_arn) {
+      body.execution_role_arn = request.execution_role_arn;
+    }
     return this._request<IWorkspace>(workspacePath(id, 'attach'), {
       method: 'POST',
       body
@@ -498,6 +515,16 @@ export class EmrWorkspaceClient {
   async listTemplates(): Promise<ITemplate[]> {
     const answer = await this._request<{ templates: ITemplate[] }>('templates');
     return answer.templates ?? [];
+  }
+
+  /**
+   * The execution roles the user may run a Workspace's Spark as on `type`.
+   */
+  async executionRoles(type: ClusterType): Promise<IExecutionRole[]> {
+    const answer = await this._request<{ roles?: IExecutionRole[] }>(
+      `execution-roles?type=${encodeURIComponent(type)}`
+    );
+    return answer.roles ?? [];
   }
 
   createCluster(request: ICreateClusterRequest): Promise<ICluster> {

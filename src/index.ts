@@ -47,6 +47,7 @@ import { CommandIDs, PLUGIN_ID } from './tokens';
 // Small and already loaded by the panel and status item.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { attachmentName, clusterName } from './words';
+import { addExecutionRoleCommand } from './serverless'; // issue 12
 import { FRONTEND_VERSION } from './version';
 
 export * from './api';
@@ -702,7 +703,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
             client.attach(workspace.id, {
               type,
               cluster_id: clusterId,
-              endpoint_id: endpointId || undefined
+              endpoint_id: endpointId || undefined,
+              execution_role_arn: args.executionRoleArn
+                ? String(args.executionRoleArn)
+                : undefined // issue 12
             })
           );
           const { running_kernels: running, ...attached } = updated;
@@ -745,6 +749,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    addExecutionRoleCommand(
+      commands,
+      client,
+      () => keeper.state.workspace ?? null,
+      trans
+    ); // issue 12
     commands.addCommand(CommandIDs.detach, {
       describedBy: { args: { type: 'object', properties: {} } },
       label: trans.__('Detach EMR Workspace from its Cluster'),

@@ -26,6 +26,7 @@ import {
   workspaceState
 } from './models';
 import { CommandIDs } from './tokens';
+import { attachCommand, roleName } from './serverless'; // issue 12
 
 /**
  * Re-render when any of the signals fires.
@@ -397,6 +398,7 @@ function sources(
   return [
     { type: 'emr-ec2', label: trans.__('EMR on EC2') },
     { type: 'emr-eks', label: trans.__('EMR on EKS') },
+    { type: 'emr-serverless', label: trans.__('EMR Serverless') }, // issue 12
     { type: 'local', label: trans.__('Local') }
   ];
 }
@@ -440,6 +442,11 @@ function ClusterItem(props: {
       <div className="jp-EmrWorkspace-itemMeta">
         <span>{cluster.id}</span>
         {cluster.release_label && <span>{cluster.release_label}</span>}
+        {attached && attachment?.execution_role_arn && (
+          <span title={attachment.execution_role_arn}>
+            {trans.__('as %1', roleName(attachment.execution_role_arn))}
+          </span>
+        )}
       </div>
       {!cluster.attachable && cluster.reason && (
         <div id={`${headingId}-reason`} className="jp-EmrWorkspace-reason">
@@ -476,7 +483,7 @@ function ClusterItem(props: {
                         : undefined
                   }
                   onClick={() =>
-                    void commands.execute(CommandIDs.attach, {
+                    void commands.execute(attachCommand(cluster.type), {
                       type: cluster.type,
                       clusterId: cluster.id,
                       endpointId: cluster.endpoint_id ?? ''
