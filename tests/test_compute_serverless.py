@@ -451,6 +451,48 @@ async def test_an_unassigned_identity_center_user_sees_no_applications(
     assert app_id in [c["id"] for c in r.json["clusters"]], r
 
 
+@pytest.mark.parametrize(
+    "compute_config",
+    [
+        {
+            "policies": {
+                "list-only": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["elasticmapreduce:*", "iam:PassRole"],
+                            "Resource": "*",
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "emr-serverless:ListApplications",
+                            "Resource": "*",
+                        },
+                    ],
+                }
+            },
+            "assignments": {"user:alice": "list-only"},
+        }
+    ],
+)
+async def test_attaching_needs_access_livy_endpoints_on_the_application(
+    api: Api, moto: MotoHttp, subnets: list[str], services: Any, livy: FakeLivy
+) -> None:
+    app_id = create_application(moto, "look-only", [subnets[0]], stopped=True)
+    services.studio.livy_urls = {app_id: livy.url}
+    wid = await new_workspace(api, "look only")
+    body = {"type": "emr-serverless", "cluster_id": app_id, "execution_role_arn": ROLE}
+    r = await api("POST", f"workspaces/{wid}/attach", body)
+    assert r.code == 403 and "emr-serverless:AccessLivyEndpoints" in r.error["message"], r
+    (denied,) = events(services, "emr-serverless:AccessLivyEndpoints")
+    assert denied["outcome"] == "denied" and app_id in denied["resource"]
+    # nothing was started or stored
+    state = serverless(moto).get_application(applicationId=app_id)["application"]["state"]
+    assert state == "STOPPED"
+    assert (await api("GET", f"workspaces/{wid}")).json["attachment"] is None
+
+
 # -- EMR on EC2 runtime roles (GetClusterSessionCredentials: recorded, Stubber) -------------
 
 

@@ -26,7 +26,12 @@ from ..kernels.credential_files import (
 )
 from ..permission_checks import Guard
 from ..studio import ROLE_ARN_RE, Identity, Studio
-from .emr_serverless import START_APPLICATION, STARTABLE_STATES, EmrServerlessSource
+from .emr_serverless import (
+    ACCESS_LIVY_ENDPOINTS,
+    START_APPLICATION,
+    STARTABLE_STATES,
+    EmrServerlessSource,
+)
 from .execution_roles import ExecutionRoles
 from .kernel_credentials import KernelCredentials, epoch
 from .model import ClientFactory, Cluster, ClusterSource, LivyEndpoint
@@ -64,6 +69,13 @@ class RoleAttach:
             raise BadRequest(
                 f"session.conf may not set {EXECUTION_ROLE_CONF}: choose the role with "
                 "execution_role_arn, so that it is checked"
+            )
+        if source.type == SERVERLESS:  # the kernels will call its Livy endpoint as the user
+            await self.guard.require(
+                identity,
+                ACCESS_LIVY_ENDPOINTS,
+                source.arn(cluster_id),
+                details={"application_id": cluster_id[:128]},
             )
         if role is None:
             if source.type == SERVERLESS:

@@ -182,6 +182,8 @@ class ComputeService:
         }
         # issue 12: execution roles, starting Serverless applications, kernel credentials
         self.roles = RoleAttach(studio, aws, access, guard, self.client, self.conf_dir)
+        #: the last Identity (with its hub groups) of each user seen here: hooks get a name
+        self.seen: dict[str, Identity] = {}
         self.sources = {name: every[name] for name in effective_sources(studio)}
         self.hooks = ComputeHooks(self)
 
@@ -210,6 +212,7 @@ class ComputeService:
     # -- clusters -----------------------------------------------------------------------
     async def list_clusters(self, identity: Identity) -> dict[str, Any]:
         await self.access.require_member(identity)
+        self.seen[identity.name] = identity  # issue 12: with its groups, for on_open
         names = list(self.sources)
         results = await asyncio.gather(
             *(self._list_source(identity, self.sources[n]) for n in names), return_exceptions=True
@@ -398,6 +401,7 @@ class ComputeService:
     async def attach(
         self, identity: Identity, workspace_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
+        self.seen[identity.name] = identity  # issue 12
         _fields(
             body,
             {"type", "cluster_id", "endpoint_id", "session", "restart_kernels"}
@@ -560,8 +564,9 @@ class ComputeHooks:
         self.service = service
 
     async def on_open(self, ws: Workspace, lease: Lease) -> dict[str, Any]:
-        studio = self.service.studio  # issue 12: who the kernels' credentials act for
-        opener = Identity(lease.user, tuple(studio.groups.get(lease.user, [])))
+        # issue 12: who the kernels' credentials act for (hooks are given only a name)
+        groups = tuple(self.service.studio.groups.get(lease.user, []))
+        opener = self.service.seen.get(lease.user) or Identity(lease.user, groups)
         return await self.service.rewire(ws, opener)
 
     async def on_close(self, ws: Workspace) -> None:
