@@ -614,3 +614,31 @@ async def test_credentials_are_renewed_before_expiry_and_kept_when_renewal_fails
         assert not path.exists()
     finally:
         await credentials.stop()
+
+
+async def test_the_renewal_task_renews_on_its_own_when_the_time_comes(tmp_path: Path) -> None:
+    clock = {"now": 1000.0}
+    tokens = iter(["a", "b"])
+    renewed = asyncio.Event()
+
+    async def fetch() -> dict[str, Any]:
+        token = next(tokens)
+        if token == "b":
+            renewed.set()
+        return {"token": token, "expiration": clock["now"] + 3600}
+
+    credentials = KernelCredentials(now=lambda: clock["now"])
+    credentials.CHECK_SECONDS = 0.05  # look at the (fake) clock often
+    path = tmp_path / "c.json"
+    try:
+        await credentials.issue("w", path, fetch)
+        clock["now"] += 3600 - KernelCredentials.MARGIN  # the renewal time has come
+        await asyncio.wait_for(renewed.wait(), 30)  # a hang guard, not a timing assertion
+        await asyncio.sleep(0)  # let the task write what it fetched
+        for _ in range(100):
+            if json.loads(await asyncio.to_thread(path.read_text))["token"] == "b":
+                break
+            await asyncio.sleep(0.01)
+        assert json.loads(await asyncio.to_thread(path.read_text))["token"] == "b"
+    finally:
+        await credentials.stop()
