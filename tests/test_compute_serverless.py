@@ -642,3 +642,50 @@ async def test_the_renewal_task_renews_on_its_own_when_the_time_comes(tmp_path: 
         assert json.loads(await asyncio.to_thread(path.read_text))["token"] == "b"
     finally:
         await credentials.stop()
+
+
+def test_the_kernel_authenticator_signs_with_the_newest_credentials_and_the_workspace_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+    from emrws_testing.sigv4_proxy import Issued, verify
+
+    from jupyter_emr_workspace.kernels.aws_auth import SigV4
+
+    monkeypatch.setenv("SPARKMAGIC_CONF_DIR", str(tmp_path))
+    secrets = {"AK1": Issued("s1", "t1", None), "AK2": Issued("s2", "t2", None)}
+
+    def write(key: str) -> None:
+        data = {
+            "AccessKeyId": key,
+            "SecretAccessKey": secrets[key].secret,
+            "SessionToken": secrets[key].token,
+            "region": "us-east-1",
+            "service": "emr-serverless",
+            "execution_role_arn": ROLE,
+        }
+        (tmp_path / "aws-credentials.json").write_text(json.dumps(data))
+
+    def send(auth: SigV4, method: str, body: Any = None) -> tuple[str | None, str, bytes]:
+        url = "https://00f1.livy.emr-serverless-services.us-east-1.amazonaws.com/sessions"
+        prepared = requests.Request(method, url, json=body, auth=auth).prepare()
+        raw = prepared.body or b""
+        raw = raw.encode() if isinstance(raw, str) else raw
+        headers = {**prepared.headers, "Host": url.split("/")[2]}
+        key, why = verify(method, "/sessions", headers, raw, secrets.get, "us-east-1")
+        return key, why, raw
+
+    write("AK1")
+    auth = SigV4()
+    assert send(auth, "GET")[:2] == ("AK1", "")
+    key, why, raw = send(auth, "POST", {"kind": "pyspark"})
+    assert (key, why) == ("AK1", "") and json.loads(raw)["conf"] == {
+        "emr-serverless.session.executionRoleArn": ROLE
+    }
+    with pytest.raises(PermissionError, match=OTHER_ROLE):
+        send(auth, "POST", {"conf": {"emr-serverless.session.executionRoleArn": OTHER_ROLE}})
+    write("AK2")  # the server renewed them: the same authenticator signs with the new ones
+    os.utime(tmp_path / "aws-credentials.json", ns=(1, time.time_ns() + 10**9))
+    assert send(auth, "GET")[:2] == ("AK2", "")
+    secrets["AK2"] = Issued("wrong", "t2", None)
+    assert "signature does not match" in send(auth, "GET")[1]
