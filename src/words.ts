@@ -74,6 +74,16 @@ export function clusterStateText(
         return trans.__('unavailable');
     }
   }
+  if (cluster.type === 'emr-serverless') {
+    // issue 12: an application starts when a Workspace is attached to it
+    switch (state) {
+      case 'STARTED':
+        return trans.__('ready');
+      case 'CREATED':
+      case 'STOPPED':
+        return trans.__('stopped: starts when attached');
+    }
+  }
   switch (state) {
     case 'WAITING':
       return trans.__('ready');
