@@ -345,6 +345,8 @@ async def test_attach_without_an_execution_role_says_which_roles_may_be_used(
         {"type": "local", "cluster_id": "local", "execution_role_arn": ROLE},
     )
     assert r.code == 400 and "takes no execution role" in r.error["message"]
+    r = await api("GET", "execution-roles", params={"type": "local"})
+    assert r.code == 400 and "emr-serverless" in r.error["message"]
     assert (await api("GET", f"workspaces/{wid}")).json["attachment"] is None
 
 
