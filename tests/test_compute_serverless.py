@@ -691,3 +691,21 @@ def test_the_kernel_authenticator_signs_with_the_newest_credentials_and_the_work
     assert send(auth, "GET")[:2] == ("AK2", "")
     secrets["AK2"] = Issued("wrong", "t2", None)
     assert "signature does not match" in send(auth, "GET")[1]
+
+
+@pytest.mark.parametrize(
+    ("roles", "named"),
+    [
+        ({"bob": [ROLE]}, "'bob' is not 'user:NAME'"),
+        ({"user:bob": ["finance-exec"]}, "'finance-exec' is not an IAM role ARN"),
+        ({"*": {"role": ROLE}}, "must be a list of IAM role ARNs"),
+    ],
+)
+def test_a_bad_execution_roles_setting_stops_the_server_naming_it(
+    roles: dict[str, Any], named: str
+) -> None:
+    from jupyter_emr_workspace.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"c\.Studio\.execution_roles") as info:
+        Studio(execution_roles=roles).validate()
+    assert named in str(info.value)
