@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,40 +24,18 @@ from .kernel_folders import ForeignKernels, KernelFolders
 from .layout import Layout
 from .leases import LeaseManager
 from .lock_authorizer import WorkspaceAuthorizer
+from .parts import Host, extra_handlers, start_parts, stop_parts
 from .permission_checks import Guard
-from .store import BlobStore
-from .store.local import LocalStore
-from .store.s3 import S3Store
+from .services import Services
+from .store import BlobStore, open_store
 from .studio import Studio
 from .workspace_registry import WorkspaceRegistry
 from .workspace_service import WorkspaceService
 
 
-@dataclass
-class Services:
-    """Everything handlers and other parts need, in one place (``settings["emr_workspace"]``)."""
-
-    studio: Studio
-    aws: AwsClients
-    store: BlobStore
-    layout: Layout
-    registry: WorkspaceRegistry
-    leases: LeaseManager
-    access: AccessControl
-    audit: AuditLog
-    guard: Guard
-    arns: Arns
-    folders: WorkspaceFolders
-    hooks: HookChain
-    workspaces: WorkspaceService
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def make_store(studio: Studio, aws: AwsClients) -> BlobStore:
-    uri = studio.resolved_backup_uri
-    if uri.startswith("s3://"):
-        return S3Store(aws.service_client("s3"), uri)
-    return LocalStore(uri)
+    """The Studio's store, the backend chosen by ``backup_uri``'s scheme (store/__init__.py)."""
+    return open_store(studio.resolved_backup_uri, aws)
 
 
 def build_services(
@@ -81,19 +58,19 @@ def build_services(
     hooks = HookChain()
     service = WorkspaceService(studio, registry, leases, access, guard, audit, arns, folders, hooks)
     return Services(
-        studio,
-        aws,
-        store,
-        layout,
-        registry,
-        leases,
-        access,
-        audit,
-        guard,
-        arns,
-        folders,
-        hooks,
-        service,
+        studio=studio,
+        aws=aws,
+        store=store,
+        layout=layout,
+        registry=registry,
+        leases=leases,
+        access=access,
+        audit=audit,
+        guard=guard,
+        arns=arns,
+        folders=folders,
+        hooks=hooks,
+        workspaces=service,
     )
 
 
@@ -162,22 +139,21 @@ class EmrWorkspaceApp(ExtensionApp):
         self.server.authorizer = authorizer
         self.server.web_app.settings["authorizer"] = authorizer
 
-    def _start_parts(self) -> None:
-        """Let storage and compute (when installed) attach to the services."""
-        from .parts import start_parts
+    @property
+    def host(self) -> Host:
+        """What the parts see of this extension."""
+        return Host(self.server, self.log)
 
-        start_parts(self, self.services)
+    def _start_parts(self) -> None:
+        """Let the parts (storage, compute, hub, terminals) attach to the services."""
+        start_parts(self.host, self.services)
 
     def initialize_handlers(self) -> None:
-        from .parts import extra_handlers
-
         self.handlers.extend(api_handlers(extra_handlers()))
 
     async def stop_extension(self) -> None:
-        from .parts import stop_parts
-
         if getattr(self, "services", None) is None:
             return  # the extension failed to load: nothing to stop
-        await stop_parts(self, self.services)
+        await stop_parts(self.host, self.services)
         await self.services.leases.release_all()
         await self.services.store.close()

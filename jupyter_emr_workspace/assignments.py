@@ -16,36 +16,16 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from . import actions
+
+# re-exported: the UI's action lists used to live here
+from .actions import STUDIO_ACTIONS as STUDIO_ACTIONS
+from .actions import WORKSPACE_ACTIONS as WORKSPACE_ACTIONS
 from .errors import BadRequest, Forbidden
 from .iam_policy import Decision, Request, evaluate
 from .store import BlobStore, ObjectNotFound, PreconditionFailed
 from .studio import Identity, Studio, check_assignments, policy_names
 from .workspace_registry import CREATOR_TAG
-
-#: Actions shown to the UI in ``/studio``'s ``permissions`` (EMR Studio's own names).
-STUDIO_ACTIONS = (
-    "elasticmapreduce:ListEditors",
-    "elasticmapreduce:CreateEditor",
-    "elasticmapreduce:ListClusters",
-    "elasticmapreduce:RunJobFlow",
-    "emr-containers:ListVirtualClusters",
-    "servicecatalog:ProvisionProduct",
-    "emr-workspace:ForceReleaseLock",
-    "emr-workspace:ReadAuditLog",
-    "elasticmapreduce:UpdateStudioSessionMapping",
-)
-#: Actions evaluated per Workspace, so ABAC on its tags shows in the UI.
-WORKSPACE_ACTIONS = (
-    "elasticmapreduce:DescribeEditor",
-    "elasticmapreduce:UpdateEditor",
-    "elasticmapreduce:DeleteEditor",
-    "elasticmapreduce:OpenEditorConsole",
-    "elasticmapreduce:StopEditor",
-    "elasticmapreduce:AttachEditor",
-    "elasticmapreduce:DetachEditor",
-    "elasticmapreduce:PutWorkspaceAccess",
-    "emr-workspace:ForceReleaseLock",
-)
 
 
 def tag_context(tags: Mapping[str, str]) -> dict[str, str]:
@@ -81,7 +61,7 @@ class Arns:
         self.region, self.account, self.studio_id = region, account, studio_id
 
     def _emr(self, resource: str) -> str:
-        return f"arn:aws:elasticmapreduce:{self.region}:{self.account}:{resource}"
+        return f"arn:aws:{actions.EMR}:{self.region}:{self.account}:{resource}"
 
     def studio(self) -> str:
         return self._emr(f"studio/{self.studio_id}")
@@ -93,7 +73,8 @@ class Arns:
         return self._emr(f"cluster/{cluster_id}")
 
     def virtual_cluster(self, vc_id: str) -> str:
-        return f"arn:aws:emr-containers:{self.region}:{self.account}:/virtualclusters/{vc_id}"
+        where = f"{actions.EMR_CONTAINERS}:{self.region}:{self.account}"
+        return f"arn:aws:{where}:/virtualclusters/{vc_id}"
 
 
 class SessionMappings:
@@ -213,15 +194,15 @@ class AccessControl:
             "aws:PrincipalType": "User",
             "aws:CurrentTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "aws:RequestedRegion": self.arns.region,
-            "emr-workspace:Groups": list(identity.groups),
-            "emr-workspace:StudioId": self.studio.id,
+            actions.GROUPS_KEY: list(identity.groups),
+            actions.STUDIO_ID_KEY: self.studio.id,
         }
         if identity.source_ip:
             ctx["aws:SourceIp"] = identity.source_ip
         resource = tag_context(resource_tags or {})
         for key, value in resource.items():
             ctx[f"aws:ResourceTag/{key}"] = value
-            ctx[f"elasticmapreduce:ResourceTag/{key}"] = value
+            ctx[f"{actions.EMR_RESOURCE_TAG_PREFIX}{key}"] = value
         if request_tags:
             requested = tag_context(request_tags)
             for key, value in requested.items():

@@ -85,5 +85,13 @@ class StoreUnavailable(ApiError):
     code = "StoreUnavailable"
 
 
+class PartNotRunning(ApiError):
+    """A route of an optional part (storage, compute, hub) was called while that part is
+    not running (stopped, or never started): the server is fine, this part of it is not."""
+
+    status = 503
+    code = "PartNotRunning"
+
+
 class ConfigError(ValueError):
     """Invalid Studio configuration: stops the server at start, naming the setting."""

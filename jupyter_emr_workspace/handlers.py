@@ -10,7 +10,7 @@ import functools
 import json
 from http import HTTPStatus
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jupyter_server.base.handlers import APIHandler
@@ -29,6 +29,9 @@ from .errors import (
 )
 from .store import ObjectNotFound, PreconditionFailed, StoreError
 from .studio import Identity, identity_from_user
+
+if TYPE_CHECKING:
+    from .services import Services
 
 NAMESPACE = "emr-workspace"
 API = f"/{NAMESPACE}/api"
@@ -73,8 +76,9 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
     """Maps ApiError (and anything unexpected) to JSON errors; gives handlers the caller."""
 
     @property
-    def services(self) -> Any:
-        return self.settings["emr_workspace"]
+    def services(self) -> Services:
+        services: Services = self.settings["emr_workspace"]
+        return services
 
     async def prepare(self) -> None:  # type: ignore[override]
         """Studio membership first, for every route (core and parts): in IDENTITY_CENTER
@@ -96,18 +100,10 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             if self._without_credentials():
                 raise web.HTTPError(401, UNAUTHENTICATED)
             return  # @web.authenticated answers
-        identity = self.identity()
-        access = self.services.access
-        if not await access.is_member(identity):
-            self.services.audit.record(
-                identity,
-                "emr-workspace:UseStudio",
-                self.services.arns.studio(),
-                "denied",
-                error_code="NotAssignedToStudio",
-                details={"method": self.request.method, "path": self.request.path[:200]},
-            )
-            await access.require_member(identity)
+        await self.services.guard.require_member(
+            self.identity(),
+            details={"method": self.request.method, "path": self.request.path[:200]},
+        )
 
     def _without_credentials(self) -> bool:
         """No user, and nothing that could have named one (header, cookie or token)."""
@@ -312,7 +308,7 @@ class EventsHandler(BaseHandler):
 class OpenApiHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        compute = self.services.extra.get("compute")
+        compute = self.services.compute
         text = served_document(
             tuple(sorted(self.services.studio.policies)),
             tuple(sorted(getattr(compute, "sources", []))),

@@ -18,6 +18,10 @@ from typing import Any
 
 from jupyter_server.utils import ensure_async
 
+from .hooks import WorkspaceHooks
+from .leases import Lease
+from .workspace_registry import Workspace
+
 log = logging.getLogger(__name__)
 
 #: The user whose request is being served (set by the authorizer, per request task).
@@ -93,7 +97,7 @@ class KernelFolders:
         return [str(f) for f in dict.fromkeys(found) if f]
 
 
-class ForeignKernels:
+class ForeignKernels(WorkspaceHooks):
     """Workspace hook: when a Workspace opens, stop the kernels of users who may no
     longer run code on this server.
 
@@ -118,7 +122,7 @@ class ForeignKernels:
             if user is not None and kernel_id in self.kernels.km and not self.may_run(user)
         ]
 
-    async def on_open(self, ws: Any, lease: Any) -> dict[str, Any]:
+    async def on_open(self, ws: Workspace, lease: Lease) -> dict[str, Any]:
         stopped = []
         for kernel_id, user in self.foreign():
             log.warning(
@@ -135,9 +139,3 @@ class ForeignKernels:
                 continue  # gone meanwhile
             stopped.append(kernel_id)
         return {"stopped_kernels": len(stopped)} if stopped else {}
-
-    async def on_close(self, ws: Any) -> None:
-        return None
-
-    async def on_delete(self, ws: Any, delete_notebooks: bool) -> dict[str, Any]:
-        return {}

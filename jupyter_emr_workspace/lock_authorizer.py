@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.utils import ensure_async
@@ -36,6 +36,9 @@ from .read_access import ReadAccess
 from .request_targets import Target, handler_name, is_delegated, kernel_folder, targets
 from .store import StoreError
 from .studio import Identity, identity_from_user
+
+if TYPE_CHECKING:
+    from .services import Services
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ class WorkspaceAuthorizer(Authorizer):
     def __init__(
         self,
         inner: Authorizer,
-        services: Any,
+        services: Services,
         kernels: KernelFolders | None = None,
         **kwargs: Any,
     ) -> None:
@@ -108,8 +111,7 @@ class WorkspaceAuthorizer(Authorizer):
                     await self._require_read(identity, workspace_id)
             return
         if target.kind == "refuse":
-            places = self.folders.places(target.path or "")
-            if any(p[0] is not None for p in places):
+            if any(p[0] is not None for p in self.folders.places(target.path or "")):
                 raise web.HTTPError(
                     403,
                     f"{handler_name(handler)} is not known to respect EMR Workspace locks, so "

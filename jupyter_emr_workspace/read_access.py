@@ -11,20 +11,22 @@ that loads many files asks once; in open mode (no policies, IAM) reads cost noth
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import actions
 from .errors import Forbidden, NotFound
 from .permission_checks import Guard
 from .studio import Identity
 
-EMR = "elasticmapreduce"
+if TYPE_CHECKING:
+    from .services import Services
 
 
 class ReadAccess:
     TTL = 5.0
     MAX_ENTRIES = 10_000
 
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self.guard: Guard = services.guard
         self._decided: dict[tuple[Any, ...], tuple[float, Forbidden | None]] = {}
@@ -61,9 +63,7 @@ class ReadAccess:
     async def _decide(self, identity: Identity, workspace_id: str) -> None:
         s = self.services
         if workspace_id == "":
-            await self.guard.require(
-                identity, f"{EMR}:ListEditors", s.arns.studio(), details={"via": "contents"}
-            )
+            await self.guard.on_studio(identity, actions.LIST_EDITORS, details={"via": "contents"})
             return
         ws = s.registry.cached(workspace_id)
         if ws is None:
@@ -71,10 +71,9 @@ class ReadAccess:
                 ws = await s.registry.get(workspace_id)
             except NotFound:
                 ws = None  # a folder whose Workspace is gone: judged without tags
-        await self.guard.require(
+        await self.guard.on_workspace(
             identity,
-            f"{EMR}:DescribeEditor",
-            s.arns.workspace(workspace_id),
-            resource_tags=ws.tags if ws is not None else {},
+            actions.DESCRIBE_EDITOR,
+            ws if ws is not None else workspace_id,
             details={"via": "contents"},
         )

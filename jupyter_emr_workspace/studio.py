@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, default
+from traitlets import Dict, Enum, Float, Int, List, Unicode, Union, default
 from traitlets.config import LoggingConfigurable
 
 from .aws import AwsSettings
+from .compute.settings import ComputeSettings
 from .errors import ConfigError
 
 STUDIO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -29,8 +30,12 @@ def default_backup_dir() -> str:
     return os.path.join(jupyter_data_dir(), "emr-workspace", "backups")
 
 
-class Studio(LoggingConfigurable):
-    """Admin configuration of the Studio this server belongs to."""
+class Studio(ComputeSettings, LoggingConfigurable):  # type: ignore[misc,valid-type]
+    """Admin configuration of the Studio this server belongs to.
+
+    The compute settings are declared beside the compute code (``ComputeSettings``) and
+    are ``c.Studio`` settings like the rest.
+    """
 
     id = Unicode(
         "es-default", config=True, help="Studio id; Workspaces are visible within it only."
@@ -41,7 +46,8 @@ class Studio(LoggingConfigurable):
         "",
         config=True,
         help="Where Workspaces and their notebook backups live: s3://bucket/prefix or a "
-        "local folder. Default: a folder under the Jupyter data dir.",
+        "local folder (any store of store/__init__.py's BACKENDS). Default: a folder under "
+        "the Jupyter data dir.",
     )
     subnet_ids = List(Unicode(), config=True, help="Subnets whose EMR clusters may be attached.")
     auth_mode = Enum(["IAM", "IDENTITY_CENTER"], "IAM", config=True)
@@ -110,85 +116,7 @@ class Studio(LoggingConfigurable):
         "local_user_name. See docs/security.md.",
     )
 
-    # -- compute
-    compute_sources = List(
-        Unicode(),
-        None,
-        allow_none=True,
-        config=True,
-        help="Cluster sources to list: 'emr-ec2', 'emr-eks', 'local'. Default: all three "
-        "when subnet_ids are set, else only 'local' (no AWS account needed).",
-    )
-    cluster_templates = List(
-        Dict(),
-        config=True,
-        help="Cluster templates: [{name, description, run_job_flow: {RunJobFlow params, "
-        "'{{field}}' placeholders}, fields: [{name, label, type: string|number|choice, "
-        "choices, default, required, min, max, pattern}], service_catalog?: {product_id, "
-        "provisioning_artifact_id, path_id?}}]. See docs/compute.md.",
-    )
-    livy_urls = Dict(
-        Unicode(),
-        config=True,
-        help="Cluster id (EMR or EMR on EKS) → Livy URL, overriding resolution "
-        "(SSH tunnels, proxies, tests).",
-    )
-    eks_livy_urls = Dict(
-        Unicode(), config=True, help="EMR on EKS virtual cluster id → Livy URL (Livy on EKS)."
-    )
-    eks_livy_tag = Unicode(
-        "emr-workspace:livy-url",
-        config=True,
-        help="Tag on a virtual cluster whose value is its Livy URL (used when eks_livy_urls "
-        "does not name it).",
-    )
-    livy_auth = Enum(
-        ["None", "Basic", "Kerberos"],
-        "None",
-        config=True,
-        help="How kernels authenticate to Livy on EMR: None, Basic (Livy behind LDAP/Knox) or "
-        "Kerberos (needs requests-kerberos and a ticket, e.g. from kinit).",
-    )
-    livy_username = Unicode("", config=True, help="User name for livy_auth='Basic'.")
-    livy_password_env = Unicode(
-        "EMR_WORKSPACE_LIVY_PASSWORD",
-        config=True,
-        help="Environment variable holding the password for livy_auth='Basic' (kept out of "
-        "config files and Workspace metadata).",
-    )
-    use_public_dns = Bool(
-        False, config=True, help="Reach Livy on the primary node's public DNS name."
-    )
-    livy_probe_timeout = Float(
-        3.0, config=True, help="Seconds the attach-time Livy reachability check waits."
-    )
-    local_engine_idle_timeout = Float(
-        3600.0, config=True, help="Embedded engine: stop Spark sessions idle this long (0: never)."
-    )
-    local_engine_python = Unicode(
-        "", config=True, help="Embedded engine: Python for its sessions (default: the server's)."
-    )
-    local_engine_max_sessions = Int(
-        4,
-        config=True,
-        help="Embedded engine: active Spark sessions (one per running kernel, each a JVM) one "
-        "Workspace may have; 0: no cap.",
-    )
-    local_engine_max_output_chars = Int(
-        10_000_000,
-        config=True,
-        help="Embedded engine: characters of one statement's output the engine keeps; the rest "
-        "is cut, with a note saying how much.",
-    )
-    # -- compute: execution roles (issue 12)
-    execution_roles = Dict(
-        config=True,
-        help="Principal ('user:NAME', 'group:NAME' or '*') → IAM role ARNs its users may run "
-        "Spark as: EMR Serverless execution roles and EMR on EC2 runtime roles. Each use is "
-        "checked with the user's policies (iam:PassRole on the role; for EC2 also "
-        "elasticmapreduce:GetClusterSessionCredentials). See docs/compute.md.",
-    )
-    # -- end compute
+    # -- compute: compute/settings.py (shared) and each source's module (its own)
 
     @default("local_user_name")
     def _default_local_user_name(self) -> str:
@@ -221,15 +149,12 @@ class Studio(LoggingConfigurable):
         if not STUDIO_ID_RE.match(self.id):
             raise ConfigError(f"c.Studio.id={self.id!r}: letters, digits, '-' and '_', 1-64")
         uri = self.resolved_backup_uri
-        if uri.startswith("s3://"):
-            from .store.s3 import parse_s3_uri
+        from .store import check_uri  # the backends' table: store/__init__.py
 
-            try:
-                parse_s3_uri(uri)
-            except ValueError as e:
-                raise ConfigError(f"c.Studio.backup_uri={uri!r}: {e}") from None
-        elif "://" in uri:
-            raise ConfigError(f"c.Studio.backup_uri={uri!r}: use s3://bucket/prefix or a folder")
+        try:
+            check_uri(uri)
+        except ValueError as e:
+            raise ConfigError(f"c.Studio.backup_uri={uri!r}: {e}") from None
         for subnet in self.subnet_ids:
             if not SUBNET_RE.match(subnet):
                 raise ConfigError(f"c.Studio.subnet_ids: {subnet!r} is not a subnet id")

@@ -18,7 +18,7 @@ owner (jupyter_server's anonymous users), as in a plain Jupyter server.
 What the owner's shell writes into a Workspace folder while the lease is not held on this
 server never becomes the Workspace's backup: see ``contents/unleased.py``.
 
-This module is a part (see ``parts.py``): ``start``, ``stop`` and ``handlers``.
+This module is a part's entry module (see ``parts.py``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,17 @@ from __future__ import annotations
 import getpass
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.utils import ensure_async
 from tornado import web
 
+from .parts import Host, Part
 from .studio import Studio, _is_anonymous, identity_from_user
+
+if TYPE_CHECKING:
+    from .services import Services
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +95,19 @@ class TerminalOwnerAuthorizer(Authorizer):
         )
 
 
-def start(app: Any, services: Any) -> None:
-    server = app.server
-    owner = server_owner(services.studio)
-    inner = server.web_app.settings["authorizer"]
-    authorizer = TerminalOwnerAuthorizer(inner, services.studio, owner, parent=server)
-    server.authorizer = authorizer
-    server.web_app.settings["authorizer"] = authorizer
-    log.info("jupyter-emr-workspace: terminals are only for the server's owner, %r", owner)
+class TerminalsPart(Part):
+    """Only wraps the authorizer: no service, no routes, nothing to stop."""
+
+    name = "terminals"
+
+    def start(self, host: Host, services: Services) -> None:
+        server = host.server
+        owner = server_owner(services.studio)
+        inner = server.web_app.settings["authorizer"]
+        authorizer = TerminalOwnerAuthorizer(inner, services.studio, owner, parent=server)
+        server.authorizer = authorizer
+        server.web_app.settings["authorizer"] = authorizer
+        log.info("jupyter-emr-workspace: terminals are only for the server's owner, %r", owner)
 
 
-async def stop(app: Any, services: Any) -> None:
-    return None
-
-
-def handlers() -> list[tuple[str, Any]]:
-    return []
+PART = TerminalsPart()

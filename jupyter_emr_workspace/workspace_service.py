@@ -12,14 +12,14 @@ import copy
 import logging
 from typing import Any
 
-from . import __version__
-from .assignments import STUDIO_ACTIONS, WORKSPACE_ACTIONS, AccessControl, Arns
+from . import __version__, actions
+from .assignments import AccessControl, Arns
 from .errors import ApiError, BadRequest, Conflict, Forbidden, LeaseLost, UpstreamError
 from .events import AuditLog
 from .folders import WorkspaceFolders
 from .hooks import HookChain
 from .leases import Lease, LeaseManager
-from .permission_checks import Guard
+from .permission_checks import ANY_WORKSPACE, Guard
 from .store import StoreError
 from .studio import Identity, Studio
 from .workspace_registry import (
@@ -30,8 +30,6 @@ from .workspace_registry import (
     validate_description,
     validate_tags,
 )
-
-EMR = "elasticmapreduce"
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +87,13 @@ class WorkspaceService:
         data = ws.to_json()
         data["path"] = self.folders.api_path(ws.id)
         data["lock"] = lock
-        data["permissions"] = await self.access.permissions(
-            identity, WORKSPACE_ACTIONS, self.arns.workspace(ws.id), ws.tags
+        data["permissions"] = await self.guard.permissions_on_workspace(
+            identity, actions.WORKSPACE_ACTIONS, ws
         )
         return data
 
     async def studio_info(self, identity: Identity) -> dict[str, Any]:
-        await self.access.require_member(identity)
+        await self.guard.require_member(identity)
         return {
             "id": self.studio.id,
             "name": self.studio.name,
@@ -104,8 +102,8 @@ class WorkspaceService:
             "auth_mode": self.studio.auth_mode,
             "version": __version__,
             "user": {"name": identity.name, "groups": list(identity.groups)},
-            "permissions": await self.access.permissions(
-                identity, STUDIO_ACTIONS, self.arns.workspace("*")
+            "permissions": await self.guard.permissions_on_workspace(
+                identity, actions.STUDIO_ACTIONS, ANY_WORKSPACE
             ),
             "backup_uri": self.studio.resolved_backup_uri,
             "workspaces_dir": self.folders.workspaces_dir,
@@ -119,20 +117,18 @@ class WorkspaceService:
 
     # -- Workspaces -------------------------------------------------------------------
     async def list_workspaces(self, identity: Identity) -> list[dict[str, Any]]:
-        await self.guard.require(identity, f"{EMR}:ListEditors", self.arns.studio())
+        await self.guard.on_studio(identity, actions.LIST_EDITORS)
         workspaces, locks = await asyncio.gather(self.registry.list(), self.leases.states())
         out = []
         for ws in workspaces:
             view = await self.view(identity, ws, locks.get(ws.id))
-            if view["permissions"].get(f"{EMR}:DescribeEditor"):
+            if view["permissions"].get(actions.DESCRIBE_EDITOR):
                 out.append(view)
         return out
 
     async def get_workspace(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
         ws = await self.registry.get(workspace_id)
-        await self.guard.require(
-            identity, f"{EMR}:DescribeEditor", self.arns.workspace(ws.id), resource_tags=ws.tags
-        )
+        await self.guard.on_workspace(identity, actions.DESCRIBE_EDITOR, ws)
         return await self.view(identity, ws)
 
     async def create_workspace(self, identity: Identity, body: dict[str, Any]) -> dict[str, Any]:
@@ -140,10 +136,10 @@ class WorkspaceService:
         tags = validate_tags(body.get("tags", {}))
         if CREATOR_TAG in tags:
             raise BadRequest(f"tag {CREATOR_TAG!r} is set by the server")
-        async with self.guard.action(
+        async with self.guard.on_workspace(
             identity,
-            f"{EMR}:CreateEditor",
-            self.arns.workspace("*"),
+            actions.CREATE_EDITOR,
+            ANY_WORKSPACE,
             request_tags={**tags, CREATOR_TAG: identity.name},
             details={"name": str(body.get("name"))[:64]},
         ) as facts:
@@ -165,7 +161,6 @@ class WorkspaceService:
         if not body:
             raise BadRequest("nothing to change: send description, tags or collaboration")
         ws = await self.registry.get(workspace_id)
-        arn = self.arns.workspace(ws.id)
         description = validate_description(body["description"]) if "description" in body else None
         tags = validate_tags(body["tags"]) if "tags" in body else None
         if tags is not None and tags.get(CREATOR_TAG, ws.created_by) != ws.created_by:
@@ -177,18 +172,13 @@ class WorkspaceService:
             before = set(ws.collaboration.get("collaborators", []))
             after = set(collaboration["collaborators"])
             if after - before or (collaboration["enabled"] and not ws.collaboration["enabled"]):
-                await self.guard.require(
-                    identity, f"{EMR}:PutWorkspaceAccess", arn, resource_tags=ws.tags
-                )
+                await self.guard.on_workspace(identity, actions.PUT_WORKSPACE_ACCESS, ws)
             if before - after or (not collaboration["enabled"] and ws.collaboration["enabled"]):
-                await self.guard.require(
-                    identity, f"{EMR}:DeleteWorkspaceAccess", arn, resource_tags=ws.tags
-                )
-        async with self.guard.action(
+                await self.guard.on_workspace(identity, actions.DELETE_WORKSPACE_ACCESS, ws)
+        async with self.guard.on_workspace(
             identity,
-            f"{EMR}:UpdateEditor",
-            arn,
-            resource_tags=ws.tags,
+            actions.UPDATE_EDITOR,
+            ws,
             request_tags=tags,
             details={"fields": sorted(body)},
         ):
@@ -211,11 +201,10 @@ class WorkspaceService:
         self, identity: Identity, workspace_id: str, delete_notebooks: bool
     ) -> dict[str, Any]:
         ws = await self.registry.get(workspace_id)
-        async with self.guard.action(
+        async with self.guard.on_workspace(
             identity,
-            f"{EMR}:DeleteEditor",
-            self.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.DELETE_EDITOR,
+            ws,
             details={"name": ws.name, "delete_notebooks": delete_notebooks},
         ) as facts:
             lock = await self.leases.state(ws.id)
@@ -241,11 +230,8 @@ class WorkspaceService:
     # -- leases -----------------------------------------------------------------------
     async def open(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
         ws = await self.registry.get(workspace_id)
-        arn = self.arns.workspace(ws.id)
-        await self.guard.require(identity, f"{EMR}:StartEditor", arn, resource_tags=ws.tags)
-        async with self.guard.action(
-            identity, f"{EMR}:OpenEditorConsole", arn, resource_tags=ws.tags
-        ) as facts:
+        await self.guard.on_workspace(identity, actions.START_EDITOR, ws)
+        async with self.guard.on_workspace(identity, actions.OPEN_EDITOR_CONSOLE, ws) as facts:
             before = self.leases.lease_for(ws.id, identity.name)
             lease = await self.leases.acquire(
                 ws.id,
@@ -298,21 +284,13 @@ class WorkspaceService:
         # The copy read at open is enough to authorize a renewal: a heartbeat is one PUT.
         ws = self.registry.cached(workspace_id) or await self.registry.get(workspace_id)
         # renewing continues an open: unassigned or no longer allowed users are refused
-        await self.guard.require(
-            identity, f"{EMR}:OpenEditorConsole", self.arns.workspace(ws.id), resource_tags=ws.tags
-        )
+        renewal = self.guard.on_workspace(identity, actions.OPEN_EDITOR_CONSOLE, ws)
+        await renewal
         self._own_lease(identity, ws.id, token)
         try:
             lease = await self.leases.renew(ws.id, token)
         except LeaseLost as e:
-            self.audit.record(
-                identity,
-                f"{EMR}:OpenEditorConsole",
-                self.arns.workspace(ws.id),
-                "failure",
-                error_code=e.code,
-                details={"operation": "heartbeat"},
-            )
+            renewal.record("failure", error_code=e.code, details={"operation": "heartbeat"})
             raise
         if lease.user != identity.name:
             raise Forbidden("This lease belongs to another user")
@@ -322,9 +300,7 @@ class WorkspaceService:
         token = _token(body)
         ws = await self.registry.get(workspace_id)
         self._own_lease(identity, ws.id, token)
-        async with self.guard.action(
-            identity, f"{EMR}:StopEditor", self.arns.workspace(ws.id), resource_tags=ws.tags
-        ):
+        async with self.guard.on_workspace(identity, actions.STOP_EDITOR, ws):
             if self.leases.holds(ws.id, identity.name):
                 await self.hooks.on_close(ws)
             if not await self.leases.release(ws.id, token):
@@ -335,21 +311,16 @@ class WorkspaceService:
 
     async def force_release(self, identity: Identity, workspace_id: str) -> None:
         ws = await self.registry.get(workspace_id)
-        async with self.guard.action(
-            identity,
-            "emr-workspace:ForceReleaseLock",
-            self.arns.workspace(ws.id),
-            resource_tags=ws.tags,
-        ) as facts:
+        async with self.guard.on_workspace(identity, actions.FORCE_RELEASE_LOCK, ws) as facts:
             facts["generation"] = await self.leases.force_release(ws.id)
 
     # -- audit and mappings -------------------------------------------------------------
     async def events(self, identity: Identity, limit: int) -> list[dict[str, Any]]:
-        await self.guard.require(identity, "emr-workspace:ReadAuditLog", self.arns.studio())
+        await self.guard.on_studio(identity, actions.READ_AUDIT_LOG)
         return self.audit.recent(limit)
 
     async def session_mappings(self, identity: Identity) -> dict[str, list[str]]:
-        await self.guard.require(identity, f"{EMR}:GetStudioSessionMapping", self.arns.studio())
+        await self.guard.on_studio(identity, actions.GET_STUDIO_SESSION_MAPPING)
         return await self.access.mappings.effective()
 
     async def put_session_mapping(
@@ -361,10 +332,9 @@ class WorkspaceService:
             names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names))
         ):
             raise BadRequest("principal must be 'user:NAME' or 'group:NAME'; policies a list")
-        async with self.guard.action(
+        async with self.guard.on_studio(
             identity,
-            f"{EMR}:UpdateStudioSessionMapping",
-            self.arns.studio(),
+            actions.UPDATE_STUDIO_SESSION_MAPPING,
             details={"principal": principal, "policies": names},
         ):
             return await self.access.mappings.put(principal, names)

@@ -3,9 +3,23 @@ import { ServerConnection } from '@jupyterlab/services';
 import { requestAPI } from './handler';
 
 /**
- * Kinds of compute a Workspace can be attached to.
+ * A cluster source of the Studio ('emr-ec2', 'emr-eks', 'local', ...): the
+ * server's registry names them, `GET /clusters` lists the Studio's.
  */
-export type ClusterType = 'local' | 'emr-ec2' | 'emr-eks' | 'emr-serverless';
+export type ClusterType = string;
+
+/**
+ * A cluster source as the panel shows it (`GET /clusters`' `sources`).
+ */
+export interface IClusterSource {
+  type: ClusterType;
+  /** What the panel calls it ("EMR on EC2"). */
+  label: string;
+  /** Its own words for states (raw state → word), where EMR's do not fit. */
+  states: Record<string, string>;
+  /** A sentence about attaching to its clusters. */
+  attach_note: string;
+}
 
 /**
  * GET /studio.
@@ -181,6 +195,8 @@ export interface IExecutionRole {
 export interface IClusterList {
   clusters: ICluster[];
   errors: { source: string; message: string }[];
+  /** The Studio's sources, in order (absent from a listing made by hand). */
+  sources?: IClusterSource[];
 }
 
 export interface ITemplateField {
@@ -509,7 +525,14 @@ export class EmrWorkspaceClient {
 
   async listClusters(): Promise<IClusterList> {
     const answer = await this._request<Partial<IClusterList>>('clusters');
-    return { clusters: answer.clusters ?? [], errors: answer.errors ?? [] };
+    const list: IClusterList = {
+      clusters: answer.clusters ?? [],
+      errors: answer.errors ?? []
+    };
+    if (answer.sources) {
+      list.sources = answer.sources;
+    }
+    return list;
   }
 
   async listTemplates(): Promise<ITemplate[]> {

@@ -661,8 +661,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           properties: {
             type: {
               type: 'string',
-              enum: ['local', 'emr-ec2', 'emr-eks'],
-              description: trans.__('The kind of cluster')
+              description: trans.__(
+                'The cluster source, as GET /clusters lists it (local, emr-ec2, emr-eks, ...)'
+              )
             },
             clusterId: {
               type: 'string',

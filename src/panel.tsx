@@ -10,12 +10,12 @@ import * as React from 'react';
 import {
   Actions,
   backupsOf,
-  ClusterType,
   ICluster,
   IClusterList,
   IStudio,
   IWorkspace
 } from './api';
+import { sourcesOf } from './sources';
 import { attachmentName, clusterStateText } from './words';
 import { ApiError, isStoreUnavailable } from './handler';
 import {
@@ -392,17 +392,6 @@ function WorkspaceItem(props: {
   );
 }
 
-function sources(
-  trans: TranslationBundle
-): { type: ClusterType; label: string }[] {
-  return [
-    { type: 'emr-ec2', label: trans.__('EMR on EC2') },
-    { type: 'emr-eks', label: trans.__('EMR on EKS') },
-    { type: 'emr-serverless', label: trans.__('EMR Serverless') }, // issue 12
-    { type: 'local', label: trans.__('Local') }
-  ];
-}
-
 function ClusterItem(props: {
   cluster: ICluster;
   props: IPanelProps;
@@ -436,7 +425,7 @@ function ClusterItem(props: {
           data-state={cluster.state}
           title={cluster.state}
         >
-          {clusterStateText(cluster, trans)}
+          {clusterStateText(cluster, trans, model.clusters)}
         </span>
       </div>
       <div className="jp-EmrWorkspace-itemMeta">
@@ -570,7 +559,7 @@ function ComputeSection(props: IPanelProps): JSX.Element {
           {trans.__('Loading clusters…')}
         </div>
       )}
-      {sources(trans).map(source => {
+      {sourcesOf(list, trans).map(source => {
         const items = clusters.filter(cluster => cluster.type === source.type);
         if (items.length === 0) {
           return null;
@@ -578,7 +567,9 @@ function ComputeSection(props: IPanelProps): JSX.Element {
         const id = `jp-EmrWorkspace-source-${source.type}`;
         return (
           <div key={source.type} className="jp-EmrWorkspace-group">
-            <h4 id={id}>{source.label}</h4>
+            <h4 id={id} title={source.attach_note || undefined}>
+              {source.label}
+            </h4>
             <ul aria-labelledby={id}>
               {items.map(cluster => (
                 <ClusterItem

@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { IAttachment, ICluster, IClusterList } from './api';
+import { stateText } from './sources';
 
 /**
  * Words a user understands for clusters: their display name rather than an id
@@ -57,53 +58,13 @@ export function clusterName(
  *
  * The local engine is "ready" while it runs, "stopped" when it will start on
  * the next attach or kernel; an EMR cluster is "ready" when WAITING (idle),
- * "busy" when RUNNING steps.
+ * "busy" when RUNNING steps. Each source's words come with the listing
+ * (`sources.ts`).
  */
 export function clusterStateText(
   cluster: Pick<ICluster, 'type' | 'state'>,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  list?: IClusterList | null
 ): string {
-  const state = (cluster.state || '').toUpperCase();
-  if (cluster.type === 'local') {
-    switch (state) {
-      case 'RUNNING':
-        return trans.__('ready');
-      case 'WAITING':
-        return trans.__('stopped: starts when attached');
-      case 'UNAVAILABLE':
-        return trans.__('unavailable');
-    }
-  }
-  if (cluster.type === 'emr-serverless') {
-    // issue 12: an application starts when a Workspace is attached to it
-    switch (state) {
-      case 'STARTED':
-        return trans.__('ready');
-      case 'CREATED':
-      case 'STOPPED':
-        return trans.__('stopped: starts when attached');
-    }
-  }
-  switch (state) {
-    case 'WAITING':
-      return trans.__('ready');
-    case 'RUNNING':
-      return trans.__('busy');
-    case 'STARTING':
-    case 'BOOTSTRAPPING':
-    case 'CREATING':
-      return trans.__('starting');
-    case 'TERMINATING':
-    case 'DELETING':
-      return trans.__('stopping');
-    case 'TERMINATED':
-    case 'TERMINATED_WITH_ERRORS':
-    case 'DELETED':
-      return trans.__('stopped');
-    case 'ACTIVE':
-      return trans.__('ready');
-    case 'UNAVAILABLE':
-      return trans.__('unavailable');
-  }
-  return state.toLowerCase();
+  return stateText(cluster, trans, list);
 }

@@ -47,7 +47,7 @@ async def test_an_open_never_sets_aside_what_a_concurrent_open_restored(
     folder = services.folders.local_path(wid)
     for n in range(FILES):  # ... and the local copies go, with what this server knew of
         (folder / f"n{n}.ipynb").unlink()  # them (as on a new machine)
-    storage = services.extra["storage"]
+    storage = services.storage
     storage.scheduler.forget(wid)
 
     # The first open's restore pauses after its first file until the second open has

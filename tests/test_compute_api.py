@@ -566,7 +566,7 @@ async def test_service_catalog_template_provisions_the_product(
             "Tags": ANY,
         },
     )
-    compute = services.extra["compute"]
+    compute = services.compute
     real_client = compute.client
 
     async def client(identity: Any, service: str) -> Any:

@@ -73,6 +73,9 @@ def studio_config(tmp_path: Path, moto: MotoHttp) -> dict[str, Any]:
         "livy_username": "emr-workspace",
         "livy_password_env": PASSWORD_ENV,
         "livy_probe_timeout": 2.0,
+        # No panel heartbeats the leases here: a loaded machine must not let them lapse
+        # before the test's last step (the interrupt needs the lease).
+        "lease_seconds": 900,
     }
 
 
@@ -166,7 +169,7 @@ async def test_workspaces_run_spark_on_their_own_clusters(
     moto: MotoHttp,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    compute = services.extra["compute"]
+    compute = services.compute
     compute.local.use(engine)
     emr_engine = EngineProcess(idle_timeout=0)  # the "EMR cluster"'s Livy, with Basic auth
     await emr_engine.start()
@@ -303,7 +306,7 @@ async def test_workspaces_run_spark_on_their_own_clusters(
 async def test_local_engine_starts_on_first_attach_and_stops_with_the_server(
     api: Api, services: Any, jp_serverapp: Any
 ) -> None:
-    compute = services.extra["compute"]
+    compute = services.compute
     listed = [c for c in (await api("GET", "clusters")).json["clusters"] if c["type"] == "local"]
     assert listed[0]["attachable"] is True and listed[0]["livy_url"] is None
     assert compute.local.engine is None  # nothing runs before someone attaches
@@ -315,9 +318,10 @@ async def test_local_engine_starts_on_first_attach_and_stops_with_the_server(
     pid = engine.pid
     listed = [c for c in (await api("GET", "clusters")).json["clusters"] if c["type"] == "local"]
     assert listed[0]["state"] == "RUNNING" and listed[0]["livy_url"] == engine.url
-    from jupyter_emr_workspace.compute import part
+    from jupyter_emr_workspace.compute.part import PART
+    from jupyter_emr_workspace.parts import Host
 
-    await part.stop(None, services)  # what the server's shutdown calls
+    await PART.stop(Host(jp_serverapp, jp_serverapp.log), services)  # the server's shutdown
     assert not engine.running
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

@@ -152,7 +152,7 @@ async def test_real_responses_match_the_schemas(api: Api, doc: dict[str, Any]) -
     listed = await call("GET", "/workspaces")
     assert listed.json["workspaces"][0]["lock"]["holders"]
     await call("POST", "/workspaces/{workspace_id}/heartbeat", {"token": lease["token"]})
-    if "jupyter_emr_workspace.contents" in parts.PARTS:
+    if "jupyter_emr_workspace.contents.part" in parts.PARTS:
         await call("GET", "/workspaces/{workspace_id}/backup")
     if "jupyter_emr_workspace.compute.part" in parts.PARTS:
         await call("GET", "/templates")

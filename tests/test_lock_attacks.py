@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import traceback
+from collections.abc import Awaitable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -188,6 +189,9 @@ async def test_read_decisions_stay_bounded_when_all_are_fresh() -> None:
         async def require(self, *args: Any, **kwargs: Any) -> None:
             Guard.asked += 1
 
+        def on_studio(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
+            return self.require()
+
     studio = SimpleNamespace(studio=lambda: "arn:studio")
     services = SimpleNamespace(access=SimpleNamespace(open_mode=False), guard=Guard(), arns=studio)
     reads = ReadAccess(services)
@@ -302,6 +306,9 @@ async def test_a_cached_denial_does_not_keep_the_frames_of_earlier_requests() ->
     class Guard:
         async def require(self, *args: Any, **kwargs: Any) -> None:
             raise Forbidden("no")
+
+        def on_studio(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
+            return self.require()
 
     studio = SimpleNamespace(studio=lambda: "arn:studio")
     services = SimpleNamespace(access=SimpleNamespace(open_mode=False), guard=Guard(), arns=studio)

@@ -109,7 +109,7 @@ async def test_autosave_sends_exactly_the_changed_files_and_idle_costs_nothing(
     for i in range(3):  # the first checkpoints are made in the background; let them land
         await first_checkpoint(api, f"{path}/nb{i}.ipynb")
     # the status API reads Workspace metadata; watch the scheduler itself instead
-    scheduler = services.extra["storage"].scheduler
+    scheduler = services.storage.scheduler
     before = dict(services.store.requests)
     await save(api, f"{path}/nb1.ipynb", nb_model("v2-1"))
     await until(
@@ -228,7 +228,7 @@ async def test_deleting_a_workspace_keeps_backups_unless_asked(
     await settled(api, kept)
     await settled(api, gone)
 
-    facts = await services.extra["storage"].on_delete(
+    facts = await services.storage.on_delete(
         services.registry.cached(kept) or await services.registry.get(kept), False
     )
     assert facts["backups_kept"] is True and facts["backup_objects"] == 1
@@ -296,7 +296,7 @@ async def test_reopen_with_both_sides_changed_keeps_both(
     # as if made while the lease was held (an edit the close could not back up): the
     # lease seen held until now. One made after the close is set aside instead
     # (test_lock_terminals.py); backdating the file cannot hide that (its ctime moves)
-    services.extra["storage"].scheduler.state(ws_id).released_at = time.time()
+    services.storage.scheduler.state(ws_id).released_at = time.time()
     for name, text in (("both.ipynb", "remote-edit"), ("remote-only.ipynb", "r1")):
         s3.put_object(
             Bucket=bucket,
@@ -429,7 +429,7 @@ async def test_a_100mb_upload_in_chunks_is_backed_up_whole(
         await save(api, f"{path}/big.ipynb", model)
         if n == 1:
             # a partial upload is never backed up, even after the scheduler has run
-            await services.extra["storage"].scheduler.backup(ws_id, force=True)
+            await services.storage.scheduler.backup(ws_id, force=True)
             assert keys(s3, bucket, f"backups/{ws_id}/") == []
     await until(lambda: keys(s3, bucket, f"backups/{ws_id}/"), "the big backup", limit=90)
     head = s3.head_object(Bucket=bucket, Key=f"backups/{ws_id}/big.ipynb")

@@ -171,7 +171,7 @@ async def test_a_lease_that_ran_out_is_dropped_and_backs_nothing_up(
     lease.expires_at = datetime.now(UTC) - timedelta(seconds=5)
     folder = services.folders.local_path(ws_id)
     (folder / "a.ipynb").write_text(json.dumps(notebook("after")))  # e.g. a kernel wrote it
-    storage = services.extra["storage"]
+    storage = services.storage
     puts = storage.store.requests["put_object"]
     assert await storage.scheduler.backup(ws_id, force=True) is False  # nothing held
     assert storage.store.requests["put_object"] == puts

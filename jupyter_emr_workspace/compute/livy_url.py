@@ -17,11 +17,18 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from ..errors import ApiError, UpstreamError
+from ..errors import ApiError, ConfigError, UpstreamError
 from .model import LivyEndpoint
 
 DEFAULT_PORT = 8998
 SPARKMAGIC_AUTH = {"None": "None", "Basic": "Basic_Access", "Kerberos": "Kerberos"}
+
+
+def check_setting(url: Any, where: str) -> None:
+    """Raise ConfigError unless ``url`` (the setting ``where``) is an http(s) URL with a host."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"{where}={url!r}: use an http(s)://host:port URL")
 
 
 def livy_port(configurations: list[dict[str, Any]] | None) -> int:

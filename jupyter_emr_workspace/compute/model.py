@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..studio import Identity
+if TYPE_CHECKING:  # studio.py composes Studio from the sources' settings, which import this
+    from ..studio import Identity
 
 #: ``await clients(identity, "emr")`` → a boto3 client acting for that user (or None: the
 #: Studio's own credentials, e.g. when re-resolving on open).
-ClientFactory = Callable[[Identity | None, str], Awaitable[Any]]
+ClientFactory = Callable[["Identity | None", str], Awaitable[Any]]
 
 
 @dataclass

@@ -1,24 +1,31 @@
-"""Compute as a part of the server: builds the ComputeService, its handlers and hooks."""
+"""Compute as a part of the server (its entry module, see ``parts.py``): builds the
+ComputeService, its handlers and hooks."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jupyter_server.utils import ensure_async
 from tornado import web
 
 from ..handlers import WS_ID, BaseHandler
+from ..parts import Host, Part, Route
+from ..services import Services, running
 from .service import ComputeService
 
-KEY = "compute"
+if TYPE_CHECKING:
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+    from jupyter_server.services.sessions.sessionmanager import SessionManager
 
 
 class ServerKernels:
     """The jupyter-server's kernels, found by the folder they run in."""
 
-    def __init__(self, kernel_manager: Any, session_manager: Any = None) -> None:
+    def __init__(
+        self, kernel_manager: MappingKernelManager, session_manager: SessionManager | None = None
+    ) -> None:
         self.km = kernel_manager
         self.sm = session_manager
 
@@ -26,7 +33,7 @@ class ServerKernels:
         """What a user knows these kernels by: their sessions' paths, else their ids."""
         paths: dict[str, str] = {}
         if self.sm is not None:
-            for session in await ensure_async(self.sm.list_sessions()):
+            for session in await self.sm.list_sessions():
                 kernel = (session.get("kernel") or {}).get("id")
                 if kernel in kernel_ids and session.get("path"):
                     paths[kernel] = str(session["path"])
@@ -52,39 +59,45 @@ class ServerKernels:
             await ensure_async(self.km.restart_kernel(kernel_id))
 
 
-def start(app: Any, services: Any) -> None:
-    server = getattr(app, "serverapp", None)
-    kernels = (
-        ServerKernels(server.kernel_manager, getattr(server, "session_manager", None))
-        if server is not None
-        else None
-    )
-    compute = ComputeService(
-        services.studio,
-        services.aws,
-        services.registry,
-        services.leases,
-        services.access,
-        services.guard,
-        services.arns,
-        services.folders,
-        services.workspaces,
-        kernels,
-    )
-    services.extra[KEY] = compute
-    services.hooks.add(compute.hooks)
+class ComputePart(Part):
+    name = "compute"
 
+    def start(self, host: Host, services: Services) -> None:
+        server = host.server
+        compute = ComputeService(
+            services.studio,
+            services.aws,
+            services.registry,
+            services.leases,
+            services.access,
+            services.guard,
+            services.arns,
+            services.folders,
+            services.workspaces,
+            ServerKernels(server.kernel_manager, server.session_manager),
+        )
+        services.compute = compute
+        services.hooks.add(compute.hooks)
 
-async def stop(app: Any, services: Any) -> None:
-    compute: ComputeService | None = services.extra.get(KEY)
-    if compute is not None:
-        await compute.stop()
+    async def stop(self, host: Host, services: Services) -> None:
+        if services.compute is not None:
+            await services.compute.stop()
+
+    def handlers(self) -> list[Route]:
+        return [
+            ("clusters", ClustersHandler),
+            ("templates", TemplatesHandler),
+            ("execution-roles", ExecutionRolesHandler),
+            (f"workspaces/{WS_ID}/attach", AttachHandler),
+            (f"workspaces/{WS_ID}/detach", DetachHandler),
+            (f"workspaces/{WS_ID}/restart-kernels", RestartKernelsHandler),
+        ]
 
 
 class ComputeHandler(BaseHandler):
     @property
     def compute(self) -> ComputeService:
-        return self.services.extra[KEY]
+        return running(self.services.compute, "compute")
 
 
 class ClustersHandler(ComputeHandler):
@@ -100,7 +113,7 @@ class ClustersHandler(ComputeHandler):
 class TemplatesHandler(ComputeHandler):
     @web.authenticated
     async def get(self) -> None:
-        await self.services.access.require_member(self.identity())
+        await self.services.guard.require_member(self.identity())
         self.send(self.compute.list_templates())
 
 
@@ -123,21 +136,15 @@ class RestartKernelsHandler(ComputeHandler):
         self.send(await self.compute.restart_kernels(self.identity(), workspace_id))
 
 
-class ExecutionRolesHandler(ComputeHandler):  # issue 12
+class ExecutionRolesHandler(ComputeHandler):
+    """The roles the user may run Spark as on a source (the panel offers only these)."""
+
     @web.authenticated
     async def get(self) -> None:
         identity = self.identity()
-        await self.services.access.require_member(identity)
+        await self.services.guard.require_member(identity)
         kind = self.get_query_argument("type", "emr-serverless")
         self.send({"roles": await self.compute.roles.roles.choices(identity, kind)})
 
 
-def handlers() -> list[tuple[str, Any]]:
-    return [
-        ("clusters", ClustersHandler),
-        ("templates", TemplatesHandler),
-        ("execution-roles", ExecutionRolesHandler),  # issue 12
-        (f"workspaces/{WS_ID}/attach", AttachHandler),
-        (f"workspaces/{WS_ID}/detach", DetachHandler),
-        (f"workspaces/{WS_ID}/restart-kernels", RestartKernelsHandler),
-    ]
+PART = ComputePart()

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from .. import actions
 from ..assignments import AccessControl, Arns
 from ..aws import AwsClients
 from ..errors import (
@@ -30,6 +31,7 @@ from ..errors import (
     WorkspaceInUse,
 )
 from ..folders import WorkspaceFolders
+from ..hooks import WorkspaceHooks
 from ..kernels import register_workspace_conf, registry_path, unregister_workspace_conf
 from ..kernels.cluster_hints import CLUSTER_FILE
 from ..kernels.sparkmagic_config import build_sparkmagic_config, write_sparkmagic_config
@@ -39,16 +41,14 @@ from ..studio import Identity, Studio
 from ..workspace_registry import Workspace, WorkspaceRegistry, utcnow_iso
 from ..workspace_service import WorkspaceService
 from .config import effective_sources
-from .emr_ec2 import EmrEc2Source
-from .emr_eks import EmrEksSource
-from .emr_serverless import EmrServerlessSource  # issue 12
-from .local import LocalEngineSource
 from .model import Cluster, ClusterSource, LivyEndpoint
-from .role_attach import RoleAttach  # issue 12
+from .role_attach import RoleAttach
+from .sources import SourceContext, by_type
+from .sources.emr_ec2 import EmrEc2Source
+from .sources.local import LocalEngineSource
 from .templates import Template, parse_templates
 
 log = logging.getLogger(__name__)
-EMR = "elasticmapreduce"
 LIST_TIMEOUT = 30.0
 MEMORY_RE = re.compile(r"^\d+[kKmMgGtT]?[bB]?$")
 SESSION_KEYS = {
@@ -173,19 +173,24 @@ class ComputeService:
         self.templates: dict[str, Template] = parse_templates(
             list(studio.cluster_templates), list(studio.subnet_ids)
         )
-        self.local = LocalEngineSource(studio, arns.cluster)
-        every: dict[str, ClusterSource] = {
-            "emr-ec2": EmrEc2Source(studio, arns, self.client),
-            "emr-eks": EmrEksSource(studio, arns, self.client),
-            "emr-serverless": EmrServerlessSource(studio, arns, self.client),  # issue 12
-            "local": self.local,
+        specs = by_type()
+        context = SourceContext(studio, arns, self.client)
+        #: the Studio's sources, built from the registry (compute/sources/__init__.py)
+        self.specs = [specs[name] for name in effective_sources(studio)]
+        self.sources: dict[str, ClusterSource] = {
+            spec.type: spec.build(context) for spec in self.specs
         }
-        # issue 12: execution roles, starting Serverless applications, kernel credentials
+        #: execution roles, starting Serverless applications, the kernels' credentials
         self.roles = RoleAttach(studio, aws, access, guard, self.client, self.conf_dir)
         #: the last Identity (with its hub groups) of each user seen here: hooks get a name
         self.seen: dict[str, Identity] = {}
-        self.sources = {name: every[name] for name in effective_sources(studio)}
         self.hooks = ComputeHooks(self)
+
+    @property
+    def local(self) -> LocalEngineSource | None:
+        """The embedded engine's source, when the Studio lists it."""
+        source = self.sources.get(LocalEngineSource.type)
+        return source if isinstance(source, LocalEngineSource) else None
 
     async def client(self, identity: Identity | None, service: str) -> Any:
         """A boto3 client for ``identity``: in IAM Identity Center mode with a user role,
@@ -206,13 +211,21 @@ class ComputeService:
         return await asyncio.to_thread(self.aws.service_client, service)
 
     async def stop(self) -> None:
-        await self.roles.stop()  # issue 12
-        await self.local.stop()
+        """Stop what sources run themselves (the embedded engine) and stop renewing the
+        kernels' credentials."""
+        await self.roles.stop()
+        for name, source in self.sources.items():
+            stop = getattr(source, "stop", None)
+            if stop is not None:
+                try:
+                    await stop()
+                except Exception:
+                    log.exception("stopping cluster source %s failed", name)
 
     # -- clusters -----------------------------------------------------------------------
     async def list_clusters(self, identity: Identity) -> dict[str, Any]:
-        await self.access.require_member(identity)
-        self.seen[identity.name] = identity  # issue 12: with its groups, for on_open
+        await self.guard.require_member(identity)
+        self.seen[identity.name] = identity  # with its groups, for on_open
         names = list(self.sources)
         results = await asyncio.gather(
             *(self._list_source(identity, self.sources[n]) for n in names), return_exceptions=True
@@ -227,7 +240,9 @@ class ComputeService:
                 errors.append({"source": name, "message": describe_failure(result)})
             else:
                 clusters += [c.to_json() for c in result]
-        return {"clusters": clusters, "errors": errors}
+        # what the panel shows of each source (its label, its words for states)
+        sources = [spec.display() for spec in self.specs]
+        return {"clusters": clusters, "errors": errors, "sources": sources}
 
     async def _list_source(self, identity: Identity, source: ClusterSource) -> list[Cluster]:
         await self.guard.require(identity, source.list_action, source.arn("*"))
@@ -251,7 +266,7 @@ class ComputeService:
         }
         async with self.guard.action(
             identity,
-            f"{EMR}:RunJobFlow",
+            actions.RUN_JOB_FLOW,
             self.arns.cluster("*"),
             request_tags=tags,
             details={"template": template.name, "name": str(body["name"])[:256]},
@@ -264,7 +279,7 @@ class ComputeService:
                 )
                 await self.guard.require(
                     identity,
-                    "servicecatalog:ProvisionProduct",
+                    actions.PROVISION_PRODUCT,
                     product_arn,
                     details={"template": template.name},
                 )
@@ -415,11 +430,10 @@ class ComputeService:
         session = validate_session(body.get("session"))
         ws = await self.registry.get(workspace_id)
         cluster_id = body["cluster_id"]
-        async with self.guard.action(
+        async with self.guard.on_workspace(
             identity,
-            f"{EMR}:AttachEditor",
-            self.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.ATTACH_EDITOR,
+            ws,
             details={
                 "type": source.type,
                 "cluster_id": cluster_id[:128],
@@ -472,11 +486,10 @@ class ComputeService:
         _fields(body, {"restart_kernels"}, set())
         ws = await self.registry.get(workspace_id)
         before = ws.attachment or {}
-        async with self.guard.action(
+        async with self.guard.on_workspace(
             identity,
-            f"{EMR}:DetachEditor",
-            self.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.DETACH_EDITOR,
+            ws,
             details={"type": before.get("type"), "cluster_id": before.get("cluster_id")},
         ):
             await self._check_not_held_by_others(identity, ws)
@@ -499,11 +512,10 @@ class ComputeService:
 
     async def restart_kernels(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
         ws = await self.registry.get(workspace_id)
-        async with self.guard.action(
+        async with self.guard.on_workspace(
             identity,
-            f"{EMR}:AttachEditor",
-            self.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.ATTACH_EDITOR,
+            ws,
             details={"operation": "restart-kernels"},
         ) as facts:
             if not self.leases.holds(ws.id, identity.name):
@@ -557,7 +569,7 @@ class ComputeService:
         return {"attachment_livy_url": endpoint.url}
 
 
-class ComputeHooks:
+class ComputeHooks(WorkspaceHooks):
     """Workspace lifecycle, as compute sees it (registered on the HookChain)."""
 
     def __init__(self, service: ComputeService) -> None:

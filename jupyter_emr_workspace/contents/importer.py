@@ -24,7 +24,7 @@ from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 from ..aws import AwsClients
 from ..errors import ApiError, ConfigError, NotFound
 from ..layout import Layout
-from ..store import BlobStore, StoreError
+from ..store import BlobStore, StoreError, open_store
 from ..store.s3 import S3Store, parse_s3_uri
 from ..studio import Studio
 from ..workspace_registry import WORKSPACE_ID_RE, WorkspaceRegistry
@@ -96,7 +96,7 @@ async def import_workspace(studio: Studio, args: argparse.Namespace) -> dict[str
     aws = AwsClients(studio.aws_settings())
     s3 = aws.service_client("s3")
     uri = studio.resolved_backup_uri
-    store: BlobStore = S3Store(s3, uri) if uri.startswith("s3://") else _local_store(uri)
+    store: BlobStore = open_store(uri, aws)
     registry = WorkspaceRegistry(store, Layout(studio.id), studio.id)
     try:
         workspace_id = tail if WORKSPACE_ID_RE.match(tail) and not args.new_id else None
@@ -123,12 +123,6 @@ async def import_workspace(studio: Studio, args: argparse.Namespace) -> dict[str
         "copied": copied,
         "skipped": skipped,
     }
-
-
-def _local_store(uri: str) -> BlobStore:
-    from ..store.local import LocalStore
-
-    return LocalStore(uri)
 
 
 async def _exists(registry: WorkspaceRegistry, workspace_id: str) -> bool:

@@ -12,43 +12,45 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from traitlets import default
 
 from .checkpoints import IN_SAVE, WorkspaceCheckpoints
 
+if TYPE_CHECKING:
+    from .service import Backups
+
 
 class WorkspaceContentsManager(AsyncLargeFileManager):
     """Until the extension connects ``storage``, this is the stock manager."""
 
-    #: Set by the storage part at start (``jupyter_emr_workspace.contents.start``).
-    storage: Any = None
+    #: Set by the storage part at start (``contents/part.py``).
+    storage: Backups | None = None
 
     @default("checkpoints_class")
     def _default_checkpoints_class(self) -> type:
         return WorkspaceCheckpoints
 
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
-        storage = self.storage
         chunk = model.get("chunk")
-        tracked = storage is not None and model.get("type") != "directory"
-        if tracked:
+        tracked = self.storage if model.get("type") != "directory" else None
+        if tracked is not None:
             # before the bytes land: the scheduler's scan must not send a partial file
             # (jupyter's atomic writing truncates the file in place)
-            storage.saved(path, chunk, before=True)
+            tracked.saved(path, chunk, before=True)
         token = IN_SAVE.set(True)
         try:
             result: dict[str, Any] = await super().save(model, path)
         except BaseException:
-            if tracked:
-                storage.saved(path, None)  # whatever is on disk now is backed up
+            if tracked is not None:
+                tracked.saved(path, None)  # whatever is on disk now is backed up
             raise
         finally:
             IN_SAVE.reset(token)
-        if tracked:
-            storage.saved(path, chunk)
+        if tracked is not None:
+            tracked.saved(path, chunk)
         return result
 
     async def delete_file(self, path: str) -> None:

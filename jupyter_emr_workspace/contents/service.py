@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_core.paths import jupyter_data_dir
 
+from .. import actions
 from ..errors import Conflict, UpstreamError
+from ..hooks import WorkspaceHooks
 from ..leases import Lease
 from ..store import StoreError, WriteResult
 from ..studio import Identity
@@ -21,11 +23,12 @@ from .restore import Restorer
 from .state import QueuedDelete, StateFiles
 from .unleased import UnleasedWrites
 
-EMR = "elasticmapreduce"
+if TYPE_CHECKING:
+    from ..services import Services
 
 
-class Backups:
-    def __init__(self, services: Any) -> None:
+class Backups(WorkspaceHooks):
+    def __init__(self, services: Services) -> None:
         studio = services.studio
         self.services = services
         self.store, self.folders, self.leases = services.store, services.folders, services.leases
@@ -182,19 +185,16 @@ class Backups:
     async def status(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
         s = self.services
         ws = await self._workspace(workspace_id)
-        await s.guard.require(
-            identity, f"{EMR}:DescribeEditor", s.arns.workspace(ws.id), resource_tags=ws.tags
-        )
+        await s.guard.on_workspace(identity, actions.DESCRIBE_EDITOR, ws)
         return self.scheduler.status(ws.id)
 
     async def backup_now(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
         s = self.services
         ws = await self._workspace(workspace_id)
-        async with s.guard.action(
+        async with s.guard.on_workspace(
             identity,
-            f"{EMR}:UpdateEditor",
-            s.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.UPDATE_EDITOR,
+            ws,
             details={"operation": "backup"},
         ) as facts:
             if self.leases.generation(ws.id) is None:

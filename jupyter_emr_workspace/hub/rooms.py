@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.utils import ensure_async
@@ -31,6 +31,9 @@ from tornado import web
 
 from ..folders import WorkspaceFolders
 from ..studio import identity_from_user
+
+if TYPE_CHECKING:
+    from ..services import Services
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ def _merge_requested(handler: Any) -> bool:
 class RoomGuardAuthorizer(Authorizer):
     """Composes with ``inner`` (both must allow) and guards room connections."""
 
-    def __init__(self, inner: Authorizer, services: Any, **kwargs: Any) -> None:
+    def __init__(self, inner: Authorizer, services: Services, **kwargs: Any) -> None:
         super().__init__(identity_provider=inner.identity_provider, **kwargs)
         self.inner, self.services = inner, services
         self.folders: WorkspaceFolders = services.folders

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import actions
 from ..errors import Conflict, Forbidden
 from ..studio import Identity
 from ..workspace_registry import Workspace
 from .hubapi import HubApiError, HubClient, HubEnv
 
+if TYPE_CHECKING:
+    from ..services import Services
+
 log = logging.getLogger(__name__)
-EMR = "elasticmapreduce"
 
 
 class NotUnderHub(Conflict):
@@ -31,7 +34,7 @@ class NotUnderHub(Conflict):
 class HubSharing:
     """Shares this server with a Workspace's collaborators and takes it back."""
 
-    def __init__(self, services: Any, hub: HubClient | None) -> None:
+    def __init__(self, services: Services, hub: HubClient | None) -> None:
         self.services, self.hub = services, hub
         #: Workspace id → users this server granted for it (to revoke only what is ours).
         self.granted: dict[str, set[str]] = {}
@@ -76,12 +79,7 @@ class HubSharing:
     async def status(self, identity: Identity, workspace_id: str) -> dict[str, Any]:
         s = self.services
         ws = await s.registry.get(workspace_id)
-        await s.guard.require(
-            identity,
-            f"{EMR}:ListWorkspaceAccessIdentities",
-            s.arns.workspace(ws.id),
-            resource_tags=ws.tags,
-        )
+        await s.guard.on_workspace(identity, actions.LIST_WORKSPACE_ACCESS_IDENTITIES, ws)
         shared = sorted(await self.hub.shared_with()) if self.hub else []
         return {
             "server": self.server_info(),
@@ -94,11 +92,10 @@ class HubSharing:
         """Grant every listed collaborator access to this server (the owner's action)."""
         s = self.services
         ws = await s.registry.get(workspace_id)
-        async with s.guard.action(
+        async with s.guard.on_workspace(
             identity,
-            f"{EMR}:PutWorkspaceAccess",
-            s.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.PUT_WORKSPACE_ACCESS,
+            ws,
             details={"operation": "share"},
         ) as facts:
             hub = self._require_hub()
@@ -141,11 +138,10 @@ class HubSharing:
         Workspaces on this server still need)."""
         s = self.services
         ws = await s.registry.get(workspace_id)
-        async with s.guard.action(
+        async with s.guard.on_workspace(
             identity,
-            f"{EMR}:DeleteWorkspaceAccess",
-            s.arns.workspace(ws.id),
-            resource_tags=ws.tags,
+            actions.DELETE_WORKSPACE_ACCESS,
+            ws,
             details={"operation": "revoke"},
         ) as facts:
             self._require_hub()
@@ -161,28 +157,16 @@ class HubSharing:
         keep: set[str] = set()
         if after.get("enabled"):
             keep, _ = await self.expand(list(after.get("collaborators", [])))
+        revoking = self.services.guard.on_workspace(identity, actions.DELETE_WORKSPACE_ACCESS, ws)
         try:
             revoked = await self._revoke(ws, before, keep, forget=not after.get("enabled"))
         except HubApiError as e:
             # The change itself is saved; say loudly that the hub still lets them in.
             log.error("could not revoke shares after changing %s: %s", ws.id, e)
-            self.services.audit.record(
-                identity,
-                f"{EMR}:DeleteWorkspaceAccess",
-                self.services.arns.workspace(ws.id),
-                "failure",
-                error_code=e.code,
-                details={"operation": "revoke"},
-            )
+            revoking.record("failure", error_code=e.code, details={"operation": "revoke"})
             return
         if revoked:
-            self.services.audit.record(
-                identity,
-                f"{EMR}:DeleteWorkspaceAccess",
-                self.services.arns.workspace(ws.id),
-                "success",
-                details={"operation": "revoke", "revoked": len(revoked)},
-            )
+            revoking.record("success", details={"operation": "revoke", "revoked": len(revoked)})
 
     async def _revoke(
         self, ws: Workspace, collaboration: dict[str, Any], keep: set[str], forget: bool

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from .base import (
     Blob,
@@ -237,3 +238,26 @@ class LocalStore(BlobStore):
         self.requests["list"] += 1
         infos: list[ObjectInfo] = await self._run(self._list, prefix)
         return infos
+
+
+# -- the registry's entry points (store/__init__.py: BACKENDS) ------------------------------
+URI_FORM = "a folder (or file:///folder)"
+
+
+def folder_of(uri: str) -> str:
+    """The folder a plain path or a ``file://`` URI names."""
+    if not uri.lower().startswith("file://"):
+        return uri
+    parts = urlsplit(uri)
+    if parts.netloc not in ("", "localhost") or not parts.path:
+        raise ValueError(f"{uri!r}: use file:///absolute/folder (no host)")
+    return unquote(parts.path)
+
+
+def check_uri(uri: str) -> None:
+    if not folder_of(uri):
+        raise ValueError("an empty folder path")
+
+
+def open_uri(uri: str, clients: Any) -> LocalStore:
+    return LocalStore(folder_of(uri))

@@ -187,3 +187,19 @@ class S3Store(BlobStore):
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False)
+
+
+# -- the registry's entry points (store/__init__.py: BACKENDS) ------------------------------
+URI_FORM = "s3://bucket/prefix"
+
+
+def check_uri(uri: str) -> None:
+    parse_s3_uri(uri)
+
+
+def open_uri(uri: str, clients: Any) -> S3Store:
+    if clients is None:
+        import boto3
+
+        return S3Store(boto3.client("s3"), uri)
+    return S3Store(clients.service_client("s3"), uri)

@@ -228,6 +228,55 @@ describe('EmrWorkspacePanel', () => {
     model.dispose();
   }, 30000);
 
+  it("groups a source it has never heard of under the server's label and words", async () => {
+    const { panel, model, client: c } = await render({}, []);
+    // A source added on the server (one module + one registry line): the
+    // listing carries how to show it, the frontend has no entry for it.
+    c.listClusters.mockResolvedValue({
+      clusters: [
+        {
+          type: 'toy',
+          id: 'toy-1',
+          name: 'Toy one',
+          state: 'HUMMING',
+          attachable: true
+        },
+        {
+          type: 'local',
+          id: 'local',
+          name: 'Local Spark',
+          state: 'WAITING',
+          attachable: true
+        }
+      ],
+      errors: [],
+      sources: [
+        {
+          type: 'toy',
+          label: 'Toy clusters',
+          states: { HUMMING: 'humming along' },
+          attach_note: 'Toys run anywhere.'
+        },
+        { type: 'local', label: 'Local', states: {}, attach_note: '' }
+      ]
+    });
+    await model.refreshClusters();
+    await until(
+      () => panel.node.textContent?.includes('Toy clusters') ?? false,
+      20000
+    );
+    const headings = Array.from(panel.node.querySelectorAll('h4'));
+    expect(headings.map(h => h.textContent)).toEqual(['Toy clusters', 'Local']);
+    expect(headings[0].getAttribute('title')).toBe('Toys run anywhere.');
+    const states = Array.from(
+      panel.node.querySelectorAll('.jp-EmrWorkspace-state')
+    ).map(s => s.textContent);
+    // the served words win; where the server has none, EMR's words apply
+    expect(states).toEqual(['humming along', 'ready']);
+    panel.dispose();
+    model.dispose();
+  }, 30000);
+
   it('offers Share only on the open collaborative Workspace the permissions allow', async () => {
     const collaborative = { enabled: true, collaborators: ['user:bob'] };
     const { panel, model, keeper } = await render({}, [

@@ -1,0 +1,83 @@
+"""Every IAM action name the server authorizes, spelled once.
+
+Call sites name an action by its constant (``actions.DESCRIBE_EDITOR``), never by a
+string: a misspelt name is then an ``AttributeError``/``ImportError`` at import and a
+mypy error, not a policy that silently never matches. ``tests/test_core_actions.py``
+checks that no other module spells an action (or a service prefix) and that every
+constant here is used.
+
+The names are EMR Studio's own (``elasticmapreduce:*``, ``emr-containers:*``,
+``servicecatalog:*``), so policies written for EMR Studio work unchanged; the few
+actions EMR Studio has no name for are in the ``emr-workspace`` namespace.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Service prefixes, as they appear in ARNs too.
+EMR: Final = "elasticmapreduce"
+EMR_CONTAINERS: Final = "emr-containers"
+
+# -- the Studio -----------------------------------------------------------------------
+#: Any request to the extension's API (recorded when a non-member is refused).
+USE_STUDIO: Final = "emr-workspace:UseStudio"
+READ_AUDIT_LOG: Final = "emr-workspace:ReadAuditLog"
+GET_STUDIO_SESSION_MAPPING: Final = "elasticmapreduce:GetStudioSessionMapping"
+UPDATE_STUDIO_SESSION_MAPPING: Final = "elasticmapreduce:UpdateStudioSessionMapping"
+
+# -- Workspaces (EMR calls them editors) ----------------------------------------------
+LIST_EDITORS: Final = "elasticmapreduce:ListEditors"
+CREATE_EDITOR: Final = "elasticmapreduce:CreateEditor"
+DESCRIBE_EDITOR: Final = "elasticmapreduce:DescribeEditor"
+UPDATE_EDITOR: Final = "elasticmapreduce:UpdateEditor"
+DELETE_EDITOR: Final = "elasticmapreduce:DeleteEditor"
+START_EDITOR: Final = "elasticmapreduce:StartEditor"
+OPEN_EDITOR_CONSOLE: Final = "elasticmapreduce:OpenEditorConsole"
+STOP_EDITOR: Final = "elasticmapreduce:StopEditor"
+FORCE_RELEASE_LOCK: Final = "emr-workspace:ForceReleaseLock"
+
+# -- collaboration --------------------------------------------------------------------
+PUT_WORKSPACE_ACCESS: Final = "elasticmapreduce:PutWorkspaceAccess"
+DELETE_WORKSPACE_ACCESS: Final = "elasticmapreduce:DeleteWorkspaceAccess"
+LIST_WORKSPACE_ACCESS_IDENTITIES: Final = "elasticmapreduce:ListWorkspaceAccessIdentities"
+
+# -- compute --------------------------------------------------------------------------
+ATTACH_EDITOR: Final = "elasticmapreduce:AttachEditor"
+DETACH_EDITOR: Final = "elasticmapreduce:DetachEditor"
+LIST_CLUSTERS: Final = "elasticmapreduce:ListClusters"
+RUN_JOB_FLOW: Final = "elasticmapreduce:RunJobFlow"
+LIST_VIRTUAL_CLUSTERS: Final = "emr-containers:ListVirtualClusters"
+PROVISION_PRODUCT: Final = "servicecatalog:ProvisionProduct"
+
+#: Actions shown to the UI in ``/studio``'s ``permissions``.
+STUDIO_ACTIONS: Final = (
+    LIST_EDITORS,
+    CREATE_EDITOR,
+    LIST_CLUSTERS,
+    RUN_JOB_FLOW,
+    LIST_VIRTUAL_CLUSTERS,
+    PROVISION_PRODUCT,
+    FORCE_RELEASE_LOCK,
+    READ_AUDIT_LOG,
+    UPDATE_STUDIO_SESSION_MAPPING,
+)
+#: Actions evaluated per Workspace, so ABAC on its tags shows in the UI.
+WORKSPACE_ACTIONS: Final = (
+    DESCRIBE_EDITOR,
+    UPDATE_EDITOR,
+    DELETE_EDITOR,
+    OPEN_EDITOR_CONSOLE,
+    STOP_EDITOR,
+    ATTACH_EDITOR,
+    DETACH_EDITOR,
+    PUT_WORKSPACE_ACCESS,
+    FORCE_RELEASE_LOCK,
+)
+
+# -- condition keys (policy context) --------------------------------------------------
+#: The caller's groups and the Studio's id, for ``Condition`` blocks.
+GROUPS_KEY: Final = "emr-workspace:Groups"
+STUDIO_ID_KEY: Final = "emr-workspace:StudioId"
+#: EMR's spelling of ``aws:ResourceTag/<key>``; both are set.
+EMR_RESOURCE_TAG_PREFIX: Final = "elasticmapreduce:ResourceTag/"
