@@ -30,8 +30,8 @@ from emrws_testing.compute import FakeLivy, run_cluster, subnet_id
 from emrws_testing.moto_servers import MotoHttp, client
 
 from jupyter_emr_workspace.assignments import Arns
-from jupyter_emr_workspace.compute.emr_serverless import EmrServerlessSource
 from jupyter_emr_workspace.compute.kernel_credentials import KernelCredentials
+from jupyter_emr_workspace.compute.sources.emr_serverless import EmrServerlessSource
 from jupyter_emr_workspace.studio import Identity, Studio
 
 ROLE = "arn:aws:iam::123456789012:role/analytics-exec"
@@ -131,7 +131,7 @@ def events(services: Any, action: str) -> list[dict[str, Any]]:
 
 
 def conf_dir(services: Any, wid: str) -> Path:
-    return Path(services.extra["compute"].conf_dir(wid))
+    return Path(services.compute.conf_dir(wid))
 
 
 # -- listing (recorded responses) ----------------------------------------------------------
@@ -239,13 +239,13 @@ async def test_lists_interactive_spark_applications_in_the_studio_subnets_across
 
 class _serial_gets:
     def __enter__(self) -> None:
-        from jupyter_emr_workspace.compute import emr_serverless
+        from jupyter_emr_workspace.compute.sources import emr_serverless
 
         self.saved = emr_serverless.GET_CONCURRENCY
         emr_serverless.GET_CONCURRENCY = 1
 
     def __exit__(self, *exc: Any) -> None:
-        from jupyter_emr_workspace.compute import emr_serverless
+        from jupyter_emr_workspace.compute.sources import emr_serverless
 
         emr_serverless.GET_CONCURRENCY = self.saved
 
@@ -533,7 +533,7 @@ def cluster_session_credentials(user: str, password: str, minutes: int) -> dict[
 async def test_ec2_attach_with_a_runtime_role_uses_its_renewed_livy_credentials(
     api: Api, moto: MotoHttp, subnets: list[str], services: Any, livy: FakeLivy
 ) -> None:
-    compute = services.extra["compute"]
+    compute = services.compute
     cluster = run_cluster(client(moto.url, "emr"), "runtime", subnets[0])
     services.studio.livy_urls = {cluster: livy.url}
     emr = boto3.client("emr", region_name="us-east-1")

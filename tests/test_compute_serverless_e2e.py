@@ -95,7 +95,7 @@ async def test_a_kernel_runs_spark_on_serverless_with_signed_requests_and_renewe
     moto: MotoHttp,
     proxy: SigV4Proxy,
 ) -> None:
-    compute = services.extra["compute"]
+    compute = services.compute
     app_id = create_application(moto, "interactive", [SUBNET], stopped=True)
     services.studio.livy_urls = {app_id: proxy.url}
     r = await api("POST", "workspaces", {"name": "serverless e2e"})

@@ -14,19 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .. import actions
 from ..assignments import AccessControl
 from ..errors import BadRequest, ConfigError, Forbidden
 from ..events import AuditLog
 from ..iam_policy import Decision, Request, evaluate
 from ..studio import PRINCIPAL_RE, ROLE_ARN_RE, Identity, Studio
 
-# IAM and EMR action names (the lead moves them into actions.py)
-PASS_ROLE = "iam:PassRole"
-GET_CLUSTER_SESSION_CREDENTIALS = "elasticmapreduce:GetClusterSessionCredentials"
-#: condition key naming the role, as EMR's GetClusterSessionCredentials sets it
-EXECUTION_ROLE_KEY = "elasticmapreduce:ExecutionRoleArn"
-PASSED_TO_SERVICE_KEY = "iam:PassedToService"
-#: the service each source passes the role to
+#: the service each source passes the role to (``iam:PassedToService``)
 PASSED_TO = {
     "emr-serverless": "emr-serverless.amazonaws.com",
     "emr-ec2": "elasticmapreduce.amazonaws.com",
@@ -85,13 +80,16 @@ class ExecutionRoles:
         return evaluate(docs, Request(action=action, resource=resource, context=ctx))
 
     def _checks(self, source_type: str, role: str, target_arn: str) -> list[tuple[str, str]]:
-        checks = [(PASS_ROLE, role)]
+        checks = [(actions.PASS_ROLE, role)]
         if source_type == "emr-ec2":
-            checks.append((GET_CLUSTER_SESSION_CREDENTIALS, target_arn))
+            checks.append((actions.GET_CLUSTER_SESSION_CREDENTIALS, target_arn))
         return checks
 
     def _context(self, source_type: str, role: str) -> dict[str, Any]:
-        return {EXECUTION_ROLE_KEY: role, PASSED_TO_SERVICE_KEY: PASSED_TO.get(source_type, "")}
+        return {
+            actions.EXECUTION_ROLE_KEY: role,
+            actions.PASSED_TO_SERVICE_KEY: PASSED_TO.get(source_type, ""),
+        }
 
     async def refusal(
         self, identity: Identity, source_type: str, role: str, target_arn: str
@@ -99,7 +97,7 @@ class ExecutionRoles:
         """(action, why) when ``identity`` may not run ``target_arn``'s Spark as ``role``."""
         if role not in self.offered(identity):
             return (
-                PASS_ROLE,
+                actions.PASS_ROLE,
                 f"execution role {role} is not one of the roles offered to {identity.name} "
                 "(c.Studio.execution_roles)",
             )
@@ -130,7 +128,7 @@ class ExecutionRoles:
                 identity, action, role, "denied", error_code="AccessDenied", details=details
             )
             raise Forbidden(message, code="ExecutionRoleRefused", execution_role_arn=role)
-        self.audit.record(identity, PASS_ROLE, role, "success", details=details)
+        self.audit.record(identity, actions.PASS_ROLE, role, "success", details=details)
 
     async def choices(self, identity: Identity, source_type: str) -> list[dict[str, Any]]:
         """The offered roles ``identity`` may pass to ``source_type`` (PassRole only: the
@@ -140,7 +138,7 @@ class ExecutionRoles:
         out = []
         for role in self.offered(identity):
             decision = await self.decide(
-                identity, PASS_ROLE, role, self._context(source_type, role)
+                identity, actions.PASS_ROLE, role, self._context(source_type, role)
             )
             if decision.allowed:
                 out.append({"arn": role, "name": role_name(role)})

@@ -144,7 +144,7 @@ class ExecutionRolesHandler(ComputeHandler):
         identity = self.identity()
         await self.services.guard.require_member(identity)
         kind = self.get_query_argument("type", "emr-serverless")
-        self.send({"roles": await self.compute.roles.roles.choices(identity, kind)})
+        self.send({"roles": await self.compute.roles.choices(identity, kind)})
 
 
 PART = ComputePart()

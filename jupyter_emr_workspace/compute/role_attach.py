@@ -2,7 +2,9 @@
 stopped EMR Serverless application, the session's execution role, and the kernels' renewed
 credentials (SigV4 for Serverless, GetClusterSessionCredentials' Livy user for EC2).
 
-ComputeService calls it in a few marked places; the lead folds it into the source registry.
+ComputeService calls it around a source's resolve (attach, reopen) and when a Workspace's
+kernels lose their cluster (detach, close, delete). It is not a source: the role applies to
+EMR on EC2 as much as to EMR Serverless.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .. import actions
 from ..assignments import AccessControl
 from ..aws import AwsClients, _session_name
 from ..errors import BadRequest, UpstreamError
@@ -26,15 +29,10 @@ from ..kernels.credential_files import (
 )
 from ..permission_checks import Guard
 from ..studio import ROLE_ARN_RE, Identity, Studio
-from .emr_serverless import (
-    ACCESS_LIVY_ENDPOINTS,
-    START_APPLICATION,
-    STARTABLE_STATES,
-    EmrServerlessSource,
-)
 from .execution_roles import ExecutionRoles
 from .kernel_credentials import KernelCredentials, epoch
 from .model import ClientFactory, Cluster, ClusterSource, LivyEndpoint
+from .sources.emr_serverless import STARTABLE_STATES, EmrServerlessSource
 
 SERVERLESS = "emr-serverless"
 EC2 = "emr-ec2"
@@ -55,6 +53,17 @@ class RoleAttach:
         self.roles = ExecutionRoles(studio, access, guard.audit)
         self.credentials = KernelCredentials()
 
+    # -- which roles -------------------------------------------------------------------------
+    async def choices(self, identity: Identity, source_type: str) -> list[dict[str, Any]]:
+        """The offered roles ``identity`` may pass to ``source_type`` (for the panel)."""
+        return await self.roles.choices(identity, source_type)
+
+    async def require(
+        self, identity: Identity, source_type: str, role: str, target_arn: str
+    ) -> None:
+        """Forbidden naming the role unless ``identity`` may run ``target_arn``'s Spark as it."""
+        await self.roles.require(identity, source_type, role, target_arn)
+
     # -- before resolving ------------------------------------------------------------------
     async def check(
         self,
@@ -73,7 +82,7 @@ class RoleAttach:
         if source.type == SERVERLESS:  # the kernels will call its Livy endpoint as the user
             await self.guard.require(
                 identity,
-                ACCESS_LIVY_ENDPOINTS,
+                actions.ACCESS_LIVY_ENDPOINTS,
                 source.arn(cluster_id),
                 details={"application_id": cluster_id[:128]},
             )
@@ -111,7 +120,7 @@ class RoleAttach:
             return {}
         arn = source.arn(cluster.id)
         async with self.guard.action(
-            identity, START_APPLICATION, arn, details={"application_id": cluster.id}
+            identity, actions.START_APPLICATION, arn, details={"application_id": cluster.id}
         ) as facts:
             client = await self.clients(identity, SERVERLESS)
             state = await asyncio.to_thread(source.start, client, cluster.id)

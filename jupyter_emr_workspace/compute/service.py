@@ -381,7 +381,7 @@ class ComputeService:
         register_workspace_conf(self.folders.ensure(workspace_id), conf_dir)
 
     async def _forget(self, workspace_id: str) -> None:
-        await self.roles.forget(workspace_id)  # issue 12: stop renewing kernel credentials
+        await self.roles.forget(workspace_id)  # stop renewing the kernels' credentials
         await asyncio.to_thread(self._unwire, workspace_id)
 
     def _unwire(self, workspace_id: str) -> None:
@@ -416,11 +416,17 @@ class ComputeService:
     async def attach(
         self, identity: Identity, workspace_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        self.seen[identity.name] = identity  # issue 12
+        self.seen[identity.name] = identity
         _fields(
             body,
-            {"type", "cluster_id", "endpoint_id", "session", "restart_kernels"}
-            | {"execution_role_arn"},  # issue 12
+            {
+                "type",
+                "cluster_id",
+                "endpoint_id",
+                "session",
+                "restart_kernels",
+                "execution_role_arn",
+            },
             {"type", "cluster_id"},
         )
         source = self.source(body["type"])
@@ -442,13 +448,13 @@ class ComputeService:
             },
         ) as facts:
             await self._check_not_held_by_others(identity, ws)
-            role = await self.roles.check(  # issue 12
+            role = await self.roles.check(
                 identity, source, cluster_id, body.get("execution_role_arn"), session
             )
             facts["execution_role_arn"] = role
             cluster, endpoint = await source.resolve(identity, cluster_id, endpoint_id)
             endpoint = self._for_workspace(source, ws.id, endpoint)
-            started = await self.roles.start_if_stopped(identity, source, cluster)  # issue 12
+            started = await self.roles.start_if_stopped(identity, source, cluster)
             facts.update(started)
             endpoint, session = self.roles.adapt(source.type, endpoint, session, role)
             try:  # refuse what sparkmagic would refuse before anything is stored
@@ -467,7 +473,7 @@ class ComputeService:
                 "attached_at": utcnow_iso(),
                 "auth": endpoint.auth,
                 "session": session,
-                "execution_role_arn": role,  # issue 12
+                "execution_role_arn": role,
             }
 
             def change(current: Workspace) -> None:
@@ -475,7 +481,7 @@ class ComputeService:
 
             ws = await self.registry.update(ws.id, change)
             await asyncio.to_thread(self._wire, ws.id, endpoint, session, attachment)
-            await self.roles.issue(identity, ws.id, source.type, cluster.id, role)  # issue 12
+            await self.roles.issue(identity, ws.id, source.type, cluster.id, role)
             facts["livy_url"] = endpoint.url
         answer = await self._answer(identity, ws, bool(body.get("restart_kernels")))
         return {**answer, **started}
@@ -533,16 +539,14 @@ class ComputeService:
         if not att:
             await self._forget(ws.id)
             return {}
-        # issue 12: the kernels act for the user who opens the Workspace, with its role
+        # the kernels act for the user who opens the Workspace, with the attachment's role
         who = opener or Identity(str(att.get("attached_by") or ""))
         role = att.get("execution_role_arn")
         session = att.get("session") or {}
         try:
             source = self.source(att.get("type"))
             if role:
-                await self.roles.roles.require(
-                    who, source.type, role, source.arn(att["cluster_id"])
-                )
+                await self.roles.require(who, source.type, role, source.arn(att["cluster_id"]))
             _, endpoint = await source.resolve(None, att["cluster_id"], att.get("endpoint_id"))
             endpoint = self._for_workspace(source, ws.id, endpoint)
             endpoint, session = self.roles.adapt(source.type, endpoint, session, role)
@@ -554,7 +558,7 @@ class ComputeService:
                 att.get("cluster_id"),
                 e.message,
             )
-            await self.roles.forget(ws.id)  # issue 12: no credentials for a refused role
+            await self.roles.forget(ws.id)  # no credentials for a refused role
             return {"attachment_error": e.message}
         if endpoint.url != att.get("livy_url"):
             url = endpoint.url
@@ -576,13 +580,13 @@ class ComputeHooks(WorkspaceHooks):
         self.service = service
 
     async def on_open(self, ws: Workspace, lease: Lease) -> dict[str, Any]:
-        # issue 12: who the kernels' credentials act for (hooks are given only a name)
+        # who the kernels' credentials act for (hooks are given only a name)
         groups = tuple(self.service.studio.groups.get(lease.user, []))
         opener = self.service.seen.get(lease.user) or Identity(lease.user, groups)
         return await self.service.rewire(ws, opener)
 
     async def on_close(self, ws: Workspace) -> None:
-        await self.service.roles.forget(ws.id)  # issue 12: stop renewing its credentials
+        await self.service.roles.forget(ws.id)  # stop renewing its kernels' credentials
 
     async def before_delete(self, ws: Workspace) -> None:
         """Refuse to delete a Workspace whose folder kernels still run in, naming them:

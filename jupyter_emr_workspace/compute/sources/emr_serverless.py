@@ -4,8 +4,8 @@ An application can take a Workspace when it is a Spark application of EMR 6.14 o
 the interactive Livy endpoint enabled and a network configuration in the Studio's subnets.
 Its Livy endpoint is AWS's (``https://<id>.livy.emr-serverless-services.<region>.amazonaws.com``)
 and wants every request SigV4-signed: the kernels sign with the credentials
-`kernel_credentials.py` keeps fresh for them, and each Spark session runs as the execution
-role the user chose (`execution_roles.py`).
+`compute/kernel_credentials.py` keeps fresh for them, and each Spark session runs as the
+execution role the user chose (`compute/execution_roles.py`).
 
 All boto3 calls are blocking; the async methods run them in threads.
 """
@@ -16,27 +16,21 @@ import asyncio
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ..assignments import Arns
-from ..errors import Conflict, Forbidden, NotFound, UpstreamError
-from ..studio import Identity, Studio
-from . import livy_url
-from .model import ClientFactory, Cluster, LivyEndpoint
+from ... import actions
+from ...errors import Conflict, Forbidden, NotFound, UpstreamError
+from ...kernels.credential_files import SIGV4_AUTH
+from .. import livy_url
+from ..model import ClientFactory, Cluster, LivyEndpoint
+from .spec import SourceSpec
 
-# EMR Serverless's action names (the lead moves them into actions.py)
-LIST_APPLICATIONS = "emr-serverless:ListApplications"
-GET_APPLICATION = "emr-serverless:GetApplication"
-START_APPLICATION = "emr-serverless:StartApplication"
-ACCESS_LIVY_ENDPOINTS = "emr-serverless:AccessLivyEndpoints"
+if TYPE_CHECKING:
+    from ...assignments import Arns
+    from ...studio import Identity, Studio
 
-TYPE = "emr-serverless"
-#: sparkmagic auth name of the SigV4 authenticator (kernels/aws_auth.py)
-SIGV4_AUTH = "EMRWorkspace_SigV4"
-#: the Livy session setting EMR Serverless runs a session's Spark as
-EXECUTION_ROLE_CONF = "emr-serverless.session.executionRoleArn"
 MIN_RELEASE = (6, 14)
 LISTED_STATES = ["CREATING", "CREATED", "STARTING", "STARTED", "STOPPING", "STOPPED"]
 STARTABLE_STATES = {"CREATED", "STOPPED"}
@@ -64,15 +58,14 @@ class ServerlessApplication(Cluster):
 
 
 class EmrServerlessSource:
-    type = TYPE
-    list_action = LIST_APPLICATIONS
+    type = "emr-serverless"
+    list_action = actions.LIST_APPLICATIONS
 
     def __init__(self, studio: Studio, arns: Arns, clients: ClientFactory) -> None:
         self.studio, self.arns, self.clients = studio, arns, clients
 
     def arn(self, cluster_id: str) -> str:
-        region, account = self.arns.region, self.arns.account
-        return f"arn:aws:emr-serverless:{region}:{account}:/applications/{cluster_id}"
+        return SOURCE.arn(self.arns, cluster_id)
 
     def url_of(self, application_id: str) -> str:
         """The Livy endpoint, unless the admin maps the id elsewhere (proxies, tests)."""
@@ -222,3 +215,20 @@ class EmrServerlessSource:
                 code="StartFailed",
             ) from None
         return str(self.describe(client, application_id).get("state", "STARTING"))
+
+
+SOURCE: SourceSpec = SourceSpec(
+    type=EmrServerlessSource.type,
+    label="EMR Serverless",
+    build=lambda ctx: EmrServerlessSource(ctx.studio, ctx.arns, ctx.clients),
+    arn_format="arn:aws:emr-serverless:{region}:{account}:/applications/{id}",
+    list_action=EmrServerlessSource.list_action,
+    states={
+        "STARTED": "ready",
+        "STOPPED": "stopped: starts when attached",
+        "CREATED": "stopped: starts when attached",
+    },
+    attach_note="Spark applications (EMR 6.14+) with the interactive Livy endpoint, in the "
+    "Studio's subnets; a stopped one starts on attach, and its Spark runs as the execution "
+    "role you choose.",
+)
