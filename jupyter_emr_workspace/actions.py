@@ -51,6 +51,7 @@ RUN_JOB_FLOW: Final = "elasticmapreduce:RunJobFlow"
 LIST_VIRTUAL_CLUSTERS: Final = "emr-containers:ListVirtualClusters"
 PROVISION_PRODUCT: Final = "servicecatalog:ProvisionProduct"
 LIST_APPLICATIONS: Final = "emr-serverless:ListApplications"
+GET_APPLICATION: Final = "emr-serverless:GetApplication"
 START_APPLICATION: Final = "emr-serverless:StartApplication"
 #: what the kernels do on a Serverless application: call its Livy endpoint
 ACCESS_LIVY_ENDPOINTS: Final = "emr-serverless:AccessLivyEndpoints"

@@ -261,6 +261,12 @@ async def test_applications_are_listed_beside_clusters_from_moto(
     assert [c["id"] for c in mine] == [app_id]  # moto holds other tests' applications too
     assert mine[0]["state"] == "STOPPED" and mine[0]["attachable"] is True
     assert elsewhere not in [c["id"] for c in r.json["clusters"]]
+    # the panel's heading and words come from the source's registry entry
+    (source,) = [s for s in r.json["sources"] if s["type"] == "emr-serverless"]
+    assert source["label"] == "EMR Serverless"
+    assert source["states"]["STOPPED"] == source["states"]["CREATED"]
+    assert source["states"]["STOPPED"] == "stopped: starts when attached"
+    assert source["states"]["STARTED"] == "ready"
 
 
 # -- attach ---------------------------------------------------------------------------------
@@ -453,41 +459,50 @@ async def test_an_unassigned_identity_center_user_sees_no_applications(
     assert app_id in [c["id"] for c in r.json["clusters"]], r
 
 
+ACCESS_LIVY = "emr-serverless:AccessLivyEndpoints"
+GET_APPLICATION = "emr-serverless:GetApplication"
+
+
+def lacking(action: str) -> dict[str, Any]:
+    """A Studio whose alice may do everything an attach needs but ``action``."""
+    serverless_actions = ["emr-serverless:ListApplications", ACCESS_LIVY, GET_APPLICATION]
+    return {
+        "policies": {
+            "lacking": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["elasticmapreduce:*", "iam:PassRole"],
+                        "Resource": "*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [a for a in serverless_actions if a != action],
+                        "Resource": "*",
+                    },
+                ],
+            }
+        },
+        "assignments": {"user:alice": "lacking"},
+    }
+
+
 @pytest.mark.parametrize(
-    "compute_config",
-    [
-        {
-            "policies": {
-                "list-only": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": ["elasticmapreduce:*", "iam:PassRole"],
-                            "Resource": "*",
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": "emr-serverless:ListApplications",
-                            "Resource": "*",
-                        },
-                    ],
-                }
-            },
-            "assignments": {"user:alice": "list-only"},
-        }
-    ],
+    ("compute_config", "missing"),
+    [(lacking(ACCESS_LIVY), ACCESS_LIVY), (lacking(GET_APPLICATION), GET_APPLICATION)],
+    ids=["AccessLivyEndpoints", "GetApplication"],
 )
-async def test_attaching_needs_access_livy_endpoints_on_the_application(
-    api: Api, moto: MotoHttp, subnets: list[str], services: Any, livy: FakeLivy
+async def test_attaching_needs_to_read_the_application_and_reach_its_livy_endpoint(
+    api: Api, moto: MotoHttp, subnets: list[str], services: Any, livy: FakeLivy, missing: str
 ) -> None:
     app_id = create_application(moto, "look-only", [subnets[0]], stopped=True)
     services.studio.livy_urls = {app_id: livy.url}
     wid = await new_workspace(api, "look only")
     body = {"type": "emr-serverless", "cluster_id": app_id, "execution_role_arn": ROLE}
     r = await api("POST", f"workspaces/{wid}/attach", body)
-    assert r.code == 403 and "emr-serverless:AccessLivyEndpoints" in r.error["message"], r
-    (denied,) = events(services, "emr-serverless:AccessLivyEndpoints")
+    assert r.code == 403 and missing in r.error["message"], r
+    (denied,) = events(services, missing)
     assert denied["outcome"] == "denied" and app_id in denied["resource"]
     # nothing was started or stored
     state = serverless(moto).get_application(applicationId=app_id)["application"]["state"]

@@ -79,13 +79,16 @@ class RoleAttach:
                 f"session.conf may not set {EXECUTION_ROLE_CONF}: choose the role with "
                 "execution_role_arn, so that it is checked"
             )
-        if source.type == SERVERLESS:  # the kernels will call its Livy endpoint as the user
-            await self.guard.require(
-                identity,
-                actions.ACCESS_LIVY_ENDPOINTS,
-                source.arn(cluster_id),
-                details={"application_id": cluster_id[:128]},
-            )
+        if source.type == SERVERLESS:
+            # attach reads the application as the user, and the kernels will call its Livy
+            # endpoint as the user: both before anything starts
+            for action in (actions.ACCESS_LIVY_ENDPOINTS, actions.GET_APPLICATION):
+                await self.guard.require(
+                    identity,
+                    action,
+                    source.arn(cluster_id),
+                    details={"application_id": cluster_id[:128]},
+                )
         if role is None:
             if source.type == SERVERLESS:
                 offered = await self.roles.choices(identity, SERVERLESS)
