@@ -47,7 +47,9 @@ import { CommandIDs, PLUGIN_ID } from './tokens';
 // Small and already loaded by the panel and status item.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { attachmentName, clusterName } from './words';
-import { addExecutionRoleCommand } from './serverless'; // issue 12
+// Registered at activation, and already loaded by the panel (its attach buttons).
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { addExecutionRoleCommand } from './serverless';
 import { FRONTEND_VERSION } from './version';
 
 export * from './api';
@@ -672,6 +674,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
             endpointId: {
               type: 'string',
               description: trans.__('EMR on EKS: the managed endpoint id')
+            },
+            executionRoleArn: {
+              type: 'string',
+              description: trans.__(
+                'The IAM role its Spark runs as (EMR Serverless; EMR on EC2 runtime roles)'
+              )
             }
           },
           required: ['clusterId']
@@ -707,7 +715,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
               endpoint_id: endpointId || undefined,
               execution_role_arn: args.executionRoleArn
                 ? String(args.executionRoleArn)
-                : undefined // issue 12
+                : undefined
             })
           );
           const { running_kernels: running, ...attached } = updated;
@@ -755,7 +763,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       client,
       () => keeper.state.workspace ?? null,
       trans
-    ); // issue 12
+    );
     commands.addCommand(CommandIDs.detach, {
       describedBy: { args: { type: 'object', properties: {} } },
       label: trans.__('Detach EMR Workspace from its Cluster'),

@@ -26,7 +26,7 @@ import {
   workspaceState
 } from './models';
 import { CommandIDs } from './tokens';
-import { attachCommand, roleName } from './serverless'; // issue 12
+import { attachCommand, roleName } from './serverless';
 
 /**
  * Re-render when any of the signals fires.

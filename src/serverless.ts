@@ -8,7 +8,7 @@ import { CommandIDs } from './tokens';
 /**
  * Attach with an execution role: EMR Serverless always runs Spark as one, EMR on EC2 may
  * (runtime roles). Offers only the roles the user may pass, the Workspace's last one first,
- * then runs the attach command with it. (Issue 12; the lead folds it into the commands.)
+ * then runs the attach command with it.
  */
 export const ATTACH_WITH_ROLE = 'emr-workspace:attach-with-role';
 

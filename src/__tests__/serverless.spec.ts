@@ -1,7 +1,5 @@
 import { attachCommand, orderRoles, roleName } from '../serverless';
 import { CommandIDs } from '../tokens';
-import { clusterStateText } from '../words';
-import { nullTranslator } from '@jupyterlab/translation';
 
 describe('execution roles in the panel', () => {
   it('asks for a role before attaching to an EMR Serverless application', () => {
@@ -25,15 +23,5 @@ describe('execution roles in the panel', () => {
   it('names a role by the last part of its ARN', () => {
     expect(roleName('arn:aws:iam::1:role/team/analytics')).toBe('analytics');
     expect(roleName(null)).toBe('');
-  });
-
-  it('says a stopped application starts when attached, and a started one is ready', () => {
-    const trans = nullTranslator.load('jupyter_emr_workspace');
-    const text = (state: string) =>
-      clusterStateText({ type: 'emr-serverless', state }, trans);
-    expect(text('STOPPED')).toBe('stopped: starts when attached');
-    expect(text('CREATED')).toBe('stopped: starts when attached');
-    expect(text('STARTING')).toBe('starting');
-    expect(text('STARTED')).toBe('ready');
   });
 });
