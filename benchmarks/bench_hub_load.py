@@ -1,7 +1,8 @@
 """A JupyterHub's worth of users on one Studio store: S3 requests and lock latency.
 
     python benchmarks/bench_hub_load.py [--users 100] [--speedup 50] [--window 30]
-        [--phases idle,editing,panel] [--panels N] [--probe-every 0.25] [--json out.json]
+        [--phases idle,editing,panels,refresh,cold] [--panels N] [--probe-every 0.25]
+        [--json out.json]
 
 Simulates ``--users`` single-user servers, each with one user holding one open
 Workspace, all on one shared S3 store (moto's HTTP server, in its own process so it does
@@ -17,9 +18,21 @@ Phases, one after the other, each measured after a warm-up interval:
 
 - idle: the Workspaces are open, nobody types (heartbeats; autosave finds nothing);
 - editing: every user changes their notebook once per autosave interval (worst case);
-- panel: as idle, and ``--panels`` users' EMR Workspaces panels refresh their list
-  (GET /workspaces) every 30 s, as the frontend does while visible; counted apart,
-  per refresh and per user whose panel is open.
+- panels: as idle (nobody opens or types; the probe pauses), and ``--panels`` users'
+  EMR Workspaces panels refresh their list (GET /workspaces: the registry's list and the
+  lock states) every 30 s, as the frontend does while visible, through their own
+  server's registry and lease manager wired as ``app.build_services`` wires them
+  (``c.Studio.listing_max_age``); counted in all: heartbeats and refreshes, per user
+  per minute;
+- refresh: what one warm refresh costs on its own: a panel on a store of its own that
+  never reuses a listing (``listing_max_age`` 0), refreshing at the panel's cadence
+  while the heartbeats go on; requests per refresh (mean, max);
+- cold: a new server's first listing (the registry and lock states, as GET /workspaces),
+  right after the setup (it also repairs the listing index with the locks opened since it
+  was last written) and again at the end.
+
+Lock operations' cost (requests per acquire, renew, release) is counted on the probe.
+Runs against older versions of the code too (without the listing index or max age).
 
 Lock latency: every heartbeat (renew) is timed; a probe server also opens and closes a
 Workspace (acquire + release) and does a bare PUT of a lock-sized body (the floor: one
@@ -32,6 +45,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import inspect
 import json
 import os
 import random
@@ -63,9 +77,31 @@ from jupyter_emr_workspace.store.s3 import S3Store
 from jupyter_emr_workspace.workspace_registry import WorkspaceRegistry
 
 STUDIO = "es-bench"
+PROBE_STUDIO = "es-bench-probe"  # the probe's Workspace: not counted in the listings
 HEARTBEAT_S = 30.0  # what the frontend does with the default 90 s lease
 AUTOSAVE_S = 30.0  # c.Studio.autosave_interval default
 PANEL_S = 30.0  # the panel's list refresh while visible
+#: this version's listing index and c.Studio.listing_max_age, if it has them
+HAS_INDEX = "index" in inspect.signature(WorkspaceRegistry).parameters
+try:
+    from jupyter_emr_workspace.studio import Studio
+
+    LISTING_MAX_AGE = float(Studio().listing_max_age) if HAS_INDEX else 0.0
+except Exception:  # an older version: no such setting
+    LISTING_MAX_AGE = 0.0
+
+
+def wired(store: S3Store, name: str, max_age: float, studio: str = STUDIO) -> tuple[Any, Any]:
+    """A registry and a lease manager as ``app.build_services`` wires them."""
+    layout = Layout(studio)
+    if not HAS_INDEX:
+        return WorkspaceRegistry(store, layout, studio), LeaseManager(store, layout, name, 90)
+    from jupyter_emr_workspace.listing_index import ListingIndex
+
+    index = ListingIndex(store, layout)
+    registry = WorkspaceRegistry(store, layout, studio, index=index, max_age=max_age)
+    leases = LeaseManager(store, layout, name, 90, index=index, listing_max_age=max_age / 2)
+    return registry, leases
 
 
 def free_port() -> int:
@@ -142,12 +178,13 @@ def requests_of(servers: list[Server]) -> collections.Counter[str]:
     return total
 
 
-async def make_server(name: str, s3: Any, uri: str, tmp: Path) -> Server:
+async def make_server(
+    name: str, s3: Any, uri: str, tmp: Path, max_age: float, studio: str = STUDIO
+) -> Server:
     store = S3Store(s3, uri, max_workers=4)
-    layout = Layout(STUDIO)
     root = tmp / name
     folders = WorkspaceFolders(root, "workspaces")
-    leases = LeaseManager(store, layout, name, 90)
+    registry, leases = wired(store, name, max_age, studio)
     scheduler = BackupScheduler(
         store,
         folders,
@@ -157,7 +194,7 @@ async def make_server(name: str, s3: Any, uri: str, tmp: Path) -> Server:
         concurrency=8,
         max_backoff=300,
     )
-    return Server(name, store, leases, WorkspaceRegistry(store, layout, STUDIO), scheduler, folders)
+    return Server(name, store, leases, registry, scheduler, folders)
 
 
 async def every(period: float) -> Any:
@@ -186,42 +223,67 @@ async def edits(server: Server, period: float) -> None:
         server.scheduler.changed(server.workspace_id, "analysis.ipynb")
 
 
-@dataclass
-class Panel:
-    """A user's EMR Workspaces panel; its requests go through a store of its own so they
-    are counted apart (same code path as GET /workspaces: registry list + lock states)."""
-
-    store: S3Store
-    registry: WorkspaceRegistry
-    leases: LeaseManager
-    refreshes: int = 0
+async def listing(registry: Any, leases: Any) -> tuple[Any, Any]:
+    """What GET /workspaces reads from the store (``WorkspaceService.list_workspaces``)."""
+    return await asyncio.gather(registry.list(), leases.states())
 
 
-async def panel(p: Panel, period: float, stats: Stats) -> None:
+async def panel(server: Server, period: float, stats: Stats, first: asyncio.Queue[None]) -> None:
+    """A visible panel's refreshes; says when its first (cold) listing is done."""
     async for _ in every(period):
         t0 = time.perf_counter()
-        await asyncio.gather(p.registry.list(), p.leases.states())
-        p.refreshes += 1
+        await listing(server.registry, server.leases)
+        if first is not None:
+            first.put_nowait(None)
+            first = None  # type: ignore[assignment]
         stats.add("panel refresh (GET /workspaces)", time.perf_counter() - t0)
 
 
-async def probe(server: Server, period: float, stats: Stats) -> None:
+@dataclass
+class OpCosts:
+    """Requests per lock operation on the probe (its store counts nothing else then)."""
+
+    ops: dict[str, collections.Counter[str]] = field(
+        default_factory=lambda: collections.defaultdict(collections.Counter)
+    )
+    runs: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def add(
+        self, op: str, before: collections.Counter[str], after: collections.Counter[str]
+    ) -> None:
+        self.ops[op].update(after - before)
+        self.runs[op] += 1
+
+    def summary(self) -> dict[str, float]:
+        return {op: round(sum(c.values()) / self.runs[op], 2) for op, c in self.ops.items()}
+
+
+async def probe(server: Server, period: float, stats: Stats, costs: OpCosts) -> None:
     """Open/close of a Workspace and a bare PUT, timed under the load."""
     key = Layout(STUDIO).base + "/bench-floor"
     body = b"x" * 300
     async for _ in every(period):
+        c0 = collections.Counter(server.store.requests)
         t0 = time.perf_counter()
         lease = await server.leases.acquire(
             server.workspace_id, server.name, shared=False, may_share=True
         )
         t1 = time.perf_counter()
-        await server.leases.release(server.workspace_id, lease.token)
+        c1 = collections.Counter(server.store.requests)
+        renewed = await server.leases.renew(server.workspace_id, lease.token)
+        c2 = collections.Counter(server.store.requests)
         t2 = time.perf_counter()
-        await server.store.put(key, body)
+        await server.leases.release(server.workspace_id, renewed.token)
         t3 = time.perf_counter()
+        c3 = collections.Counter(server.store.requests)
+        await server.store.put(key, body)
+        t4 = time.perf_counter()
+        costs.add("acquire", c0, c1)
+        costs.add("renew", c1, c2)
+        costs.add("release", c2, c3)
         stats.add("open (acquire)", t1 - t0)
-        stats.add("close (release)", t2 - t1)
-        stats.add("floor: bare PUT", t3 - t2)
+        stats.add("close (release)", t3 - t2)
+        stats.add("floor: bare PUT", t4 - t3)
 
 
 async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
@@ -236,25 +298,71 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
     uri = f"s3://{bucket}/studio"
     k = args.speedup
     hb, autosave = HEARTBEAT_S / k, AUTOSAVE_S / k
+    max_age = args.listing_max_age / k  # simulated seconds, like every period
 
-    servers = [await make_server(f"user{i:03d}", s3, uri, tmp) for i in range(args.users)]
-    for i, server in enumerate(servers):
-        server.scheduler.interval = autosave
-        ws = await server.registry.create(f"ws-{i:03d}", server.name)
-        server.workspace_id = ws.id
-        server.lease = await server.leases.acquire(ws.id, server.name, shared=False, may_share=True)
-        folder = server.folders.ensure(ws.id)
-        (folder / "analysis.ipynb").write_bytes(notebook(0))
-    prober = await make_server("probe", s3, uri, tmp)
-    prober.workspace_id = (await prober.registry.create("probe", "probe")).id
-    for server in servers:
-        server.scheduler.start()
-        await server.scheduler.flush(server.workspace_id, 60)  # first backup: setup
+    servers = [await make_server(f"user{i:04d}", s3, uri, tmp, max_age) for i in range(args.users)]
+    t_setup = time.monotonic()
+    # the Workspaces exist already (users created them over time): made one after the
+    # other by one server, which keeps the listing index current as it goes
+    admin = await make_server("admin", s3, uri, tmp, max_age)
+    created = [await admin.registry.create(f"ws-{i:04d}", s.name) for i, s in enumerate(servers)]
+    await admin.store.close()
+    print(f"created {len(created)} Workspaces in {time.monotonic() - t_setup:.0f} s", flush=True)
 
     stats = Stats()
-    tasks = [asyncio.ensure_future(heartbeats(s, hb, stats)) for s in servers]
-    tasks.append(asyncio.ensure_future(probe(prober, args.probe_every, stats)))
+    tasks: list[asyncio.Future[Any]] = []
+
+    async def setup(i: int, server: Server) -> None:
+        server.scheduler.interval = autosave
+        ws = await server.registry.get(created[i].id)
+        server.workspace_id = ws.id
+        server.lease = await server.leases.acquire(ws.id, server.name, shared=False, may_share=True)
+        # heartbeats from the open on, as the frontend does: a long setup loses no lease
+        tasks.append(asyncio.ensure_future(heartbeats(server, hb, stats)))
+        folder = server.folders.ensure(ws.id)
+        (folder / "analysis.ipynb").write_bytes(notebook(0))
+        server.scheduler.start()
+        await server.scheduler.flush(server.workspace_id, 120)  # first backup: setup
+
+    sem = asyncio.Semaphore(32)  # users arriving, a few at a time
+
+    async def limited(i: int, server: Server) -> None:
+        async with sem:
+            await setup(i, server)
+
+    await asyncio.gather(*(limited(i, s) for i, s in enumerate(servers)))
+    print(f"setup: {args.users} users in {time.monotonic() - t_setup:.0f} s", flush=True)
     results: dict[str, Any] = {"phases": {}, "latency": {}}
+    cold: dict[str, Any] = {}
+
+    async def cold_listing(label: str) -> None:
+        """A new server's first listing: what a server starting up pays."""
+        store = S3Store(s3, uri, max_workers=16)
+        registry, leases = wired(store, label, 0.0)
+        t0 = time.perf_counter()
+        workspaces, locks = await listing(registry, leases)
+        cold[label] = {
+            "requests": sum(store.requests.values()),
+            "by_operation": dict(store.requests),
+            "ms": round((time.perf_counter() - t0) * 1000, 1),
+            "workspaces_listed": len(workspaces),
+            "leases_shown_held": sum(1 for state in locks.values() if state),
+        }
+        print(f"cold listing, {label}: {cold[label]}", flush=True)
+        await store.close()
+
+    if "cold" in args.phases or "panels" in args.phases:
+        # the first listing after every user opened a Workspace: lock writes leave the
+        # index alone, so this one reads the locks and repairs it (before the panels
+        # start, as in a hub whose servers do not all start in the same second)
+        await cold_listing("first after all the opens (repairs the index)")
+        results["phases"]["cold listing"] = cold
+    # the probe works in a Studio of its own, so listings count exactly --users Workspaces
+    prober = await make_server("probe", s3, uri, tmp, max_age, PROBE_STUDIO)
+    prober.workspace_id = (await prober.registry.create("probe", "probe")).id
+
+    costs = OpCosts()
+    probing = asyncio.ensure_future(probe(prober, args.probe_every, stats, costs))
 
     async def phase(name: str, counted: list[Any], warmup: float) -> dict[str, Any]:
         await asyncio.sleep(warmup)  # every loop has run at least once
@@ -291,34 +399,53 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, Any]:
         await phase("editing", stores, 2 * max(hb, autosave))
         for task in editing:
             task.cancel()
-    if "panel" in args.phases:
-        panels = []
-        for server in servers[: args.panels or len(servers)]:
-            store = S3Store(s3, uri, max_workers=4)
-            layout = Layout(STUDIO)
-            panels.append(
-                Panel(
-                    store,
-                    WorkspaceRegistry(store, layout, STUDIO),
-                    LeaseManager(store, layout, server.name, 90),
-                )
-            )
+    results["lock_operation_requests"] = costs.summary()
+    probing.cancel()  # from here on nobody opens or closes anything
+    if "panels" in args.phases:
         refresh = PANEL_S / k
-        tasks += [asyncio.ensure_future(panel(p, refresh, stats)) for p in panels]
-        await asyncio.sleep(2 * refresh)  # first refreshes read everything once
-        done_before = sum(p.refreshes for p in panels)
-        out = await phase("panel open (its refreshes only)", [p.store for p in panels], 0)
-        refreshes = sum(p.refreshes for p in panels) - done_before
-        out["panels_open"] = len(panels)
-        out["refreshes"] = refreshes
-        out["requests_per_refresh"] = round(out["requests"] / max(1, refreshes), 1)
-        # per user whose panel is open (the phase divided by all users)
-        out["per_user_per_minute"] = round(out["per_user_per_minute"] * args.users / len(panels), 2)
-        out["by_operation"] = {
-            op: round(n * args.users / len(panels), 2) for op, n in out["by_operation"].items()
+        first: asyncio.Queue[None] = asyncio.Queue()
+        with_panel = servers[: args.panels or len(servers)]
+        panels = [asyncio.ensure_future(panel(s, refresh, stats, first)) for s in with_panel]
+        for _ in with_panel:  # every panel's first (cold) listing is done
+            await first.get()
+        await asyncio.sleep(refresh)
+        out = await phase("idle, panels visible (in all)", stores, 0)
+        out["panels_open"] = len(with_panel)
+        reads = sum(n for op, n in out["by_operation"].items() if op != "put_object")
+        # heartbeats are the PUTs; a panel's listing only reads (once warm)
+        out["listing_reads_per_panel_minute"] = round(reads * args.users / len(with_panel), 2)
+        out["if_every_panel_visible_per_user_minute"] = round(
+            out["by_operation"].get("put_object", 0) + out["listing_reads_per_panel_minute"], 2
+        )
+        out["listing_max_age_s"] = args.listing_max_age if HAS_INDEX else None
+        for task in panels:
+            task.cancel()
+    if "refresh" in args.phases:
+        store = S3Store(s3, uri, max_workers=16)
+        registry, leases = wired(store, "observer", 0.0)
+        await listing(registry, leases)  # its first (cold) listing
+        per_refresh = []
+        t_refresh = []
+        for _ in range(args.refreshes):
+            await asyncio.sleep(PANEL_S / k)  # the panel's cadence: what a refresh finds
+            before = collections.Counter(store.requests)
+            t0 = time.perf_counter()
+            workspaces, locks = await listing(registry, leases)
+            t_refresh.append(time.perf_counter() - t0)
+            per_refresh.append(sum((collections.Counter(store.requests) - before).values()))
+        held = sum(1 for state in locks.values() if state)
+        results["phases"]["warm refresh (listing_max_age 0)"] = out = {
+            "refreshes": len(per_refresh),
+            "requests_mean": round(sum(per_refresh) / len(per_refresh), 2),
+            "requests_max": max(per_refresh),
+            "workspaces_listed": len(workspaces),
+            "leases_shown_held": held,
+            "p50_ms": round(pct(t_refresh, 0.5), 1),
         }
-        for p in panels:
-            await p.store.close()
+        print(f"warm refresh: {out}", flush=True)
+        await store.close()
+    if "cold" in args.phases:
+        await cold_listing("a new server (cold)")
 
     for (name, op), samples in stats.latencies.items():
         results["latency"].setdefault(name, {})[op] = {
@@ -341,19 +468,23 @@ def main() -> None:
     parser.add_argument("--speedup", type=float, default=50.0, help="time compression")
     parser.add_argument("--window", type=float, default=30.0, help="seconds measured per phase")
     parser.add_argument(
-        "--panels",
-        type=int,
-        default=0,
-        help="users whose panel is open (default: all; each refresh costs O(users) requests)",
+        "--panels", type=int, default=0, help="users whose panel is visible (default: all)"
     )
+    parser.add_argument(
+        "--listing-max-age",
+        type=float,
+        default=LISTING_MAX_AGE,
+        help="c.Studio.listing_max_age the panels' servers run with (default: its default)",
+    )
+    parser.add_argument("--refreshes", type=int, default=20, help="warm refreshes measured")
     parser.add_argument(
         "--probe-every", type=float, default=0.25, help="seconds between probe open/close"
     )
     parser.add_argument(
         "--phases",
         type=lambda v: set(v.split(",")),
-        default={"idle", "editing", "panel"},
-        help="comma-separated subset of idle,editing,panel",
+        default={"idle", "editing", "panels", "refresh", "cold"},
+        help="comma-separated subset of idle,editing,panels,refresh,cold",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -372,6 +503,8 @@ def main() -> None:
         "autosave_every_s": AUTOSAVE_S,
         "panel_refresh_every_s": PANEL_S,
         "panels_open": args.panels or args.users,
+        "listing_max_age_s": args.listing_max_age if HAS_INDEX else None,
+        "code": "listing index + LastModified leases" if HAS_INDEX else "before",
         "cpus": os.cpu_count(),
         "load_average": [round(x, 1) for x in os.getloadavg()],
     }

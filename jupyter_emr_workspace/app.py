@@ -23,6 +23,7 @@ from .hooks import HookChain
 from .kernel_folders import ForeignKernels, KernelFolders
 from .layout import Layout
 from .leases import LeaseManager
+from .listing_index import ListingIndex
 from .lock_authorizer import WorkspaceAuthorizer
 from .parts import Host, extra_handlers, start_parts, stop_parts
 from .permission_checks import Guard
@@ -46,8 +47,19 @@ def build_services(
     store = make_store(studio, aws)
     layout = Layout(studio.id)
     arns = Arns(aws.region, studio.account_id, studio.id)
-    registry = WorkspaceRegistry(store, layout, studio.id)
-    leases = LeaseManager(store, layout, server_id, studio.lease_seconds)
+    index = ListingIndex(store, layout)  # one per server: a cold listing reads it once
+    # the panel's refreshes reuse what was listed within c.Studio.listing_max_age
+    registry = WorkspaceRegistry(
+        store, layout, studio.id, index=index, max_age=studio.listing_max_age
+    )
+    leases = LeaseManager(
+        store,
+        layout,
+        server_id,
+        studio.lease_seconds,
+        index=index,
+        listing_max_age=studio.listing_max_age / 2,
+    )
     access = AccessControl(studio, arns, SessionMappings(studio, store, layout.session_mappings))
     audit_path = studio.audit_log_path or os.path.join(
         jupyter_data_dir(), "emr-workspace", f"audit-{studio.id}.jsonl"

@@ -228,7 +228,14 @@ class SessionMappingsHandler(BaseHandler):
 class WorkspacesHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        items = await self.services.workspaces.list_workspaces(self.identity())
+        # fresh=true: list the store now, not what this server listed within
+        # c.Studio.listing_max_age (the panel's refresh button)
+        fresh = self.get_query_argument("fresh", "false")
+        if fresh not in ("true", "false"):
+            raise BadRequest("fresh must be true or false")
+        items = await self.services.workspaces.list_workspaces(
+            self.identity(), fresh=fresh == "true"
+        )
         self.send({"workspaces": items})
 
     @web.authenticated

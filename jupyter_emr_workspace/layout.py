@@ -34,6 +34,11 @@ class Layout:
         return f"{self.base}/names/{quote(name.casefold(), safe='')}"
 
     @property
+    def index(self) -> str:
+        """The listing index: the bodies of metadata and lock objects by ETag (a cache)."""
+        return f"{self.base}/index.json"
+
+    @property
     def session_mappings(self) -> str:
         return f"{self.base}/session-mappings.json"
 

@@ -58,6 +58,16 @@ class Studio(ComputeSettings, LoggingConfigurable):  # type: ignore[misc,valid-t
     )
     groups = Dict(config=True, help="User → list of groups, for servers outside JupyterHub.")
     lease_seconds = Int(90, config=True, help="Lease time of a Workspace lock.")
+    listing_max_age = Int(
+        120,
+        config=True,
+        help=(
+            "Seconds the panel's list may reuse what this server last listed of other "
+            "servers' changes: Workspaces are listed again when older than this, lock "
+            "states when older than half of it or when a lease shown may have run out. "
+            "This server's own changes show at once. 0: list the store on every refresh."
+        ),
+    )
     autosave_interval = Int(30, config=True, help="Seconds between background backups.")
     # -- storage
     checkpoints_per_file = Int(
@@ -160,6 +170,8 @@ class Studio(ComputeSettings, LoggingConfigurable):  # type: ignore[misc,valid-t
                 raise ConfigError(f"c.Studio.subnet_ids: {subnet!r} is not a subnet id")
         if self.lease_seconds < 10:
             raise ConfigError(f"c.Studio.lease_seconds={self.lease_seconds}: at least 10")
+        if self.listing_max_age < 0:
+            raise ConfigError(f"c.Studio.listing_max_age={self.listing_max_age}: at least 0")
         if self.autosave_interval < 1:
             raise ConfigError(f"c.Studio.autosave_interval={self.autosave_interval}: at least 1")
         for trait in ("service_role_arn", "user_role_arn"):

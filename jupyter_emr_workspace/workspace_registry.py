@@ -1,25 +1,29 @@
 """The Workspace registry: metadata of a Studio's Workspaces in the shared store.
 
 One JSON object per Workspace, written with ETag preconditions so concurrent updates
-from several servers never overwrite each other. Listing re-reads only the objects
-whose ETag changed since the last listing.
+from several servers never overwrite each other. A listing LISTs the objects (the truth)
+and reads only those whose ETag it does not know: from the Studio's listing index
+(``listing_index.py``) when many changed, else by GET. Writers keep the index current.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
+import builtins
 import json
+import logging
 import re
 import secrets
 import string
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import BadRequest, Conflict, NotFound
 from .layout import Layout
+from .listing_index import ListingIndex
+from .listing_index import gather_limited as gather_limited  # its old home
 from .store import BlobStore, ObjectNotFound, PreconditionFailed
 from .studio import PRINCIPAL_RE
 
@@ -29,7 +33,7 @@ CREATOR_TAG = "creatorUserId"
 MAX_TAGS = 50
 MAX_COLLABORATORS = 100
 _ID_ALPHABET = string.ascii_uppercase + string.digits
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def new_workspace_id() -> str:
@@ -149,33 +153,45 @@ class Workspace:
         return any(p in listed for p in principals)
 
 
-async def gather_limited(
-    factories: Iterable[Callable[[], Awaitable[T]]], limit: int = 16
-) -> list[T]:
-    """Run coroutine factories with at most ``limit`` in flight, keeping order."""
-    sem = asyncio.Semaphore(limit)
-
-    async def run(factory: Callable[[], Awaitable[T]]) -> T:
-        async with sem:
-            return await factory()
-
-    return await asyncio.gather(*(run(f) for f in factories))
-
-
 class WorkspaceRegistry:
-    def __init__(self, store: BlobStore, layout: Layout, studio_id: str):
+    def __init__(
+        self,
+        store: BlobStore,
+        layout: Layout,
+        studio_id: str,
+        *,
+        index: ListingIndex | None = None,
+        max_age: float = 0.0,
+    ):
         self.store, self.layout, self.studio_id = store, layout, studio_id
+        #: shared with the lease manager (``app.py``), so a cold listing reads it once
+        self.index = index or ListingIndex(store, layout)
+        #: ``list`` answers from memory while its last LIST is younger than this (s):
+        #: other servers' changes show within it; this server's own at once.
+        self.max_age = max_age
         self._cache: dict[str, tuple[str, Workspace]] = {}
+        self._listed_at = float("-inf")  # when the last LIST was sent (monotonic)
+        #: key → when this server last wrote, deleted or read it (newer than a LIST
+        #: sent before then, which must not undo it)
+        self._known_at: dict[str, float] = {}
+
+    def _keep(self, key: str, entry: tuple[str, Workspace] | None) -> None:
+        if entry is None:
+            self._cache.pop(key, None)
+        else:
+            self._cache[key] = entry
+        self._known_at[key] = time.monotonic()
 
     async def _read(self, workspace_id: str) -> tuple[Workspace, str]:
         check_workspace_id(workspace_id)
+        key = self.layout.workspace(workspace_id)
         try:
-            blob = await self.store.get(self.layout.workspace(workspace_id))
+            blob = await self.store.get(key)
         except ObjectNotFound:
-            self._cache.pop(self.layout.workspace(workspace_id), None)
+            self._keep(key, None)
             raise NotFound(f"No Workspace {workspace_id} in this Studio") from None
         ws = Workspace.from_json(json.loads(blob.data))
-        self._cache[self.layout.workspace(workspace_id)] = (blob.etag, ws)
+        self._keep(key, (blob.etag, ws))
         return ws, blob.etag
 
     async def get(self, workspace_id: str) -> Workspace:
@@ -186,23 +202,44 @@ class WorkspaceRegistry:
         entry = self._cache.get(self.layout.workspace(workspace_id))
         return entry[1] if entry else None
 
-    async def list(self) -> list[Workspace]:
-        infos = await self.store.list(self.layout.workspaces_prefix)
-        live = {i.key for i in infos}
+    async def list(self, max_age: float | None = None) -> list[Workspace]:
+        """Every Workspace of the Studio: one LIST when nothing changed since the last
+        listing; a cold listing adds one GET of the listing index. Within ``max_age``
+        (default: the registry's) of the last LIST, no request at all."""
+        started = time.monotonic()
+        if started - self._listed_at < (self.max_age if max_age is None else max_age):
+            return self._sorted()
+        prefix = self.layout.workspaces_prefix
+        listed = await self.store.list(prefix)
+        # what this server wrote, deleted or read since the LIST was sent is newer
+        newer = {k for k, at in self._known_at.items() if at >= started}
+        infos = [
+            i
+            for i in listed
+            if WORKSPACE_ID_RE.match(Layout.workspace_id_of(i.key) or "")
+            and i.key == self.layout.workspace(Layout.workspace_id_of(i.key) or "")
+            and i.key not in newer
+        ]
+        live = {i.key for i in infos} | newer
         for key in list(self._cache):
             if key not in live:
                 del self._cache[key]
-        stale = [i for i in infos if self._cache.get(i.key, ("",))[0] != i.etag]
+        fetched = await self.index.resolve(
+            infos,
+            lambda key, etag: self._cache.get(key, ("",))[0] == etag,
+            prefix=prefix,
+            started=started,
+        )
+        for key, f in fetched.items():
+            try:
+                self._cache[key] = (f.etag, Workspace.from_json(f.body))
+            except (TypeError, AttributeError) as e:  # not a Workspace: left out, said so
+                log.warning("%s is not a Workspace's metadata: %s", key, e)
+        self._listed_at = max(self._listed_at, started)
+        self._known_at = {k: at for k, at in self._known_at.items() if at >= started}
+        return self._sorted()
 
-        async def fetch(key: str) -> None:
-            wid = Layout.workspace_id_of(key)
-            if wid and WORKSPACE_ID_RE.match(wid):
-                try:
-                    await self._read(wid)
-                except NotFound:
-                    pass
-
-        await gather_limited([functools.partial(fetch, i.key) for i in stale])
+    def _sorted(self) -> builtins.list[Workspace]:
         return sorted(
             (ws for _, ws in self._cache.values() if ws.studio_id == self.studio_id),
             key=lambda ws: (ws.name.casefold(), ws.id),
@@ -244,7 +281,8 @@ class WorkspaceRegistry:
         except BaseException:
             await self.store.delete(name_key)
             raise
-        self._cache[self.layout.workspace(ws.id)] = (result.etag, ws)
+        self._keep(self.layout.workspace(ws.id), (result.etag, ws))
+        await self.index.record(self.layout.workspace(ws.id), result.etag, ws.to_json())
         return ws
 
     async def update(self, workspace_id: str, change: Callable[[Workspace], None]) -> Workspace:
@@ -259,13 +297,15 @@ class WorkspaceRegistry:
                 )
             except PreconditionFailed:
                 continue
-            self._cache[self.layout.workspace(workspace_id)] = (result.etag, ws)
+            self._keep(self.layout.workspace(workspace_id), (result.etag, ws))
+            await self.index.record(self.layout.workspace(workspace_id), result.etag, ws.to_json())
             return ws
         raise Conflict(f"Workspace {workspace_id} is being changed by others; try again")
 
     async def delete(self, ws: Workspace) -> None:
         await self.store.delete(self.layout.workspace(ws.id))
-        self._cache.pop(self.layout.workspace(ws.id), None)
+        self._keep(self.layout.workspace(ws.id), None)
+        await self.index.forget(self.layout.workspace(ws.id))
         try:
             blob = await self.store.get(self.layout.name(ws.name))
             if blob.data.decode() == ws.id:

@@ -116,9 +116,16 @@ class WorkspaceService:
         }
 
     # -- Workspaces -------------------------------------------------------------------
-    async def list_workspaces(self, identity: Identity) -> list[dict[str, Any]]:
+    async def list_workspaces(
+        self, identity: Identity, *, fresh: bool = False
+    ) -> list[dict[str, Any]]:
+        """``fresh``: list the store now; else reuse what was listed within
+        ``c.Studio.listing_max_age`` (this server's own changes show at once)."""
         await self.guard.on_studio(identity, actions.LIST_EDITORS)
-        workspaces, locks = await asyncio.gather(self.registry.list(), self.leases.states())
+        age = 0.0 if fresh else None
+        workspaces, locks = await asyncio.gather(
+            self.registry.list(max_age=age), self.leases.states(max_age=age)
+        )
         out = []
         for ws in workspaces:
             view = await self.view(identity, ws, locks.get(ws.id))

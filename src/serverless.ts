@@ -1,4 +1,5 @@
 import { CommandRegistry } from '@lumino/commands';
+import { IDisposable } from '@lumino/disposable';
 import { InputDialog, Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 
@@ -40,8 +41,8 @@ export function addExecutionRoleCommand(
   client: EmrWorkspaceClient,
   workspace: () => IWorkspace | null,
   trans: TranslationBundle
-): void {
-  commands.addCommand(ATTACH_WITH_ROLE, {
+): IDisposable {
+  return commands.addCommand(ATTACH_WITH_ROLE, {
     describedBy: {
       args: {
         type: 'object',

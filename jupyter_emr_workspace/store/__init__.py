@@ -14,6 +14,7 @@ from typing import Any
 from .base import (
     Blob,
     BlobStore,
+    Listing,
     ObjectInfo,
     ObjectNotFound,
     PreconditionFailed,
@@ -67,6 +68,7 @@ __all__ = [
     "BACKENDS",
     "Blob",
     "BlobStore",
+    "Listing",
     "ObjectInfo",
     "ObjectNotFound",
     "PreconditionFailed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import collections
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 class StoreError(Exception):
@@ -52,6 +52,9 @@ class Blob:
     last_modified: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
+
+#: What ``list_at`` answers: the objects and the store's time of the answer.
+Listing = tuple[list[ObjectInfo], datetime]
 
 _BAD_SEGMENTS = {"", ".", ".."}
 
@@ -107,6 +110,12 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     async def list(self, prefix: str) -> list[ObjectInfo]:
         """Every object whose key starts with ``prefix`` (recursive), sorted by key."""
+
+    async def list_at(self, prefix: str) -> Listing:
+        """``list`` and the store's time of the answer: a reader judges lease expiry from
+        the objects' ``last_modified`` against it, with no further request. Stores that
+        cannot tell their time answer with this machine's."""
+        return await self.list(prefix), datetime.now(UTC)
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix``; returns how many."""

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 from .base import (
     Blob,
     BlobStore,
+    Listing,
     ObjectInfo,
     ObjectNotFound,
     PreconditionFailed,
@@ -33,11 +36,21 @@ from .base import (
 _META_DIR = ".emr-store-meta"
 _LOCK_FILE = ".emr-store.lock"
 _TMP_PREFIX = ".emr-tmp-"
+#: Objects up to this size without metadata (lock documents, Workspace metadata, the
+#: listing index) get S3's ETag, the MD5 of their bytes: rewriting identical bytes keeps
+#: the ETag and moves only the modification time, which is how a lease renewal stays
+#: invisible to listings (``leases.py``). Larger objects keep the version ETag, so a
+#: listing of backups never reads their contents.
+CONTENT_ETAG_MAX = 64 * 1024
 
 
 def _etag(st: os.stat_result) -> str:
     # Every write renames a new file into place, so (inode, mtime, size) names a version.
     return f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
+
+
+def _content_etag(data: bytes) -> str:
+    return f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
 
 
 def _now() -> datetime:
@@ -84,11 +97,13 @@ class LocalStore(BlobStore):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(key) from None
         meta: dict[str, str] = {}
+        has_meta = False
         with contextlib.suppress(FileNotFoundError, ValueError):
             meta = json.loads(self._meta_path(key).read_text())
+            has_meta = True
         return Blob(
             data=data,
-            etag=_etag(st),
+            etag=_content_etag(data) if self._by_content(st, has_meta) else _etag(st),
             store_time=_now(),
             last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
             metadata=meta,
@@ -96,23 +111,37 @@ class LocalStore(BlobStore):
 
     def _head(self, key: str) -> ObjectInfo:
         path = self._path(key)
-        try:
-            st = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
-            raise ObjectNotFound(key) from None
-        if not path.is_file():
-            raise ObjectNotFound(key)
         meta: dict[str, str] = {}
         with contextlib.suppress(FileNotFoundError, ValueError):
             meta = json.loads(self._meta_path(key).read_text())
+        version = self._version(key, path)
+        if version is None:
+            raise ObjectNotFound(key)
+        etag, st = version
         modified = datetime.fromtimestamp(st.st_mtime, UTC)
-        return ObjectInfo(key, _etag(st), st.st_size, modified, meta)
+        return ObjectInfo(key, etag, st.st_size, modified, meta)
 
-    def _current_etag(self, path: Path) -> str | None:
+    @staticmethod
+    def _by_content(st: os.stat_result, has_meta: bool) -> bool:
+        return st.st_size <= CONTENT_ETAG_MAX and not has_meta
+
+    def _version(self, key: str, path: Path) -> tuple[str, os.stat_result] | None:
+        """The object's ETag and stat, read from one open file (a concurrent replace
+        cannot pair one version's size with another's bytes); None when missing."""
         try:
-            return _etag(path.stat())
-        except FileNotFoundError:
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    return None
+                if self._by_content(st, self._meta_path(key).exists()):
+                    return _content_etag(fh.read()), st
+                return _etag(st), st
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
+
+    def _current_etag(self, key: str, path: Path) -> str | None:
+        version = self._version(key, path)
+        return version[0] if version else None
 
     def _put(
         self,
@@ -131,14 +160,15 @@ class LocalStore(BlobStore):
                 fh.flush()
                 os.fsync(fh.fileno())
             with self._locked():
-                current = self._current_etag(path)
+                current = self._current_etag(key, path)
                 if if_none_match and current is not None:
                     raise PreconditionFailed(f"{key} already exists")
                 if if_match is not None and current != if_match:
                     raise PreconditionFailed(f"{key} changed since it was read")
                 self._write_meta(key, metadata)
                 os.replace(tmp, path)
-                etag = _etag(path.stat())
+                st = path.stat()
+                etag = _content_etag(data) if self._by_content(st, bool(metadata)) else _etag(st)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -158,7 +188,7 @@ class LocalStore(BlobStore):
     def _delete(self, key: str, if_match: str | None) -> None:
         path = self._path(key)
         with self._locked():
-            current = self._current_etag(path)
+            current = self._current_etag(key, path)
             if if_match is not None and current != if_match:
                 raise PreconditionFailed(f"{key} changed since it was read")
             if current is None:
@@ -194,12 +224,12 @@ class LocalStore(BlobStore):
                 key = f"{rel_dir}/{name}" if rel_dir else name
                 if not key.startswith(prefix):
                     continue
-                try:
-                    st = os.stat(os.path.join(dirpath, name))
-                except FileNotFoundError:
+                version = self._version(key, Path(dirpath) / name)
+                if version is None:
                     continue
+                etag, st = version
                 out.append(
-                    ObjectInfo(key, _etag(st), st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+                    ObjectInfo(key, etag, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
                 )
         out.sort(key=lambda info: info.key)
         return out
@@ -238,6 +268,10 @@ class LocalStore(BlobStore):
         self.requests["list"] += 1
         infos: list[ObjectInfo] = await self._run(self._list, prefix)
         return infos
+
+    async def list_at(self, prefix: str) -> Listing:
+        # the folder's clock is this machine's: the time of the answer is now
+        return await self.list(prefix), _now()
 
 
 # -- the registry's entry points (store/__init__.py: BACKENDS) ------------------------------

@@ -19,6 +19,7 @@ import botocore.exceptions
 from .base import (
     Blob,
     BlobStore,
+    Listing,
     ObjectInfo,
     ObjectNotFound,
     PreconditionFailed,
@@ -157,6 +158,9 @@ class S3Store(BlobStore):
                 raise PreconditionFailed(f"{key} is gone") from None
 
     async def list(self, prefix: str) -> list[ObjectInfo]:
+        return (await self.list_at(prefix))[0]
+
+    async def list_at(self, prefix: str) -> Listing:
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         out: list[ObjectInfo] = []
         token: str | None = None
@@ -172,7 +176,7 @@ class S3Store(BlobStore):
             if not r.get("IsTruncated"):
                 break
             token = r.get("NextContinuationToken")
-        return out
+        return out, _store_time(r)
 
     async def delete_prefix(self, prefix: str) -> int:
         infos = await self.list(prefix)
