@@ -19,6 +19,7 @@ import {
   LeaseKeeper,
   WorkspaceListModel
 } from './models';
+import { addExecutionRoleCommand } from './serverless';
 import { CommandIDs } from './tokens';
 import { attachmentName, clusterName } from './words';
 
@@ -559,8 +560,11 @@ export function addCommands(app: CommandApp, deps: ICommandDeps): IDisposable {
     const type = String(args.type ?? 'local') as ClusterType;
     const clusterId = String(args.clusterId ?? '');
     const endpointId = args.endpointId ? String(args.endpointId) : '';
+    const executionRoleArn = args.executionRoleArn
+      ? String(args.executionRoleArn)
+      : undefined;
     const label = clusterName(model.clusters, type, clusterId, endpointId);
-    return { type, clusterId, endpointId, label };
+    return { type, clusterId, endpointId, executionRoleArn, label };
   };
   add(CommandIDs.attach, {
     describedBy: {
@@ -580,6 +584,12 @@ export function addCommands(app: CommandApp, deps: ICommandDeps): IDisposable {
           endpointId: {
             type: 'string',
             description: trans.__('EMR on EKS: the managed endpoint id')
+          },
+          executionRoleArn: {
+            type: 'string',
+            description: trans.__(
+              'The IAM role its Spark runs as (EMR Serverless; EMR on EC2 runtime roles)'
+            )
           }
         },
         required: ['clusterId']
@@ -602,13 +612,15 @@ export function addCommands(app: CommandApp, deps: ICommandDeps): IDisposable {
           clusterArgs(args).label
         ),
       run: async (workspace, args) => {
-        const { type, clusterId, endpointId, label } = clusterArgs(args);
+        const { type, clusterId, endpointId, executionRoleArn, label } =
+          clusterArgs(args);
         const updated = await activity.track(
           trans.__('Attaching "%1" to %2…', workspace.name, label),
           client.attach(workspace.id, {
             type,
             cluster_id: clusterId,
-            endpoint_id: endpointId || undefined
+            endpoint_id: endpointId || undefined,
+            execution_role_arn: executionRoleArn
           })
         );
         const { running_kernels: running, ...attached } = updated;
@@ -641,6 +653,16 @@ export function addCommands(app: CommandApp, deps: ICommandDeps): IDisposable {
       }
     })
   });
+
+  // Attach with an execution role (EMR Serverless; EMR on EC2 runtime roles).
+  disposables.add(
+    addExecutionRoleCommand(
+      commands,
+      client,
+      () => keeper.state.workspace ?? null,
+      trans
+    )
+  );
 
   add(CommandIDs.detach, {
     describedBy: noArgs,

@@ -27,6 +27,7 @@ import {
   workspaceState
 } from './models';
 import { CommandIDs } from './tokens';
+import { attachCommand, roleName } from './serverless';
 
 /**
  * Re-render when any of the signals fires.
@@ -431,6 +432,11 @@ function ClusterItem(props: {
       <div className="jp-EmrWorkspace-itemMeta">
         <span>{cluster.id}</span>
         {cluster.release_label && <span>{cluster.release_label}</span>}
+        {attached && attachment?.execution_role_arn && (
+          <span title={attachment.execution_role_arn}>
+            {trans.__('as %1', roleName(attachment.execution_role_arn))}
+          </span>
+        )}
       </div>
       {!cluster.attachable && cluster.reason && (
         <div id={`${headingId}-reason`} className="jp-EmrWorkspace-reason">
@@ -467,7 +473,7 @@ function ClusterItem(props: {
                         : undefined
                   }
                   onClick={() =>
-                    void commands.execute(CommandIDs.attach, {
+                    void commands.execute(attachCommand(cluster.type), {
                       type: cluster.type,
                       clusterId: cluster.id,
                       endpointId: cluster.endpoint_id ?? ''

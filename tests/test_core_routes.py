@@ -122,6 +122,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     ),
     r"/emr-workspace/api/clusters/?$": (OUTSIDE, "lists and creates clusters"),
     r"/emr-workspace/api/templates/?$": (OUTSIDE, "cluster templates"),
+    r"/emr-workspace/api/execution-roles/?$": (OUTSIDE, "execution roles the caller may pass"),
     r"/emr-workspace/api/workspaces/(?P<workspace_id>[^/]+)/attach/?$": (
         GUARDED,
         "rewrites the Workspace's sparkmagic config",

@@ -91,6 +91,7 @@ class ComputePart(Part):
         return [
             ("clusters", ClustersHandler),
             ("templates", TemplatesHandler),
+            ("execution-roles", ExecutionRolesHandler),
             (f"workspaces/{WS_ID}/attach", AttachHandler),
             (f"workspaces/{WS_ID}/detach", DetachHandler),
             (f"workspaces/{WS_ID}/restart-kernels", RestartKernelsHandler),
@@ -138,6 +139,17 @@ class RestartKernelsHandler(ComputeHandler):
     async def post(self, workspace_id: str) -> None:
         self.empty_body()
         self.send(await self.compute.restart_kernels(self.identity(), workspace_id))
+
+
+class ExecutionRolesHandler(ComputeHandler):
+    """The roles the user may run Spark as on a source (the panel offers only these)."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        identity = self.identity()
+        await self.services.guard.require_member(identity)
+        kind = self.get_query_argument("type", "emr-serverless")
+        self.send({"roles": await self.compute.roles.choices(identity, kind)})
 
 
 PART = ComputePart()

@@ -12,6 +12,7 @@ import {
   LeaseKeeper,
   WorkspaceListModel
 } from '../models';
+import { ATTACH_WITH_ROLE } from '../serverless';
 import { CommandIDs } from '../tokens';
 
 const trans = nullTranslator.load('jupyter_emr_workspace');
@@ -274,10 +275,12 @@ describe('addCommands', () => {
     for (const id of PALETTE_COMMANDS) {
       expect(ids).toContain(id);
     }
+    expect(commands.hasCommand(ATTACH_WITH_ROLE)).toBe(true);
     added.dispose();
     for (const id of ids) {
       expect(commands.hasCommand(id)).toBe(false);
     }
+    expect(commands.hasCommand(ATTACH_WITH_ROLE)).toBe(false);
   });
 
   it('shows the side panel by its id', async () => {
@@ -489,6 +492,22 @@ describe('attach, detach and back up', () => {
     expect(reported[0]).toMatch(
       /^Could not attach "sales-analysis" to .*j-1.*: Cluster j-1 is TERMINATED$/
     );
+  });
+
+  it('pass the chosen execution role to the server', async () => {
+    const { commands, client } = await setUp();
+    await commands.execute(CommandIDs.open, { id: 'e-1' });
+    await commands.execute(CommandIDs.attach, {
+      type: 'emr-serverless',
+      clusterId: '00app',
+      executionRoleArn: 'arn:aws:iam::1:role/analytics'
+    });
+    expect(client.attach).toHaveBeenCalledWith('e-1', {
+      type: 'emr-serverless',
+      cluster_id: '00app',
+      endpoint_id: undefined,
+      execution_role_arn: 'arn:aws:iam::1:role/analytics'
+    });
   });
 
   it('report the files a backup missed', async () => {
