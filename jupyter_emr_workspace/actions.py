@@ -7,8 +7,9 @@ checks that no other module spells an action (or a service prefix) and that ever
 constant here is used.
 
 The names are EMR Studio's own (``elasticmapreduce:*``, ``emr-containers:*``,
-``servicecatalog:*``), so policies written for EMR Studio work unchanged; the few
-actions EMR Studio has no name for are in the ``emr-workspace`` namespace.
+``emr-serverless:*``, ``servicecatalog:*``, ``iam:PassRole``), so policies written for EMR
+Studio work unchanged; the few actions EMR Studio has no name for are in the
+``emr-workspace`` namespace.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ LIST_CLUSTERS: Final = "elasticmapreduce:ListClusters"
 RUN_JOB_FLOW: Final = "elasticmapreduce:RunJobFlow"
 LIST_VIRTUAL_CLUSTERS: Final = "emr-containers:ListVirtualClusters"
 PROVISION_PRODUCT: Final = "servicecatalog:ProvisionProduct"
+LIST_APPLICATIONS: Final = "emr-serverless:ListApplications"
+GET_APPLICATION: Final = "emr-serverless:GetApplication"
+START_APPLICATION: Final = "emr-serverless:StartApplication"
+#: what the kernels do on a Serverless application: call its Livy endpoint
+ACCESS_LIVY_ENDPOINTS: Final = "emr-serverless:AccessLivyEndpoints"
+
+# -- execution roles (EMR Serverless; runtime roles on EMR on EC2) ---------------------
+#: choosing a role a Workspace's Spark runs as (resource: the role's ARN)
+PASS_ROLE: Final = "iam:PassRole"
+#: the Livy user of a runtime role on an EMR on EC2 cluster
+GET_CLUSTER_SESSION_CREDENTIALS: Final = "elasticmapreduce:GetClusterSessionCredentials"
 
 # -- notebook executions (executions/) -------------------------------------------------
 START_NOTEBOOK_EXECUTION: Final = "elasticmapreduce:StartNotebookExecution"
@@ -86,9 +98,18 @@ WORKSPACE_ACTIONS: Final = (
     MANAGE_SCHEDULES,
 )
 
+# -- Spark application UIs (compute/app_ui.py) -------------------------------------------
+GET_ON_CLUSTER_APP_UI_PRESIGNED_URL: Final = "elasticmapreduce:GetOnClusterAppUIPresignedURL"
+CREATE_PERSISTENT_APP_UI: Final = "elasticmapreduce:CreatePersistentAppUI"
+GET_PERSISTENT_APP_UI_PRESIGNED_URL: Final = "elasticmapreduce:GetPersistentAppUIPresignedURL"
+
 # -- condition keys (policy context) --------------------------------------------------
 #: The caller's groups and the Studio's id, for ``Condition`` blocks.
 GROUPS_KEY: Final = "emr-workspace:Groups"
 STUDIO_ID_KEY: Final = "emr-workspace:StudioId"
 #: EMR's spelling of ``aws:ResourceTag/<key>``; both are set.
 EMR_RESOURCE_TAG_PREFIX: Final = "elasticmapreduce:ResourceTag/"
+#: the role a runtime-role or execution-role request names
+EXECUTION_ROLE_KEY: Final = "elasticmapreduce:ExecutionRoleArn"
+#: the service a role is passed to (``iam:PassRole``'s own key)
+PASSED_TO_SERVICE_KEY: Final = "iam:PassedToService"

@@ -98,6 +98,8 @@ export interface IAttachment {
   name?: string | null;
   attached_by?: string;
   attached_at?: string;
+  /** The IAM role its Spark runs as (EMR Serverless; EMR on EC2 runtime roles). */
+  execution_role_arn?: string | null;
 }
 
 export interface IWorkspace {
@@ -177,6 +179,17 @@ export interface ICluster {
    * EMR on EKS: the managed endpoint to attach through.
    */
   endpoint_id?: string | null;
+  /** EMR Serverless: whether it starts on demand, and after how long idle it stops. */
+  auto_start?: boolean | null;
+  auto_stop_minutes?: number | null;
+}
+
+/**
+ * A role a Workspace's Spark may run as (GET /execution-roles).
+ */
+export interface IExecutionRole {
+  arn: string;
+  name: string;
 }
 
 export interface IClusterList {
@@ -284,6 +297,7 @@ export interface IAttachRequest {
   type: ClusterType;
   cluster_id: string;
   endpoint_id?: string;
+  execution_role_arn?: string;
 }
 
 export interface ICreateClusterRequest {
@@ -442,6 +456,9 @@ export class EmrWorkspaceClient {
     if (request.endpoint_id) {
       body.endpoint_id = request.endpoint_id;
     }
+    if (request.execution_role_arn) {
+      body.execution_role_arn = request.execution_role_arn;
+    }
     return this._request<IWorkspace>(workspacePath(id, 'attach'), {
       method: 'POST',
       body
@@ -521,6 +538,16 @@ export class EmrWorkspaceClient {
   async listTemplates(): Promise<ITemplate[]> {
     const answer = await this._request<{ templates: ITemplate[] }>('templates');
     return answer.templates ?? [];
+  }
+
+  /**
+   * The execution roles the user may run a Workspace's Spark as on `type`.
+   */
+  async executionRoles(type: ClusterType): Promise<IExecutionRole[]> {
+    const answer = await this._request<{ roles?: IExecutionRole[] }>(
+      `execution-roles?type=${encodeURIComponent(type)}`
+    );
+    return answer.roles ?? [];
   }
 
   createCluster(request: ICreateClusterRequest): Promise<ICluster> {

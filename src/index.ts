@@ -4,7 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
-import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { DirListing, IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import {
@@ -13,16 +13,9 @@ import {
   TranslationBundle
 } from '@jupyterlab/translation';
 
-import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
-import {
-  Actions,
-  backupsOf,
-  ClusterType,
-  EmrWorkspaceClient,
-  IWorkspace
-} from './api';
+import { EmrWorkspaceClient } from './api';
 // The panel, status item and banner are built at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ReadOnlyBanner, ReadOnlyDocumentExtension } from './banner';
@@ -42,11 +35,19 @@ import { EmrWorkspacePanel } from './panel';
 import { WorkspaceStatus } from './status';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { RefusedSaveWatcher } from './saves';
-import type { IOpenSources } from './closing';
-import { CommandIDs, PLUGIN_ID } from './tokens';
-// Small and already loaded by the panel and status item.
+// The commands are registered at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
-import { attachmentName, clusterName } from './words';
+import { addCommands, PALETTE_COMMANDS } from './commands';
+// Small: labels Workspace folders from activation on.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import {
+  IItemRenderer,
+  labelFolders,
+  labelListing,
+  TabCaptions,
+  WorkspaceNames
+} from './names';
+import { PLUGIN_ID } from './tokens';
 import { FRONTEND_VERSION } from './version';
 
 export * from './api';
@@ -68,15 +69,6 @@ const DEFAULTS: ISettings = {
   openOnStart: true,
   confirmDialogs: true
 };
-
-/**
- * Show an error with its message; errors are never swallowed.
- */
-function reportError(what: string, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
-  console.error(what, error);
-  Notification.error(`${what} ${message}`, { autoClose: false });
-}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -192,6 +184,41 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.docRegistry.addWidgetExtension('Notebook', saves);
     app.docRegistry.addWidgetExtension('Editor', saves);
 
+    // Names, not ids: Workspace folders are shown by the Workspace's name.
+    const names = new WorkspaceNames({
+      list: () => model.workspaces,
+      changed: model.changed,
+      trans
+    });
+    // The default renderer draws the file browser and the file dialogs.
+    const listing = (browser as unknown as { listing?: DirListing } | null)
+      ?.listing;
+    const renderers = new Set<IItemRenderer>([DirListing.defaultRenderer]);
+    if (listing?.renderer) {
+      renderers.add(listing.renderer);
+    }
+    for (const renderer of renderers) {
+      labelListing(renderer, names);
+    }
+    names.changed.connect(() => listing?.update());
+    labelFolders(document.body, names);
+    const captions = new TabCaptions(names);
+    const captioned = new Set<string>();
+    const addCaptions = () => {
+      for (const factory of app.docRegistry.widgetFactories()) {
+        if (!captioned.has(factory.name)) {
+          captioned.add(factory.name);
+          app.docRegistry.addWidgetExtension(factory.name, captions);
+        }
+      }
+    };
+    addCaptions();
+    app.docRegistry.changed.connect((_, change) => {
+      if (change.type === 'widgetFactory' && change.change === 'added') {
+        addCaptions();
+      }
+    });
+
     // The status bar item.
     if (statusBar) {
       const activeChanged = new Signal<LeaseKeeper, void>(keeper);
@@ -216,666 +243,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     }
 
-    const goTo = async (path: string) => {
-      if (!browser) {
-        return;
-      }
-      await browser.model.cd('/' + path.replace(/^\/+/, ''));
-      shell.activateById(browser.id);
-    };
-
-    const requireOpen = (): IWorkspace | null => {
-      const state = keeper.state;
-      if (state.mode !== 'editing' || !state.workspace) {
-        Notification.warning(trans.__('Open a Workspace you can edit first.'), {
-          autoClose: 5000
-        });
-        return null;
-      }
-      return state.workspace;
-    };
-
-    // Where documents and kernels open in a Workspace are found (close, delete).
-    const openSources: IOpenSources = {
-      widgets: () => shell.widgets('main'),
-      sessions: app.serviceManager.sessions
-    };
-    /** Settle what is open in the Workspace of this tab before releasing it. */
-    const settleOpen = async (): Promise<boolean> => {
-      const state = keeper.state;
-      if (!state.workspace || !state.path) {
-        return true;
-      }
-      const id = state.workspace.id;
-      const { settleBeforeClose } = await import('./closing');
-      return settleBeforeClose({
-        sources: openSources,
-        root: state.path,
-        name: state.workspace.name,
-        save: state.mode === 'editing',
-        trans,
-        report: reportError,
-        reopened: undo => {
-          const onState = () => {
-            if (
-              keeper.state.mode === 'editing' &&
-              keeper.state.workspace?.id === id
-            ) {
-              undo();
-              keeper.stateChanged.disconnect(onState);
-            }
-          };
-          keeper.stateChanged.connect(onState);
-        }
-      });
-    };
-
-    const findWorkspace = async (id: string): Promise<IWorkspace> =>
-      model.workspace(id) ?? (await client.getWorkspace(id));
-
-    // Commands.
-    /** Commands that act on one Workspace take its id as `id`. */
-    const workspaceIdArgs = {
-      args: {
-        type: 'object' as const,
-        properties: {
-          id: { type: 'string', description: trans.__('The Workspace id') }
-        },
-        required: ['id']
-      }
-    };
-    const argId = (args: ReadonlyPartialJSONObject): string =>
-      String(args.id ?? '');
-
-    commands.addCommand(CommandIDs.showPanel, {
-      describedBy: { args: { type: 'object', properties: {} } },
-      label: trans.__('Show EMR Workspaces'),
-      caption: trans.__('Show the EMR Workspaces side panel'),
-      icon: emrWorkspaceIcon,
-      execute: () => shell.activateById(panel.id)
+    // Commands (src/commands.ts) and the palette.
+    addCommands(app, {
+      client,
+      model,
+      keeper,
+      backup,
+      activity,
+      trans,
+      settings,
+      panelId: panel.id,
+      browser
     });
-
-    commands.addCommand(CommandIDs.refresh, {
-      describedBy: { args: { type: 'object', properties: {} } },
-      label: trans.__('Refresh EMR Workspaces'),
-      execute: async () => {
-        // Errors land in the panel; the poll backs off on its own.
-        await model.refresh().catch(() => undefined);
-      }
-    });
-
-    commands.addCommand(CommandIDs.refreshClusters, {
-      describedBy: { args: { type: 'object', properties: {} } },
-      label: trans.__('Refresh Clusters'),
-      execute: async () => {
-        await model.refreshClusters().catch(() => undefined);
-      }
-    });
-
-    commands.addCommand(CommandIDs.create, {
-      describedBy: { args: { type: 'object', properties: {} } },
-      label: trans.__('New EMR Workspace…'),
-      isEnabled: () => !!model.studio && model.can(Actions.createWorkspace),
-      execute: async () => {
-        const { createWorkspaceDialog } = await import('./dialogs');
-        const workspace = await createWorkspaceDialog(trans, request =>
-          client.createWorkspace(request)
-        );
-        if (workspace) {
-          model.upsert(workspace);
-          Notification.success(
-            trans.__('Created Workspace "%1".', workspace.name),
-            { autoClose: 4000 }
-          );
-        }
-        return workspace;
-      }
-    });
-
-    commands.addCommand(CommandIDs.open, {
-      describedBy: workspaceIdArgs,
-      label: args =>
-        args.id
-          ? trans.__('Open EMR Workspace %1', String(args.id))
-          : trans.__('Open EMR Workspace'),
-      isEnabled: () =>
-        keeper.state.mode !== 'opening' && keeper.state.mode !== 'closing',
-      execute: async args => {
-        const id = argId(args);
-        if (!id) {
-          return;
-        }
-        try {
-          const workspace = await findWorkspace(id);
-          const state = await activity.track(
-            trans.__(
-              'Opening "%1": taking its lease and restoring its files…',
-              workspace.name
-            ),
-            keeper.open(workspace)
-          );
-          if (state.mode === 'editing') {
-            Notification.success(
-              state.restored
-                ? trans._n(
-                    'Opened "%2"; restored %1 file from its backups.',
-                    'Opened "%2"; restored %1 files from its backups.',
-                    state.restored,
-                    workspace.name
-                  )
-                : trans.__('Opened "%1".', workspace.name),
-              { autoClose: 4000 }
-            );
-            if (state.workspace) {
-              model.upsert(state.workspace);
-            }
-            if (state.restoreError) {
-              reportError(
-                trans.__(
-                  'Opened "%1", but its files could not be restored from the backups:',
-                  workspace.name
-                ),
-                new Error(state.restoreError)
-              );
-            }
-            if (state.conflicts) {
-              Notification.warning(
-                trans._n(
-                  '%1 file of "%2" changed both here and in its backup: both copies were kept.',
-                  '%1 files of "%2" changed both here and in their backups: both copies were kept.',
-                  state.conflicts,
-                  workspace.name
-                ),
-                { autoClose: false }
-              );
-            }
-          } else if (state.mode === 'read-only') {
-            Notification.warning(
-              trans.__(
-                '"%1" is in use by %2: opened read-only.',
-                workspace.name,
-                state.holder?.user ?? '?'
-              ),
-              { autoClose: 8000 }
-            );
-          }
-          if (state.path) {
-            try {
-              await goTo(state.path);
-            } catch (error) {
-              reportError(
-                trans.__('Could not show the folder of "%1":', workspace.name),
-                error
-              );
-            }
-          }
-          void model.refresh().catch(() => undefined);
-        } catch (error) {
-          reportError(trans.__('Could not open the Workspace:'), error);
-        }
-      }
-    });
-
-    commands.addCommand(CommandIDs.close, {
-      describedBy: { args: { type: 'object', properties: {} } },
-      label: trans.__('Close EMR Workspace'),
-      isEnabled: () =>
-        keeper.state.mode === 'editing' || keeper.state.mode === 'read-only',
-      execute: async () => {
-        const state = keeper.state;
-        const name = state.workspace?.name ?? '';
-        const path = state.path;
-        try {
-          if (!(await settleOpen())) {
-            return;
-          }
-          await activity.track(
-            state.mode === 'editing'
-              ? trans.__('Closing "%1": backing up and releasing it…', name)
-              : trans.__('Closing "%1"…', name),
-            keeper.close()
-          );
-          if (browser && path && keeper.contains(browser.model.path)) {
-            await browser.model.cd('/');
-          }
-          void model.refresh().catch(() => undefined);
-        } catch (error) {
-          reportError(trans.__('Could not close "%1":', name), error);
-        }
-      }
-    });
-
-    commands.addCommand(CommandIDs.deleteWorkspace, {
-      describedBy: workspaceIdArgs,
-      label: trans.__('Delete EMR Workspace…'),
-      isEnabled: args =>
-        model.canOn(model.workspace(argId(args)), Actions.deleteWorkspace),
-      execute: async args => {
-        const id = argId(args);
-        if (!id) {
-          return;
-        }
-        try {
-          const workspace = await findWorkspace(id);
-          const { deleteWorkspaceDialog, backupLocation } =
-            await import('./dialogs');
-          const { findOpen, describeOpen, closeOpen } =
-            await import('./closing');
-          const backupUri = model.studio?.backup_uri ?? '';
-          const heldHere = () =>
-            keeper.state.mode === 'editing' &&
-            keeper.state.workspace?.id === id;
-          let choice: Awaited<ReturnType<typeof deleteWorkspaceDialog>>;
-          let open = await findOpen(openSources, workspace.path ?? '');
-          for (;;) {
-            choice = await deleteWorkspaceDialog(trans, workspace, backupUri, {
-              openText: workspace.path ? describeOpen(open, trans) : '',
-              canBackUp:
-                heldHere() && backupsOf(model.studio)?.enabled !== false
-            });
-            if (choice !== 'backup') {
-              break;
-            }
-            // Save what is unsaved while the lease is held, then back up; ask again.
-            const errors = await closeOpen(open, async () => undefined, {
-              save: true,
-              close: false,
-              sessions: false
-            });
-            if (errors.length) {
-              reportError(
-                trans.__('Could not save before backing up:'),
-                new Error(errors.join('; '))
-              );
-            }
-            await commands.execute(CommandIDs.backupNow);
-            open = await findOpen(openSources, workspace.path ?? '');
-          }
-          if (!choice) {
-            return;
-          }
-          // Nothing may keep running in a folder that goes away.
-          open = await findOpen(openSources, workspace.path ?? '');
-          const stuck = await closeOpen(
-            open,
-            sessionId => app.serviceManager.sessions.shutdown(sessionId),
-            { save: false, close: true }
-          );
-          if (stuck.length) {
-            throw new Error(
-              trans.__(
-                'these kernels could not be shut down: %1',
-                stuck.join('; ')
-              )
-            );
-          }
-          if (keeper.state.workspace?.id === id) {
-            await keeper.close();
-          }
-          const deleted = await client.deleteWorkspace(id, choice);
-          model.remove(id);
-          const where = deleted.backup_uri || backupLocation(backupUri, id);
-          Notification.success(
-            choice.deleteNotebooks
-              ? trans.__(
-                  'Deleted Workspace "%1" and its backups.',
-                  workspace.name
-                )
-              : where
-                ? trans.__(
-                    'Deleted Workspace "%1"; its backups stay in %2.',
-                    workspace.name,
-                    where
-                  )
-                : trans.__('Deleted Workspace "%1".', workspace.name),
-            { autoClose: 6000 }
-          );
-          void model.refresh().catch(() => undefined);
-        } catch (error) {
-          reportError(trans.__('Could not delete the Workspace:'), error);
-        }
-      }
-    });
-
-    commands.addCommand(CommandIDs.forceRelease, {
-      describedBy: workspaceIdArgs,
-      label: trans.__('Force Release EMR Workspace…'),
-      isEnabled: args =>
-        model.canOn(model.workspace(argId(args)), Actions.forceRelease),
-      execute: async args => {
-        const id = argId(args);
-        if (!id) {
-          return;
-        }
-        try {
-          const workspace = await findWorkspace(id);
-          const { confirm } = await import('./dialogs');
-          const holders = (workspace.lock?.holders ?? [])
-            .map(h => h.user)
-            .join(', ');
-          if (
-            settings.confirmDialogs &&
-            !(await confirm(
-              trans,
-              trans.__('Force release'),
-              trans.__(
-                'Release "%1" from %2? Their unsaved changes cannot be saved to it any more.',
-                workspace.name,
-                holders || trans.__('its holder')
-              ),
-              trans.__('Force release'),
-              { warn: true }
-            ))
-          ) {
-            return;
-          }
-          await client.forceRelease(id);
-          Notification.success(trans.__('Released "%1".', workspace.name), {
-            autoClose: 4000
-          });
-          void model.refresh().catch(() => undefined);
-        } catch (error) {
-          reportError(trans.__('Could not release the Workspace:'), error);
-        }
-      }
-    });
-
-    commands.addCommand(CommandIDs.share, {
-      describedBy: {
-        args: {
-          type: 'object',
-          properties: {
-            id: {
-              type: 'string',
-              description: trans.__(
-                'The Workspace id (default: the one open in this tab)'
-              )
-            }
-          }
-        }
-      },
-      label: trans.__('Share EMR Workspace with Collaborators'),
-      isEnabled: args => {
-        const state = keeper.state;
-        const id = String(args.id ?? state.workspace?.id ?? '');
-        const workspace = model.workspace(id) ?? state.workspace;
-        return (
-          state.mode === 'editing' &&
-          !!workspace &&
-          state.workspace?.id === id &&
-          !!workspace.collaboration?.enabled &&
-          model.canOn(workspace, Actions.shareWorkspace)
-        );
-      },
-      execute: async args => {
-        const id = String(args.id ?? keeper.state.workspace?.id ?? '');
-        if (!id) {
-          return;
-        }
-        try {
-          const workspace = await findWorkspace(id);
-          const result = await activity.track(
-            trans.__('Sharing "%1" with its collaborators…', workspace.name),
-            client.shareWorkspace(id)
-          );
-          const skipped = result.skipped ?? [];
-          if (result.shared_with.length) {
-            Notification.success(
-              trans.__(
-                'Shared "%1" with %2.',
-                workspace.name,
-                result.shared_with.join(', ')
-              ),
-              { autoClose: 6000 }
-            );
-          } else {
-            Notification.info(
-              trans.__(
-                'No collaborator of "%1" to share it with.',
-                workspace.name
-              ),
-              { autoClose: 6000 }
-            );
-          }
-          if (skipped.length) {
-            Notification.warning(
-              trans.__(
-                'Could not share "%1" with: %2',
-                workspace.name,
-                skipped.map(p => `${p.principal} (${p.reason})`).join('; ')
-              ),
-              { autoClose: false }
-            );
-          }
-        } catch (error) {
-          reportError(trans.__('Could not share the Workspace:'), error);
-        }
-      }
-    });
-
-    commands.addCommand(CommandIDs.attach, {
-      describedBy: {
-        args: {
-          type: 'object',
-          properties: {
-            type: {
-              type: 'string',
-              description: trans.__(
-                'The cluster source, as GET /clusters lists it (local, emr-ec2, emr-eks, ...)'
-              )
-            },
-            clusterId: {
-              type: 'string',
-              description: trans.__('The cluster id')
-            },
-            endpointId: {
-              type: 'string',
-              description: trans.__('EMR on EKS: the managed endpoint id')
-            }
-          },
-          required: ['clusterId']
-        }
-      },
-      label: args =>
-        args.clusterId
-          ? trans.__('Attach to %1', String(args.clusterId))
-          : trans.__('Attach EMR Workspace to a Cluster'),
-      isEnabled: () =>
-        keeper.state.mode === 'editing' &&
-        model.canOn(keeper.state.workspace, Actions.attach),
-      execute: async args => {
-        const workspace = requireOpen();
-        const clusterId = String(args.clusterId ?? '');
-        if (!workspace || !clusterId) {
-          return;
-        }
-        const type = String(args.type ?? 'local') as ClusterType;
-        const endpointId = args.endpointId ? String(args.endpointId) : '';
-        const clusterLabel = clusterName(
-          model.clusters,
-          type,
-          clusterId,
-          endpointId
-        );
-        try {
-          const updated = await activity.track(
-            trans.__('Attaching "%1" to %2…', workspace.name, clusterLabel),
-            client.attach(workspace.id, {
-              type,
-              cluster_id: clusterId,
-              endpoint_id: endpointId || undefined
-            })
-          );
-          const { running_kernels: running, ...attached } = updated;
-          keeper.updateWorkspace(attached);
-          model.upsert(attached);
-          Notification.success(
-            trans.__('Attached "%1" to %2.', workspace.name, clusterLabel),
-            { autoClose: 4000 }
-          );
-          if (running && running > 0) {
-            const { confirm } = await import('./dialogs');
-            const restart = await confirm(
-              trans,
-              trans.__('Restart kernels?'),
-              trans._n(
-                '%1 kernel running in this Workspace still talks to the previous cluster. Restart it now to use %2?',
-                '%1 kernels running in this Workspace still talk to the previous cluster. Restart them now to use %2?',
-                running,
-                clusterLabel
-              ),
-              trans.__('Restart')
-            );
-            if (restart) {
-              await activity.track(
-                trans.__('Restarting kernels…'),
-                client.restartKernels(workspace.id)
-              );
-            }
-          }
-        } catch (error) {
-          reportError(
-            trans.__(
-              'Could not attach "%1" to %2:',
-              workspace.name,
-              clusterLabel
-            ),
-            error
-          );
-        }
-      }
-    });
-
-    commands.addCommand(CommandIDs.detach, {
-      describedBy: { args: { type: 'object', properties: {} } },
-      label: trans.__('Detach EMR Workspace from its Cluster'),
-      isEnabled: () =>
-        keeper.state.mode === 'editing' &&
-        !!keeper.state.workspace?.attachment &&
-        model.canOn(keeper.state.workspace, Actions.detach),
-      execute: async () => {
-        const workspace = requireOpen();
-        if (!workspace) {
-          return;
-        }
-        try {
-          const { confirm } = await import('./dialogs');
-          if (
-            settings.confirmDialogs &&
-            !(await confirm(
-              trans,
-              trans.__('Detach'),
-              trans.__(
-                'Detach "%1" from %2? Spark kernels in it lose their cluster.',
-                workspace.name,
-                attachmentName(workspace.attachment, model.clusters)
-              ),
-              trans.__('Detach')
-            ))
-          ) {
-            return;
-          }
-          const updated = await client.detach(workspace.id);
-          keeper.updateWorkspace(updated);
-          model.upsert(updated);
-        } catch (error) {
-          reportError(
-            trans.__('Could not detach "%1":', workspace.name),
-            error
-          );
-        }
-      }
-    });
-
-    commands.addCommand(CommandIDs.backupNow, {
-      describedBy: { args: { type: 'object', properties: {} } },
-      label: trans.__('Back Up EMR Workspace Now'),
-      isEnabled: () => keeper.state.mode === 'editing' && !backup.busy,
-      execute: async () => {
-        const workspace = requireOpen();
-        if (!workspace) {
-          return;
-        }
-        try {
-          const status = await backup.backupNow();
-          if (status && (status.failed?.length || status.last_error)) {
-            reportError(
-              trans.__(
-                'Some files of "%1" were not backed up:',
-                workspace.name
-              ),
-              new Error(
-                status.last_error ??
-                  status.failed.map(f => `${f.path}: ${f.error}`).join('; ')
-              )
-            );
-          } else {
-            Notification.success(trans.__('Backed up "%1".', workspace.name), {
-              autoClose: 3000
-            });
-          }
-        } catch (error) {
-          reportError(
-            trans.__('Could not back up "%1":', workspace.name),
-            error
-          );
-        }
-      }
-    });
-
-    commands.addCommand(CommandIDs.createCluster, {
-      describedBy: { args: { type: 'object', properties: {} } },
-      label: trans.__('Create EMR Cluster from a Template…'),
-      isEnabled: () => model.can(Actions.createCluster),
-      execute: async () => {
-        try {
-          let templates = model.templates;
-          if (templates.length === 0) {
-            templates = await client.listTemplates();
-          }
-          if (templates.length === 0) {
-            Notification.info(
-              trans.__('This Studio has no cluster templates.'),
-              { autoClose: 5000 }
-            );
-            return;
-          }
-          const { createClusterDialog } = await import('./dialogs');
-          const cluster = await createClusterDialog(trans, templates, request =>
-            activity.track(
-              trans.__('Creating cluster "%1"…', request.name),
-              client.createCluster(request)
-            )
-          );
-          if (cluster) {
-            Notification.success(
-              trans.__(
-                'Cluster "%1" (%2) is starting; it can be attached once it is ready.',
-                cluster.name,
-                cluster.id
-              ),
-              { autoClose: 8000 }
-            );
-            void model.refreshClusters().catch(() => undefined);
-          }
-        } catch (error) {
-          reportError(trans.__('Could not create the cluster:'), error);
-        }
-      }
-    });
-
     if (palette) {
       const category = trans.__('EMR Workspaces');
-      for (const command of [
-        CommandIDs.showPanel,
-        CommandIDs.refresh,
-        CommandIDs.create,
-        CommandIDs.close,
-        CommandIDs.backupNow,
-        CommandIDs.detach,
-        CommandIDs.share,
-        CommandIDs.createCluster
-      ]) {
+      for (const command of PALETTE_COMMANDS) {
         palette.addItem({ command, category });
       }
     }

@@ -16,6 +16,7 @@ import {
   IWorkspace
 } from './api';
 import { sourcesOf } from './sources';
+import { SparkLinks } from './sparkLinks';
 import { attachmentName, clusterStateText } from './words';
 import { ApiError, isStoreUnavailable } from './handler';
 import {
@@ -26,6 +27,7 @@ import {
   workspaceState
 } from './models';
 import { CommandIDs } from './tokens';
+import { attachCommand, roleName } from './serverless';
 
 /**
  * Re-render when any of the signals fires.
@@ -430,6 +432,11 @@ function ClusterItem(props: {
       <div className="jp-EmrWorkspace-itemMeta">
         <span>{cluster.id}</span>
         {cluster.release_label && <span>{cluster.release_label}</span>}
+        {attached && attachment?.execution_role_arn && (
+          <span title={attachment.execution_role_arn}>
+            {trans.__('as %1', roleName(attachment.execution_role_arn))}
+          </span>
+        )}
       </div>
       {!cluster.attachable && cluster.reason && (
         <div id={`${headingId}-reason`} className="jp-EmrWorkspace-reason">
@@ -466,7 +473,7 @@ function ClusterItem(props: {
                         : undefined
                   }
                   onClick={() =>
-                    void commands.execute(CommandIDs.attach, {
+                    void commands.execute(attachCommand(cluster.type), {
                       type: cluster.type,
                       clusterId: cluster.id,
                       endpointId: cluster.endpoint_id ?? ''
@@ -496,6 +503,11 @@ function ClusterItem(props: {
 
 function ComputeSection(props: IPanelProps): JSX.Element {
   const { model, commands, trans } = props;
+  const editing = props.keeper.state;
+  const attachedId =
+    editing.mode === 'editing' && editing.workspace?.attachment
+      ? editing.workspace.id
+      : null;
   const [filter, setFilter] = React.useState('');
   const list = model.clusters;
   const needle = filter.trim().toLowerCase();
@@ -541,6 +553,13 @@ function ComputeSection(props: IPanelProps): JSX.Element {
         value={filter}
         onChange={e => setFilter(e.target.value)}
       />
+      {attachedId && (
+        <SparkLinks
+          workspaceId={attachedId}
+          trans={trans}
+          settings={model.client.serverSettings}
+        />
+      )}
       <ErrorMessage error={model.clusterError} />
       {(list?.errors ?? []).map(error => (
         <ErrorMessage

@@ -628,7 +628,11 @@ async def test_service_catalog_template_needs_provision_product(api: Api, servic
                     "Statement": [
                         {
                             "Effect": "Allow",
-                            "Action": ["elasticmapreduce:*", "emr-containers:*"],
+                            "Action": [
+                                "elasticmapreduce:*",
+                                "emr-containers:*",
+                                "emr-serverless:*",
+                            ],
                             "Resource": "*",
                         }
                     ],

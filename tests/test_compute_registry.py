@@ -172,6 +172,7 @@ def test_compute_sources_names_a_registered_source(toy_registered: None) -> None
     assert effective_sources(Studio(subnet_ids=["subnet-0123456789abcdef0"])) == [
         "emr-ec2",
         "emr-eks",
+        "emr-serverless",
         "local",
         "toy",
     ]

@@ -377,6 +377,7 @@ def test_default_sources_follow_the_studio_subnets() -> None:
     assert effective_sources(Studio(subnet_ids=["subnet-0123456789abcdef0"])) == [
         "emr-ec2",
         "emr-eks",
+        "emr-serverless",
         "local",
     ]
     assert effective_sources(Studio(compute_sources=["emr-eks"])) == ["emr-eks"]

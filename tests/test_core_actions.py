@@ -27,6 +27,7 @@ SERVICES = (
     "emr-containers",
     "emr-serverless",
     "emr-workspace",
+    "iam",
     "servicecatalog",
 )
 #: An action or condition key ("service:Name"), or EMR's prefix alone (the others are

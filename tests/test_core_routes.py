@@ -122,6 +122,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     ),
     r"/emr-workspace/api/clusters/?$": (OUTSIDE, "lists and creates clusters"),
     r"/emr-workspace/api/templates/?$": (OUTSIDE, "cluster templates"),
+    r"/emr-workspace/api/execution-roles/?$": (OUTSIDE, "execution roles the caller may pass"),
     r"/emr-workspace/api/workspaces/(?P<workspace_id>[^/]+)/attach/?$": (
         GUARDED,
         "rewrites the Workspace's sparkmagic config",
@@ -148,6 +149,26 @@ ROUTES: dict[str, tuple[str, str]] = {
         OUTSIDE,
         "one schedule (emr-workspace:ManageSchedules decides)",
     ),
+    # Spark UI and driver log links (compute/app_ui.py): GET only; the lease holder only,
+    # another user 403 (tests/test_compute_app_ui.py)
+    r"/emr-workspace/api/workspaces/(?P<workspace_id>[^/]+)/app-ui/?$": (
+        READS,
+        "lists the links to the Spark UI and logs of the Workspace's cluster",
+    ),
+    r"/emr-workspace/api/workspaces/(?P<workspace_id>[^/]+)/app-ui/open/?$": (
+        READS,
+        "redirects to EMR's presigned URL of the cluster's UI",
+    ),
+    r"/emr-workspace/api/workspaces/(?P<workspace_id>[^/]+)/driver-log/(?P<session_id>\d+)/?$": (
+        READS,
+        "a local Spark session's log",
+    ),
+    r"/emr-workspace/api/workspaces/(?P<workspace_id>[^/]+)/spark-ui/(?P<session_id>\d+)/?$": (
+        READS,
+        "a local Spark session's UI, proxied (GET and HEAD only): its first page",
+    ),
+    r"/emr-workspace/api/workspaces/(?P<workspace_id>[^/]+)/spark-ui/(?P<session_id>\d+)"
+    r"/(?P<ui_path>.+)/?$": (READS, "a local Spark session's UI, proxied (GET and HEAD only)"),
     r"/emr-workspace/api/.*$": (OUTSIDE, "404 in JSON"),
     # jupyter-lsp
     r"/lsp/status$": (OUTSIDE, "language servers available"),

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
+import shutil
 import stat
 import sys
 import time
@@ -29,6 +31,7 @@ from emrws_testing.servers import ServerProcess
 from jupyter_client.blocking import BlockingKernelClient
 
 from jupyter_emr_workspace.kernels import KERNELS
+from jupyter_emr_workspace.livy.launch import sparkr_unavailable
 
 PASSWORD_ENV = "EMRWS_INSTALLED_LIVY_PASSWORD"
 LIVY_PASSWORD = "basic-" + uuid.uuid4().hex  # what must never reach a log or an event
@@ -213,29 +216,47 @@ def test_the_installed_pyspark_kernel_runs_spark_with_the_workspaces_own_credent
     assert not config.is_relative_to(server.root)
 
 
-@pytest.mark.parametrize(
-    ("kernel_name", "language", "kind"),
-    [("emr-sparkkernel", "scala", "spark"), ("emr-sparkrkernel", "sparkr", "sparkr")],
-)
 @pytest.mark.spark
-def test_spark_and_sparkr_kernels_start_and_the_local_engine_says_it_runs_python_only(
-    server: Server, kernel_name: str, language: str, kind: str
-) -> None:
-    wid = server.workspace(f"{kind} work", {"type": "local", "cluster_id": "local"})
-    kc = server.start_kernel(wid, kernel_name, "cell.ipynb")
+def test_a_scala_cell_computes_on_the_local_engine(server: Server) -> None:
+    """The "Spark (EMR Workspace)" kernel (sparkmagic's Scala kernel, as installed) on the
+    local engine: Spark's own REPL classes from pyspark/jars run the cell, closures too."""
+    wid = server.workspace("scala work", {"type": "local", "cluster_id": "local"})
+    kc = server.start_kernel(wid, "emr-sparkkernel", "cell.ipynb")
     try:
         info = kc.kernel_info(reply=True, timeout=60)["content"]
-        assert info["status"] == "ok"
-        assert info["language_info"]["name"].lower() == language
+        assert info["language_info"]["name"].lower() == "scala"
+        text, reply = run(kc, "spark.range(100).count()", timeout=180)
+        assert reply["status"] == "ok", text
+        assert re.search(r"res\d+: Long = 100\b", text), text
+        text, reply = run(kc, "val doubled = spark.range(5).map(_ * 2).collect().sum")
+        assert "doubled: Long = 20" in text, text
+        text, reply = run(kc, "undefinedName + 1")
+        assert "not found: value undefinedName" in text, text
+    finally:
+        kc.stop_channels()
+
+
+@pytest.mark.spark
+def test_an_r_session_names_what_is_missing_once(server: Server) -> None:
+    """The local engine runs no SparkR: the SparkR kernel starts, and its first cell says
+    once what is missing (R, where it is not installed, as here) and what to do, instead
+    of a generic failure with tips about busy clusters."""
+    wid = server.workspace("r work", {"type": "local", "cluster_id": "local"})
+    kc = server.start_kernel(wid, "emr-sparkrkernel", "cell.ipynb")
+    try:
+        info = kc.kernel_info(reply=True, timeout=60)["content"]
+        assert info["language_info"]["name"].lower() == "sparkr"
         text, reply = run(kc, "1 + 1", timeout=120)
     finally:
         kc.stop_channels()
     # sparkmagic prints the engine's refusal as a fatal error; the cell's reply stays "ok"
     assert reply["status"] == "ok" and text.startswith("The code failed because of a fatal error")
-    assert (
-        f"kind '{kind}' is not supported by the local engine: it runs Python (pyspark) and SQL only"
-    ) in text, text
-    assert "attach the Workspace to an EMR cluster" in text
+    expected = sparkr_unavailable("Session", "sparkr").rstrip(".")
+    assert text.count(expected) == 1, text
+    if shutil.which("Rscript") is None:
+        assert "kind 'sparkr' needs R, which is not installed on this server" in text
+    assert "attach the Workspace to an EMR cluster for SparkR" in text
+    assert "Some things to try" not in text
 
 
 def test_basic_auth_password_never_reaches_events_or_logs(server: Server) -> None:

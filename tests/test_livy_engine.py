@@ -33,6 +33,7 @@ from jupyter_emr_workspace.livy.launch import (
     FAST_JVM_FLAGS,
     normalize_kind,
     spark_conf_for,
+    sparkr_unavailable,
     worker_env,
 )
 from jupyter_emr_workspace.livy.output import bound_output, output_size
@@ -205,9 +206,16 @@ def test_livy_request_fields_become_spark_settings() -> None:
 def test_kinds_and_environment() -> None:
     assert normalize_kind("PySpark", "Session") == "pyspark"
     assert normalize_kind("sql", "Statement") == "sql"
+    assert normalize_kind("scala", "Session") == normalize_kind("spark", "Session") == "spark"
     with pytest.raises(LivyError) as info:
-        normalize_kind("scala", "Session")
+        normalize_kind("sparkr", "Session")
     assert info.value.status == 400
+    assert sparkr_unavailable("Session", "sparkr", rscript="").startswith(
+        "Session kind 'sparkr' needs R, which is not installed"
+    )
+    assert "R is installed at /usr/bin/Rscript" in sparkr_unavailable(
+        "Session", "sparkr", rscript="/usr/bin/Rscript"
+    )
     env = worker_env("/py", {"PYSPARK_GATEWAY_PORT": "1", "PATH": "/bin"})
     assert env == {
         "PATH": "/bin",
@@ -419,12 +427,12 @@ def test_sessions_per_owner_are_capped_with_a_clear_429(stub_engine: LivyEngine)
     assert codes == [201, 201, 429, 429, 429, 429]
 
 
-@pytest.mark.parametrize("kind", ["spark", "sparkr"])
+@pytest.mark.parametrize("kind", ["sparkr", "r"])
 @pytest.mark.spark
-def test_scala_and_r_sessions_get_a_clear_400(livy: Livy, kind: str) -> None:
+def test_r_sessions_get_a_clear_400_naming_what_is_missing(livy: Livy, kind: str) -> None:
     r = livy.post("/sessions", {"kind": kind})
     assert r.status_code == 400
-    assert "runs Python (pyspark) and SQL only" in r.json()["msg"]
+    assert f"kind '{kind}' needs R, which is not installed" in r.json()["msg"]
 
 
 @pytest.mark.spark
@@ -547,9 +555,11 @@ def test_sparkmagic_sql_code_prints_json_lines(livy: Livy, sid: int) -> None:
 
 @pytest.mark.spark
 def test_unsupported_statement_kind_is_400(livy: Livy, sid: int) -> None:
-    r = livy.post(f"/sessions/{sid}/statements", {"code": "1", "kind": "spark"})
+    r = livy.post(f"/sessions/{sid}/statements", {"code": "1", "kind": "sparkr"})
     assert r.status_code == 400
-    assert "SQL only" in r.json()["msg"]
+    assert "needs R" in r.json()["msg"]
+    r = livy.post(f"/sessions/{sid}/statements", {"code": "1", "kind": "cobol"})
+    assert r.status_code == 400 and "use pyspark, spark or sql" in r.json()["msg"]
 
 
 def _cancel_when_running(livy: Livy, sid: int, code: str) -> dict[str, Any]:
@@ -640,3 +650,36 @@ def test_info_names_the_sessions_owner_not_none(stub_engine: LivyEngine) -> None
     assert session.get("proxyUser", session.get("owner")) == OWNER  # sparkmagic's get_user
     asked = alpha("POST", "/sessions", {"kind": "pyspark", "proxyUser": "carol"})
     assert asked.json()["proxyUser"] == "carol"
+
+
+def test_statement_progress_counts_stages_and_treats_skipped_ones_as_done() -> None:
+    """`sparkProgress` from Spark's status tracker (a stand-in with pyspark's shapes): a
+    stage with no task done while a later stage of its job runs was skipped, not pending."""
+    from types import SimpleNamespace as NS
+
+    from jupyter_emr_workspace.livy.progress import sample
+
+    stages = {
+        1: NS(numTasks=4, numCompletedTasks=0, numActiveTasks=0),  # skipped (cached shuffle)
+        2: NS(numTasks=4, numCompletedTasks=1, numActiveTasks=2),
+        3: NS(numTasks=2, numCompletedTasks=0, numActiveTasks=0),  # waits for stage 2
+        4: NS(numTasks=2, numCompletedTasks=2, numActiveTasks=0),
+    }
+    jobs = {7: NS(stageIds=[3, 1, 2], status="RUNNING"), 8: NS(stageIds=[4], status="SUCCEEDED")}
+    tracker = NS(
+        getJobIdsForGroup=lambda group: [7, 8] if group == "livy-statement-5" else [],
+        getJobInfo=jobs.get,
+        getStageInfo=stages.get,
+    )
+    progress, info = sample(tracker, "livy-statement-5")
+    assert info == {
+        "jobs": 2,
+        "jobsDone": 1,
+        "stages": 4,
+        "stagesDone": 2,
+        "tasks": 12,
+        "tasksDone": 3,
+        "tasksRunning": 2,
+    }
+    assert progress == 0.25
+    assert sample(tracker, "livy-statement-6") == (0.0, dict.fromkeys(info, 0))

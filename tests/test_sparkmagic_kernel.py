@@ -308,6 +308,7 @@ def test_real_pyspark_kernel_runs_on_the_workspace_engine(
     assert cell.reply["content"]["status"] == "ok", cell.text
     assert "SparkSession available as 'spark'" in cell.text
     assert "100" in cell.text.split("SparkSession available as 'spark'.")[-1]
+    a_running_statement_shows_its_stages_and_leaves_no_widget_behind(kc)
 
     # the session is the Workspace's: another Workspace's credential does not reach it
     admin = requests.Session()
@@ -349,6 +350,54 @@ def test_real_pyspark_kernel_runs_on_the_workspace_engine(
     cell = execute(kc, "spark.range(3).count()")
     assert cell.reply["content"]["status"] == "ok", cell.text
     assert "3" in cell.text
+
+
+def execute_collecting(kc: Any, code: str, timeout: float = 180) -> list[dict[str, Any]]:
+    """Every iopub message until the kernel is idle again after ``code``, with the time
+    it arrived (comm updates from the bar's own thread carry no parent header)."""
+    msg_id = kc.execute(code)
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=deadline - time.monotonic())
+        msg["received"] = time.monotonic()
+        seen.append(msg)
+        if (
+            msg["msg_type"] == "status"
+            and msg["content"]["execution_state"] == "idle"
+            and msg["parent_header"].get("msg_id") == msg_id
+        ):
+            return seen
+    raise AssertionError(f"{code!r} did not finish in {timeout} s")
+
+
+def a_running_statement_shows_its_stages_and_leaves_no_widget_behind(kc: Any) -> None:
+    """A 6-task job on 2 cores (about 3 s): the bar's text follows the embedded engine's
+    stage and task counts while it runs, and when it ends the bar's output is replaced by
+    an empty one (a saved notebook keeps no widget view to show broken after a restart).
+    Run inside the real-kernel test below, whose kernel and session it shares (a kernel
+    of its own would cost half a minute of start-up)."""
+    code = "sc.parallelize(range(6), 6).map(lambda x: (__import__('time').sleep(1), x)[1]).sum()"
+    seen = execute_collecting(kc, code)
+    texts = [
+        str(m["content"]["data"].get("state", {}).get("description", ""))
+        for m in seen
+        if m["msg_type"] in ("comm_msg", "comm_open")
+    ]
+    assert any("stage 1 of 1" in t and "of its Spark tasks done" in t for t in texts), texts
+    shown = [m for m in seen if m["msg_type"] == "display_data" and m["content"]["transient"]]
+    assert shown, "the bar was not shown with a display id"
+    display_id = shown[0]["content"]["transient"]["display_id"]
+    assert "application/vnd.jupyter.widget-view+json" in shown[0]["content"]["data"]
+    blanked = [
+        m
+        for m in seen
+        if m["msg_type"] == "update_display_data"
+        and m["content"]["transient"]["display_id"] == display_id
+    ]
+    assert [m["content"]["data"] for m in blanked] == [{"text/plain": ""}]
+    printed = "".join(m["content"]["text"] for m in seen if m["msg_type"] == "stream")
+    assert printed.strip() == "15", printed
 
 
 # -- cluster hints --------------------------------------------------------------------------
@@ -442,11 +491,50 @@ def test_the_progress_bar_says_how_long_and_how_far() -> None:
     assert describe(0.4, None) == "Running for 0 s: waiting for Spark tasks"
     assert describe(12.7, 0.0) == "Running for 12 s: waiting for Spark tasks"
     assert describe(75, 0.42) == "Running for 1 min 15 s: 42% of its Spark tasks done"
+    jobs = {"jobs": 1, "jobsDone": 0, "stages": 3, "stagesDone": 1}
+    running = {**jobs, "tasks": 10, "tasksDone": 4, "tasksRunning": 2}
+    assert describe(5, 0.4, running) == "Running for 5 s: stage 2 of 3, 40% of its Spark tasks done"
+    waiting = {**jobs, "tasks": 10, "tasksDone": 4, "tasksRunning": 0}
+    assert describe(5, 0.4, waiting) == "Running for 5 s: stage 2 of 3, waiting for executors"
+    assert describe(3, 0.0, {"jobs": 0, "stages": 0}) == "Running for 3 s: no Spark job yet"
+    done = {"jobs": 2, "jobsDone": 2, "stages": 2, "stagesDone": 2, "tasks": 4, "tasksDone": 4}
+    assert describe(9, 1.0, done) == "Running for 9 s: 2 Spark jobs done"
 
 
-def test_bars_left_open_are_retired_however_the_statement_ends() -> None:
-    """sparkmagic closes its bar only when a statement completes: an interrupt or an error
-    in its polling leaves it open, and after a restart it shows as a broken widget."""
+class FakeHandle:
+    def __init__(self) -> None:
+        self.updates: list[Any] = []
+
+    def update(self, data: Any, raw: bool = False) -> None:
+        self.updates.append((data, raw))
+
+
+class FakeStatements:
+    """A Livy that answers a running statement twice, then its result (or an interrupt)."""
+
+    def __init__(self, final: dict[str, Any] | None) -> None:
+        self.final, self.polls = final, 0
+        self.id = 0
+        self.http_client = self
+
+    def get_statement(self, session_id: Any, statement_id: Any) -> dict[str, Any]:
+        self.polls += 1
+        if self.polls <= 2:
+            jobs = {"jobs": 1, "jobsDone": 0, "stages": 2, "stagesDone": 1}
+            jobs |= {"tasks": 4, "tasksDone": 3, "tasksRunning": 1}
+            return {"state": "running", "progress": 0.75, "sparkProgress": jobs}
+        if self.final is None:
+            raise KeyboardInterrupt
+        return self.final
+
+
+def test_a_statement_is_polled_and_its_bar_retired_without_a_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bar follows the statement's stages, and once the statement ends (or is
+    interrupted) it is closed and its place in the output blanked: no widget view is left
+    to show as a broken link after a restart. A unit test: the session is a stand-in."""
+    import IPython.display
     from ipywidgets import FloatProgress
     from sparkmagic.livyclientlib import command
 
@@ -455,14 +543,44 @@ def test_bars_left_open_are_retired_however_the_statement_ends() -> None:
     feedback.install()
     feedback.install()  # once only: no bar inside a bar
     assert command.FloatProgress.__mro__[1] is FloatProgress
-    closed: list[Any] = []
+    handles: list[FakeHandle] = []
+    shown: list[Any] = []
 
-    def poll_then_interrupt(self: Any, session: Any, statement_id: Any) -> Any:
-        bar = command.FloatProgress(value=0.0, min=0, max=1.0)
-        bar.close = lambda _close=bar.close: (closed.append(bar), _close())  # type: ignore[method-assign]
-        assert bar in feedback.OPEN and bar.description.startswith("Running for 0 s")
-        raise KeyboardInterrupt
+    def display(obj: Any, display_id: bool = False) -> FakeHandle:
+        assert display_id  # a bar shown without an id could not be blanked later
+        shown.append(obj)
+        handles.append(FakeHandle())
+        return handles[-1]
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    monkeypatch.setattr(feedback, "POLL_DELAYS", (0.0,))
+    done = {"state": "available", "output": {"status": "ok", "data": {"text/plain": "42"}}}
+    result = command.Command("x")._get_statement_output(FakeStatements(done), 0)
+    assert result == (True, "42", "text/plain")
+    (bar,) = shown
+    assert bar.value == 0.75 and "stage 2 of 2, 75% of its Spark tasks done" in bar.description
+    assert handles[0].updates == [(feedback.RETIRED, True)] and not feedback.OPEN
 
     with pytest.raises(KeyboardInterrupt):
-        feedback.retiring(poll_then_interrupt)(None, None, 1)
-    assert len(closed) == 1 and not feedback.OPEN
+        command.Command("x")._get_statement_output(FakeStatements(None), 1)
+    assert handles[1].updates == [(feedback.RETIRED, True)] and not feedback.OPEN
+
+
+def test_a_livy_error_payload_reads_as_one_sentence() -> None:
+    from jupyter_emr_workspace.kernels.livy_errors import readable
+
+    body = {"msg": "No R here.", "error": {"code": "UnsupportedKind", "message": "No R here."}}
+    fatal = (
+        "The code failed because of a fatal error:\n\tInvalid status code '400' from "
+        f"http://127.0.0.1:1/sessions with error payload: {json.dumps(body)}.\n\n"
+        "Some things to try:\na) Check the cluster"
+    )
+    assert readable(fatal) == (
+        "The code failed because of a fatal error:\n\tInvalid status code '400' from "
+        "http://127.0.0.1:1/sessions: No R here.\n"
+    )
+    busy = fatal.replace("UnsupportedKind", "TooManySessions")
+    assert readable(busy).endswith(": No R here.\n\nSome things to try:\na) Check the cluster")
+    assert readable("NameError: x") == "NameError: x"
+    broken = "Invalid status code '404' from u with error payload: {not json}."
+    assert readable(broken) == broken  # still matched by the cluster hints

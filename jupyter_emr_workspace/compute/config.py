@@ -6,6 +6,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import sources
+from .execution_roles import validate_execution_roles
 from .livy_url import check_setting
 from .templates import parse_templates
 
@@ -48,3 +49,4 @@ def validate_compute(studio: Any) -> None:
         if spec.validate is not None:
             spec.validate(studio)
     parse_templates(list(studio.cluster_templates), list(studio.subnet_ids))
+    validate_execution_roles(studio.execution_roles)

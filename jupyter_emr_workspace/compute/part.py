@@ -13,6 +13,8 @@ from tornado import web
 from ..handlers import WS_ID, BaseHandler
 from ..parts import Host, Part, Route
 from ..services import Services, running
+from . import app_ui_proxy
+from .app_ui import AppUiService
 from .service import ComputeService
 
 if TYPE_CHECKING:
@@ -78,6 +80,8 @@ class ComputePart(Part):
         )
         services.compute = compute
         services.hooks.add(compute.hooks)
+        # Spark UI / driver log links (app_ui.py); kernels find the API path in workspace.json
+        compute.app_ui = AppUiService(compute, server.base_url or "/")
 
     async def stop(self, host: Host, services: Services) -> None:
         if services.compute is not None:
@@ -87,9 +91,11 @@ class ComputePart(Part):
         return [
             ("clusters", ClustersHandler),
             ("templates", TemplatesHandler),
+            ("execution-roles", ExecutionRolesHandler),
             (f"workspaces/{WS_ID}/attach", AttachHandler),
             (f"workspaces/{WS_ID}/detach", DetachHandler),
             (f"workspaces/{WS_ID}/restart-kernels", RestartKernelsHandler),
+            *app_ui_proxy.handlers(),
         ]
 
 
@@ -133,6 +139,17 @@ class RestartKernelsHandler(ComputeHandler):
     async def post(self, workspace_id: str) -> None:
         self.empty_body()
         self.send(await self.compute.restart_kernels(self.identity(), workspace_id))
+
+
+class ExecutionRolesHandler(ComputeHandler):
+    """The roles the user may run Spark as on a source (the panel offers only these)."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        identity = self.identity()
+        await self.services.guard.require_member(identity)
+        kind = self.get_query_argument("type", "emr-serverless")
+        self.send({"roles": await self.compute.roles.choices(identity, kind)})
 
 
 PART = ComputePart()

@@ -14,7 +14,7 @@ import logging
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -42,10 +42,14 @@ from ..workspace_registry import Workspace, WorkspaceRegistry, utcnow_iso
 from ..workspace_service import WorkspaceService
 from .config import effective_sources
 from .model import Cluster, ClusterSource, LivyEndpoint
+from .role_attach import RoleAttach
 from .sources import SourceContext, by_type
 from .sources.emr_ec2 import EmrEc2Source
 from .sources.local import LocalEngineSource
 from .templates import Template, parse_templates
+
+if TYPE_CHECKING:
+    from .app_ui import AppUiService
 
 log = logging.getLogger(__name__)
 LIST_TIMEOUT = 30.0
@@ -179,7 +183,12 @@ class ComputeService:
         self.sources: dict[str, ClusterSource] = {
             spec.type: spec.build(context) for spec in self.specs
         }
+        #: execution roles, starting Serverless applications, the kernels' credentials
+        self.roles = RoleAttach(studio, aws, access, guard, self.client, self.conf_dir)
+        #: the last Identity (with its hub groups) of each user seen here: hooks get a name
+        self.seen: dict[str, Identity] = {}
         self.hooks = ComputeHooks(self)
+        self.app_ui: AppUiService | None = None  # set by part.start (links in kernels)
 
     @property
     def local(self) -> LocalEngineSource | None:
@@ -206,7 +215,9 @@ class ComputeService:
         return await asyncio.to_thread(self.aws.service_client, service)
 
     async def stop(self) -> None:
-        """Stop what sources run themselves (the embedded engine)."""
+        """Stop what sources run themselves (the embedded engine) and stop renewing the
+        kernels' credentials."""
+        await self.roles.stop()
         for name, source in self.sources.items():
             stop = getattr(source, "stop", None)
             if stop is not None:
@@ -218,6 +229,7 @@ class ComputeService:
     # -- clusters -----------------------------------------------------------------------
     async def list_clusters(self, identity: Identity) -> dict[str, Any]:
         await self.guard.require_member(identity)
+        self.seen[identity.name] = identity  # with its groups, for on_open
         names = list(self.sources)
         results = await asyncio.gather(
             *(self._list_source(identity, self.sources[n]) for n in names), return_exceptions=True
@@ -367,10 +379,17 @@ class ComputeService:
         )
         # what the kernels say when the cluster stops answering (kernels/cluster_hints.py)
         about = {k: attachment.get(k) for k in ("type", "cluster_id", "endpoint_id", "name")}
+        if self.app_ui is not None:  # where %%info links to the Spark UI and driver log
+            about["api_path"] = self.app_ui.workspace_path(workspace_id)
+            about["attached_by"] = attachment.get("attached_by")
         (conf_dir / CLUSTER_FILE).write_text(
             json.dumps({**about, "livy_url": endpoint.url}), encoding="utf-8"
         )
         register_workspace_conf(self.folders.ensure(workspace_id), conf_dir)
+
+    async def _forget(self, workspace_id: str) -> None:
+        await self.roles.forget(workspace_id)  # stop renewing the kernels' credentials
+        await asyncio.to_thread(self._unwire, workspace_id)
 
     def _unwire(self, workspace_id: str) -> None:
         unregister_workspace_conf(self.folders.local_path(workspace_id))
@@ -404,9 +423,17 @@ class ComputeService:
     async def attach(
         self, identity: Identity, workspace_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
+        self.seen[identity.name] = identity
         _fields(
             body,
-            {"type", "cluster_id", "endpoint_id", "session", "restart_kernels"},
+            {
+                "type",
+                "cluster_id",
+                "endpoint_id",
+                "session",
+                "restart_kernels",
+                "execution_role_arn",
+            },
             {"type", "cluster_id"},
         )
         source = self.source(body["type"])
@@ -428,8 +455,15 @@ class ComputeService:
             },
         ) as facts:
             await self._check_not_held_by_others(identity, ws)
+            role = await self.roles.check(
+                identity, source, cluster_id, body.get("execution_role_arn"), session
+            )
+            facts["execution_role_arn"] = role
             cluster, endpoint = await source.resolve(identity, cluster_id, endpoint_id)
             endpoint = self._for_workspace(source, ws.id, endpoint)
+            started = await self.roles.start_if_stopped(identity, source, cluster)
+            facts.update(started)
+            endpoint, session = self.roles.adapt(source.type, endpoint, session, role)
             try:  # refuse what sparkmagic would refuse before anything is stored
                 build_sparkmagic_config(
                     endpoint.url, session_settings=session, **endpoint.sparkmagic_kwargs()
@@ -446,6 +480,7 @@ class ComputeService:
                 "attached_at": utcnow_iso(),
                 "auth": endpoint.auth,
                 "session": session,
+                "execution_role_arn": role,
             }
 
             def change(current: Workspace) -> None:
@@ -453,8 +488,10 @@ class ComputeService:
 
             ws = await self.registry.update(ws.id, change)
             await asyncio.to_thread(self._wire, ws.id, endpoint, session, attachment)
+            await self.roles.issue(identity, ws.id, source.type, cluster.id, role)
             facts["livy_url"] = endpoint.url
-        return await self._answer(identity, ws, bool(body.get("restart_kernels")))
+        answer = await self._answer(identity, ws, bool(body.get("restart_kernels")))
+        return {**answer, **started}
 
     async def detach(
         self, identity: Identity, workspace_id: str, body: dict[str, Any]
@@ -474,7 +511,7 @@ class ComputeService:
                 current.attachment = None
 
             ws = await self.registry.update(ws.id, change)
-            await asyncio.to_thread(self._unwire, ws.id)
+            await self._forget(ws.id)
         return await self._answer(identity, ws, bool(body.get("restart_kernels")))
 
     async def _answer(self, identity: Identity, ws: Workspace, restart: bool) -> dict[str, Any]:
@@ -502,17 +539,25 @@ class ComputeService:
         return {"restarted": len(running), "kernel_ids": running}
 
     # -- reopen ---------------------------------------------------------------------------
-    async def rewire(self, ws: Workspace) -> dict[str, Any]:
+    async def rewire(self, ws: Workspace, opener: Identity | None = None) -> dict[str, Any]:
         """Re-resolve a Workspace's attachment (a restarted cluster may have a new primary
         node; the local engine is this server's) and rewrite its sparkmagic config."""
         att = ws.attachment
         if not att:
-            await asyncio.to_thread(self._unwire, ws.id)
+            await self._forget(ws.id)
             return {}
+        # the kernels act for the user who opens the Workspace, with the attachment's role
+        who = opener or Identity(str(att.get("attached_by") or ""))
+        role = att.get("execution_role_arn")
+        session = att.get("session") or {}
         try:
             source = self.source(att.get("type"))
+            if role:
+                await self.roles.require(who, source.type, role, source.arn(att["cluster_id"]))
             _, endpoint = await source.resolve(None, att["cluster_id"], att.get("endpoint_id"))
             endpoint = self._for_workspace(source, ws.id, endpoint)
+            endpoint, session = self.roles.adapt(source.type, endpoint, session, role)
+            await self.roles.issue(who, ws.id, source.type, att["cluster_id"], role)
         except ApiError as e:
             log.warning(
                 "Workspace %s: its cluster %s did not resolve: %s",
@@ -520,6 +565,7 @@ class ComputeService:
                 att.get("cluster_id"),
                 e.message,
             )
+            await self.roles.forget(ws.id)  # no credentials for a refused role
             return {"attachment_error": e.message}
         if endpoint.url != att.get("livy_url"):
             url = endpoint.url
@@ -530,7 +576,7 @@ class ComputeService:
 
             await self.registry.update(ws.id, change)
             ws.attachment = {**att, "livy_url": url}
-        await asyncio.to_thread(self._wire, ws.id, endpoint, att.get("session") or {}, att)
+        await asyncio.to_thread(self._wire, ws.id, endpoint, session, att)
         return {"attachment_livy_url": endpoint.url}
 
 
@@ -541,10 +587,13 @@ class ComputeHooks(WorkspaceHooks):
         self.service = service
 
     async def on_open(self, ws: Workspace, lease: Lease) -> dict[str, Any]:
-        return await self.service.rewire(ws)
+        # who the kernels' credentials act for (hooks are given only a name)
+        groups = tuple(self.service.studio.groups.get(lease.user, []))
+        opener = self.service.seen.get(lease.user) or Identity(lease.user, groups)
+        return await self.service.rewire(ws, opener)
 
     async def on_close(self, ws: Workspace) -> None:
-        return None
+        await self.service.roles.forget(ws.id)  # stop renewing its kernels' credentials
 
     async def before_delete(self, ws: Workspace) -> None:
         """Refuse to delete a Workspace whose folder kernels still run in, naming them:
@@ -563,5 +612,5 @@ class ComputeHooks(WorkspaceHooks):
         )
 
     async def on_delete(self, ws: Workspace, delete_notebooks: bool) -> dict[str, Any]:
-        await asyncio.to_thread(self.service._unwire, ws.id)
+        await self.service._forget(ws.id)
         return {}

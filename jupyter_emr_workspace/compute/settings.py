@@ -53,6 +53,13 @@ class SharedComputeSettings(HasTraits):
     livy_probe_timeout = Float(
         3.0, config=True, help="Seconds the attach-time Livy reachability check waits."
     )
+    execution_roles = Dict(
+        config=True,
+        help="Principal ('user:NAME', 'group:NAME' or '*') → IAM role ARNs its users may run "
+        "Spark as: EMR Serverless execution roles and EMR on EC2 runtime roles. Each use is "
+        "checked with the user's policies (iam:PassRole on the role; for EC2 also "
+        "elasticmapreduce:GetClusterSessionCredentials). See docs/compute.md.",
+    )
 
 
 #: every compute setting: the shared ones and each registered source's

@@ -89,23 +89,31 @@ def with_hint(message: str, info: dict[str, Any]) -> str:
 LOCAL_INFO_COLUMNS = ("ID", "Kind", "State", "Spark UI", "Driver log", "User", "Current session?")
 
 
-def local_sessions_info_html(sessions: list[Any], current_session_id: Any) -> str:
+def local_sessions_info_html(
+    sessions: list[Any], current_session_id: Any, info: dict[str, Any] | None = None
+) -> str:
     """`%%info`'s table for the local engine: sparkmagic's without its "YARN Application
-    ID" column (there is no YARN here) and without empty links."""
+    ID" column (there is no YARN here), links through the Jupyter server (`info_links`)
+    and the user who attached the Workspace rather than "None"."""
+    from .info_links import local_links, session_user
 
     def link(url: Any) -> str:
         return f'<a target="_blank" href="{escape(str(url))}">Link</a>' if url else ""
 
+    about = info or {}
     head = "".join(f"<th>{name}</th>" for name in LOCAL_INFO_COLUMNS)
     rows = []
     for session in sessions:
+        ui, log = local_links(about, session)
+        if not about.get("api_path"):
+            ui, log = session.get_spark_ui_url(), session.get_driver_log_url()
         cells = (
             escape(str(session.id)),
             escape(str(session.kind)),
             escape(str(session.status)),
-            link(session.get_spark_ui_url()),
-            link(session.get_driver_log_url()),
-            escape(str(session.get_user() or "")),
+            link(ui),
+            link(log),
+            escape(session_user(about, session)),
             "\u2714" if current_session_id is not None and current_session_id == session.id else "",
         )
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -124,9 +132,12 @@ def _install_local_info() -> None:
             continue
 
         def info_html(sessions: Any, current: Any, _original: Any = original) -> str:
-            if cluster_info().get("type") == "local":
-                return local_sessions_info_html(list(sessions), current)
-            return str(_original(sessions, current))
+            from .info_links import emr_links_html
+
+            info = cluster_info()
+            if info.get("type") == "local":
+                return local_sessions_info_html(list(sessions), current, info)
+            return str(_original(sessions, current)) + emr_links_html(info, list(sessions))
 
         info_html._emr_workspace = True  # type: ignore[attr-defined]
         module.get_sessions_info_html = info_html
@@ -135,6 +146,7 @@ def _install_local_info() -> None:
 def install(kernel: Any) -> None:
     """Route the sparkmagic magics' error output of ``kernel`` through `with_hint`."""
     from . import feedback
+    from .livy_errors import readable
 
     feedback.install()
     _install_local_info()
@@ -151,7 +163,7 @@ def install(kernel: Any) -> None:
         original = display.send_error
 
         def send_error(error: str, _original: Any = original) -> None:
-            _original(with_hint(str(error), cluster_info()))
+            _original(with_hint(readable(str(error)), cluster_info()))
 
         display.send_error = send_error
 

@@ -15,7 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-AUTH_TYPES = ("None", "Kerberos", "Basic_Access")
+from .credential_files import AUTHENTICATORS, SPARKMAGIC_AUTHENTICATORS
+
+# EMRWorkspace_*: authenticators reading credentials the server renews (kernels/aws_auth.py)
+AUTH_TYPES = ("None", "Kerberos", "Basic_Access", *AUTHENTICATORS)
 SESSION_KEYS = frozenset(
     {
         "driverMemory",
@@ -84,6 +87,7 @@ def build_sparkmagic_config(
         "kernel_scala_credentials": dict(creds),
         "kernel_r_credentials": dict(creds),
         "session_configs": settings,
+        "authenticators": {**SPARKMAGIC_AUTHENTICATORS, **AUTHENTICATORS},
         "livy_session_startup_timeout_seconds": STARTUP_TIMEOUT_SECONDS,
         "wait_for_idle_timeout_seconds": 30,
         # > 0 turns sparkmagic's heartbeat thread on (its `should_heartbeat`) and asks Livy to

@@ -7,6 +7,7 @@ read (and tested) without starting Spark.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,15 @@ from typing import Any
 from .errors import LivyError
 
 FAST_JVM_FLAGS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-KIND_ALIASES = {"pyspark": "pyspark", "python": "pyspark", "pyspark3": "pyspark", "sql": "sql"}
-REMOTE_ONLY_KINDS = frozenset({"spark", "scala", "sparkr", "r"})
+KIND_ALIASES = {
+    "pyspark": "pyspark",
+    "python": "pyspark",
+    "pyspark3": "pyspark",
+    "sql": "sql",
+    "spark": "spark",  # Scala, through Spark's own REPL classes (scala.py)
+    "scala": "spark",
+}
+R_KINDS = frozenset({"sparkr", "r"})
 # Livy request fields that map onto Spark settings.
 _CONF_FIELDS = {
     "driverMemory": "spark.driver.memory",
@@ -43,15 +51,28 @@ def normalize_kind(kind: Any, where: str) -> str:
     value = str(kind).lower()
     if value in KIND_ALIASES:
         return KIND_ALIASES[value]
-    if value in REMOTE_ONLY_KINDS:
-        raise LivyError(
-            400,
-            f"{where} kind '{kind}' is not supported by the local engine: it runs Python "
-            "(pyspark) and SQL only. Use the PySpark kernel, or attach the Workspace to an "
-            "EMR cluster for Scala (spark) and R (sparkr).",
-            "UnsupportedKind",
+    if value in R_KINDS:
+        raise LivyError(400, sparkr_unavailable(where, kind), "UnsupportedKind")
+    raise LivyError(
+        400, f"Unknown {where.lower()} kind '{kind}': use pyspark, spark or sql.", "BadKind"
+    )
+
+
+def sparkr_unavailable(where: str, kind: Any, rscript: str | None = None) -> str:
+    """Why an R session cannot run here, naming what is missing."""
+    found = rscript if rscript is not None else shutil.which("Rscript")
+    if not found:
+        return (
+            f"{where} kind '{kind}' needs R, which is not installed on this server "
+            "(no 'Rscript' on the PATH of the Jupyter server). Install R (for example "
+            "'apt-get install r-base') and restart the server, or attach the Workspace to "
+            "an EMR cluster for SparkR. PySpark and Scala (spark) run on the local engine."
         )
-    raise LivyError(400, f"Unknown {where.lower()} kind '{kind}': use pyspark or sql.", "BadKind")
+    return (
+        f"{where} kind '{kind}' is not supported by the local engine (R is installed at "
+        f"{found}, but the engine runs PySpark, Scala and SQL only). Attach the Workspace "
+        "to an EMR cluster for SparkR."
+    )
 
 
 def module_command(module: str, *args: str, python: str | None = None) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any
 from .errors import LivyError
 from .launch import module_command
 from .output import DEFAULT_MAX_OUTPUT_CHARS, bound_output
+from .scala import CLASS_DIR_SETTING
 
 FINAL_SESSION_STATES = frozenset({"dead", "error", "killed", "success"})
 FINAL_STATEMENT_STATES = frozenset({"available", "error", "cancelled"})
@@ -44,6 +45,7 @@ class Statement:
     state: str = "waiting"
     output: dict[str, Any] | None = None
     progress: float = 0.0
+    spark_progress: dict[str, int] | None = None  # jobs, stages, tasks (progress.py)
     started: int = 0
     completed: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -56,6 +58,7 @@ class Statement:
             "state": self.state,
             "output": self.output,
             "progress": self.progress,
+            "sparkProgress": self.spark_progress,
             "started": self.started,
             "completed": self.completed,
         }
@@ -181,6 +184,14 @@ class Session:
             self.spark_conf["spark.sql.warehouse.dir"] = os.path.join(
                 self._scratch, "spark-warehouse"
             )
+        if self.kind == "spark" and CLASS_DIR_SETTING not in self.spark_conf:
+            # where the Scala REPL writes the classes of each cell, served to executors
+            if self._scratch is None:
+                self._scratch = await asyncio.to_thread(
+                    tempfile.mkdtemp, prefix=f"livy-session-{self.id}-"
+                )
+            self.spark_conf[CLASS_DIR_SETTING] = os.path.join(self._scratch, "repl-classes")
+            await asyncio.to_thread(os.makedirs, self.spark_conf[CLASS_DIR_SETTING], 0o700)
         parent_sock, child_sock = socket.socketpair()
         try:
             self._proc = await asyncio.create_subprocess_exec(
@@ -218,7 +229,12 @@ class Session:
         ]
         try:
             await self._send(
-                {"op": "init", "conf": self.spark_conf, "max_output_chars": self.max_output_chars}
+                {
+                    "op": "init",
+                    "conf": self.spark_conf,
+                    "kind": self.kind,
+                    "max_output_chars": self.max_output_chars,
+                }
             )
         except ConnectionError:
             pass  # it died at once; _pump_events reports how
@@ -348,6 +364,11 @@ class Session:
                 return
             if kind == "progress":
                 statement.progress = float(event.get("progress", 0.0))
+                jobs = event.get("sparkProgress")
+                if isinstance(jobs, dict):
+                    statement.spark_progress = {
+                        str(k): int(v) for k, v in list(jobs.items())[:16] if isinstance(v, int)
+                    }
             elif kind == "result":  # bounded here too: user code can write to the socket
                 output = event.get("output")
                 statement.finish(

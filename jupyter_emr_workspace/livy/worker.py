@@ -5,9 +5,9 @@ engine over the inherited socket N (JSON lines), never over stdout/stderr: those
 own log and anything written past `sys.stdout`, and the engine keeps them as the session log.
 A crash here (even `os._exit`) costs only this session; the engine sees the socket close.
 
-Messages in: `init {conf}`, `exec {id, code, kind}`, `cancel {id}`, `shutdown`.
+Messages in: `init {conf, kind}`, `exec {id, code, kind}`, `cancel {id}`, `shutdown`.
 Messages out: `ready {app_id, spark_ui_url}`, `failed {message}`, `started {id}`,
-`progress {id, progress}`, `result {id, state, output}`.
+`progress {id, progress, sparkProgress}` (see progress.py), `result {id, state, output}`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,11 @@ import warnings
 from typing import Any
 
 from .output import DEFAULT_MAX_OUTPUT_CHARS, bound_output
+from .progress import PROGRESS_INTERVAL, ProgressReporter, job_group
+from .scala import CLASS_DIR_SETTING, ScalaError, ScalaInterpreter
 
+#: seconds between samples of a running statement's Spark jobs (0 = none; for benchmarks)
+PROGRESS_INTERVAL_ENV = "EMR_WORKSPACE_LIVY_PROGRESS_INTERVAL"
 SQL_MAX_ROWS = 1000  # Livy's default for the sql kind (livy.rsc.sql.num-rows)
 SHOW_ROWS = 20
 
@@ -178,6 +182,24 @@ class Executor:
         self._accept_interrupt = False
         self._main_ident = threading.main_thread().ident or 0
         self._real = (sys.stdout, sys.stderr)
+        self._scala: ScalaInterpreter | None = None
+        interval = os.environ.get(PROGRESS_INTERVAL_ENV)
+        self.progress = ProgressReporter(
+            self.sc.statusTracker,
+            channel.send,
+            PROGRESS_INTERVAL if interval is None else float(interval),
+        )
+
+    def scala(self) -> ScalaInterpreter:
+        """The session's Scala REPL, built on first use (at start for a `spark` session)."""
+        if self._scala is None:
+            class_dir = self.sc.getConf().get(CLASS_DIR_SETTING)
+            if not class_dir:
+                import tempfile
+
+                class_dir = tempfile.mkdtemp(prefix="livy-scala-")
+            self._scala = ScalaInterpreter(self.spark, class_dir)
+        return self._scala
 
     # -- cancellation -----------------------------------------------------------------------
 
@@ -203,36 +225,13 @@ class Executor:
         while self._running == statement_id and self._cancelling == statement_id:
             try:
                 if time.monotonic() - started < 2:
-                    self.sc.cancelJobGroup(f"livy-statement-{statement_id}")
+                    self.sc.cancelJobGroup(job_group(statement_id))
                 else:  # user code may have set its own job group
                     self.sc.cancelAllJobs()
             except Exception as exc:
                 print(f"cancel of statement {statement_id}: {exc}", file=sys.__stderr__)
             signal.pthread_kill(self._main_ident, signal.SIGINT)
             time.sleep(0.5)
-
-    def _progress_loop(self, statement_id: int) -> None:
-        """Report the share of finished tasks of this statement's jobs, as Livy does."""
-        group = f"livy-statement-{statement_id}"
-        last = -1.0
-        while self._running == statement_id:
-            time.sleep(1.0)
-            try:
-                tracker = self.sc.statusTracker()
-                total = done = 0
-                for job_id in tracker.getJobIdsForGroup(group):
-                    job = tracker.getJobInfo(job_id)
-                    for stage_id in job.stageIds if job else []:
-                        stage = tracker.getStageInfo(stage_id)
-                        if stage:
-                            total += stage.numTasks
-                            done += stage.numCompletedTasks
-                progress = round(done / total, 3) if total else 0.0
-            except Exception:
-                continue
-            if progress != last and self._running == statement_id:
-                last = progress
-                self.channel.send({"event": "progress", "id": statement_id, "progress": progress})
 
     # -- execution --------------------------------------------------------------------------
 
@@ -248,16 +247,18 @@ class Executor:
         data: dict[str, Any] = {}
         error: BaseException | None = None
         interrupted = False
-        self.sc.setJobGroup(f"livy-statement-{statement_id}", f"statement {statement_id}", True)
+        self.sc.setJobGroup(job_group(statement_id), f"statement {statement_id}", True)
         with self._lock:
             self._running = statement_id
-        threading.Thread(target=self._progress_loop, args=(statement_id,), daemon=True).start()
+        self.progress.begin(statement_id)
         try:
             try:
                 sys.stdout = sys.stderr = capture
                 self._accept_interrupt = True
                 if kind == "sql":
                     data = self._run_sql(code)
+                elif kind == "spark":
+                    data = {"text/plain": self.scala().run(code)}
                 else:
                     data = self._run_python(code, statement_id)
             except KeyboardInterrupt:
@@ -269,6 +270,7 @@ class Executor:
         except KeyboardInterrupt:  # a late interrupt that landed while finishing up
             self._finish()
             interrupted = True
+        self.progress.end()
         with self._lock:
             cancelled = self._cancelling == statement_id
             self._running = None
@@ -295,6 +297,14 @@ class Executor:
                 "evalue": "The statement was cancelled.",
                 "traceback": [],
                 "data": {"text/plain": text},
+            }
+        if isinstance(error, ScalaError):
+            return "error", {
+                "status": "error",
+                "execution_count": count,
+                "ename": error.ename,
+                "evalue": error.evalue,
+                "traceback": error.traceback,
             }
         if error is not None or interrupted:
             failure = error if error is not None else KeyboardInterrupt()
@@ -415,6 +425,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     limit = int(init.get("max_output_chars") or DEFAULT_MAX_OUTPUT_CHARS)
     executor = Executor(spark, channel, limit)
+    if init.get("kind") == "spark":
+        try:  # before "ready": the first Scala cell should not wait for the compiler
+            executor.scala()
+        except BaseException as exc:
+            traceback.print_exc()
+            channel.send(
+                {"event": "failed", "message": f"the Scala interpreter did not start: {exc}"}
+            )
+            return 1
     signal.signal(signal.SIGINT, executor.on_sigint)  # replaces pyspark's cancel-all handler
     sc = spark.sparkContext
     channel.send(

@@ -112,6 +112,29 @@ describe('EmrWorkspaceClient', () => {
       }
     ],
     [
+      'attach (Serverless, with an execution role)',
+      c =>
+        c.attach('e-ABC', {
+          type: 'emr-serverless',
+          cluster_id: '00f1',
+          execution_role_arn: 'arn:aws:iam::1:role/exec'
+        }),
+      {
+        method: 'POST',
+        path: 'workspaces/e-ABC/attach',
+        body: {
+          type: 'emr-serverless',
+          cluster_id: '00f1',
+          execution_role_arn: 'arn:aws:iam::1:role/exec'
+        }
+      }
+    ],
+    [
+      'executionRoles',
+      c => c.executionRoles('emr-ec2'),
+      { method: 'GET', path: 'execution-roles', query: 'type=emr-ec2' }
+    ],
+    [
       'detach',
       c => c.detach('e-ABC'),
       { method: 'POST', path: 'workspaces/e-ABC/detach', body: {} }

@@ -476,6 +476,203 @@ test.describe.serial('EMR Workspaces panel', () => {
   });
 });
 
+/**
+ * A Workspace of its own for a test that stands alone: created through the API
+ * with a name no other test or run uses, deleted (with its backups) by `drop`.
+ */
+async function ownWorkspace(
+  request: APIRequestContext,
+  what: string
+): Promise<{ workspace: IWorkspace; drop: () => Promise<void> }> {
+  const name = `${NAME}-${what}-${Date.now().toString(36)}`;
+  const created = await request.post(`${API}/workspaces`, {
+    data: { name, description: `UI test: ${what}` }
+  });
+  expect(created.status()).toBe(201);
+  const workspace = (await created.json()) as IWorkspace;
+  const drop = async () => {
+    // Whoever still holds it (a tab of this test), it goes.
+    await request.delete(`${API}/workspaces/${workspace.id}/lock`);
+    const deleted = await request.delete(
+      `${API}/workspaces/${workspace.id}?delete_notebooks=true`
+    );
+    expect([200, 204, 404]).toContain(deleted.status());
+  };
+  return { workspace, drop };
+}
+
+/** A second user in a browser context of their own. */
+async function asUser(
+  user: string,
+  fixtures: {
+    browser: any;
+    baseURL: string | undefined;
+    waitForApplication: any;
+  }
+): Promise<IJupyterLabPageFixture> {
+  const { page } = await galata.newPage({
+    baseURL: fixtures.baseURL!,
+    browser: fixtures.browser,
+    waitForApplication: fixtures.waitForApplication,
+    autoGoto: false,
+    mockSettings: galata.DEFAULT_SETTINGS,
+    mockState: false
+  });
+  const url = new URL(fixtures.baseURL!);
+  await page.context().addCookies([
+    { name: 'test_user', value: user, domain: url.hostname, path: '/' }
+  ]);
+  await page.goto();
+  return page;
+}
+
+// Stands alone: its own Workspace and its own users (alice and bob each in a
+// browser context of their own), so it passes run alone (`-g "refused save"`)
+// as in the full run.
+test.describe('A refused save', () => {
+  test('is shown to the user, naming who holds the Workspace', async ({
+    browser,
+    baseURL,
+    request,
+    waitForApplication
+  }) => {
+    const { workspace, drop } = await ownWorkspace(request, 'save');
+    const fixtures = { browser, baseURL, waitForApplication };
+    const file = `${workspace.path}/shared.py`;
+    let alice: IJupyterLabPageFixture | null = null;
+    let bob: IJupyterLabPageFixture | null = null;
+    try {
+      // alice opens it in her tab: its heartbeats keep her lease for the test.
+      alice = await asUser('alice', fixtures);
+      const panel = await openPanel(alice);
+      await panel.getByRole('button', { name: `Open ${workspace.name}` }).click();
+      await expect(alice.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+        'Lease held'
+      );
+      const written = await alice.request.put(`/api/contents/${file}`, {
+        headers: { 'X-Test-User': 'alice' },
+        data: { type: 'file', format: 'text', content: 'x = 1\n' }
+      });
+      expect(written.ok()).toBeTruthy();
+
+      // bob, who never opened the panel, opens the file, edits it, saves.
+      bob = await asUser('bob', fixtures);
+      await bob.evaluate(async path => {
+        await window.jupyterapp.commands.execute('docmanager:open', { path });
+      }, file);
+      const editor = bob.locator('.jp-FileEditor .cm-content');
+      await expect(editor).toContainText('x = 1');
+      await editor.click();
+      await bob.keyboard.press('Control+End');
+      await bob.keyboard.type('  # bob was here');
+      await expect(editor).toContainText('bob was here');
+      await bob.keyboard.press('Control+s');
+
+      // A visible error says why (a dialog from the contents API's 423, or the
+      // extension's notification when a collaboration room drops the save).
+      const why = bob
+        .locator('.jp-Dialog, .Toastify__toast')
+        .filter({ hasText: /read-only for you/ })
+        .first();
+      await expect(why).toBeVisible({ timeout: 30000 });
+      await expect(why).toContainText('alice');
+      await expect(why).toContainText(workspace.name);
+
+      // Nothing of bob's reached the file.
+      const content = await (
+        await request.get(`/api/contents/${file}?content=1`)
+      ).json();
+      expect(content.content).toBe('x = 1\n');
+    } finally {
+      await bob?.context().close();
+      await alice?.context().close();
+      await drop();
+    }
+  });
+});
+
+// Stands alone: its own Workspace (issue 14 §4).
+test.describe('Names, not ids', () => {
+  test("the Workspace's folder shows its name in the file browser, breadcrumbs, launcher and tab tooltip", async ({
+    page,
+    request
+  }) => {
+    const { workspace, drop } = await ownWorkspace(request, 'names');
+    const { name, id } = workspace;
+    try {
+      const panel = await openPanel(page);
+      await panel.getByRole('button', { name: `Open ${name}` }).click();
+      await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+        'Lease held'
+      );
+      // Written as alice, who holds it now.
+      const written = await request.put(
+        `/api/contents/${workspace.path}/notes.txt`,
+        { data: { type: 'file', format: 'text', content: 'notes\n' } }
+      );
+      expect(written.ok()).toBeTruthy();
+      await expect
+        .poll(() => page.filebrowser.getCurrentDirectory())
+        .toBe(workspace.path);
+
+      // Breadcrumbs: the name, the path (with the id) in the tooltip.
+      const browser = page.locator('.jp-FileBrowser');
+      const crumb = browser.locator(
+        `.jp-BreadCrumbs-item[data-path="${workspace.path}"]`
+      );
+      await expect(crumb).toHaveText(name);
+      await expect(crumb).toHaveAttribute('title', new RegExp(id));
+
+      // The listing of the Workspaces folder: the name, not the id.
+      await browser
+        .locator('.jp-BreadCrumbs-item', { hasText: /^workspaces$/ })
+        .click();
+      await expect
+        .poll(() => page.filebrowser.getCurrentDirectory())
+        .toBe(workspace.path.split('/').slice(0, -1).join('/'));
+      const entry = browser.locator('.jp-DirListing-item', {
+        has: page.locator('.jp-DirListing-itemText', {
+          hasText: new RegExp(`^${name}$`)
+        })
+      });
+      await expect(entry).toBeVisible();
+      await expect(entry).toHaveAttribute(
+        'title',
+        new RegExp(`EMR Workspace "${name}" \\(${workspace.path}\\)`)
+      );
+      await expect(
+        browser.locator('.jp-DirListing-itemText', { hasText: id })
+      ).toHaveCount(0);
+      await screenshot(browser, 'names-file-browser.png');
+      // Still the folder: opening it goes into the Workspace.
+      await entry.dblclick();
+      await expect
+        .poll(() => page.filebrowser.getCurrentDirectory())
+        .toBe(workspace.path);
+
+      // The launcher in the Workspace's folder is headed by its name.
+      await page.evaluate(async cwd => {
+        await window.jupyterapp.commands.execute('launcher:create', { cwd });
+      }, workspace.path);
+      await expect(
+        page.locator('.jp-Launcher-cwd h3:visible')
+      ).toHaveText(name);
+
+      // A document's tab tooltip names its Workspace.
+      await page.evaluate(async path => {
+        await window.jupyterapp.commands.execute('docmanager:open', { path });
+      }, `${workspace.path}/notes.txt`);
+      const tab = page.locator('.lm-TabBar-tab', { hasText: 'notes.txt' });
+      await expect(tab).toHaveAttribute(
+        'title',
+        new RegExp(`^EMR Workspace "${name}" \\(${workspace.path}\\)\\n`)
+      );
+    } finally {
+      await drop();
+    }
+  });
+});
+
 // A data scientist's day (issue 14): stands alone, its own Workspace.
 test.describe("A data scientist's day", () => {
   const DAY = `${NAME}-day`;

@@ -17,6 +17,7 @@ from .spec import SourceContext, SourceSpec
 REGISTERED: tuple[str, ...] = (
     ".emr_ec2",
     ".emr_eks",
+    ".emr_serverless",
     ".local",
 )
 

@@ -1,0 +1,171 @@
+"""End to end: a real sparkmagic kernel runs Spark on an EMR Serverless application through
+a Livy endpoint that accepts only SigV4-signed requests.
+
+The application lives in moto's emr-serverless (over HTTP; moto does not model
+``interactiveConfiguration``, so the test sets that one field on moto's application). Its
+Livy endpoint is mapped (``c.Studio.livy_urls``, as the EC2 tests map clusters) to a proxy
+that verifies every request's signature with botocore against the secrets moto's STS issued
+and refuses unsigned, wrongly signed or expired ones, in front of the embedded engine. The
+Studio runs in IDENTITY_CENTER mode, so the kernel signs as the user role narrowed by the
+user's session policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from conftest import Api
+from emrws_testing.compute import subnet_id
+from emrws_testing.moto_servers import MotoHttp
+from emrws_testing.sigv4_proxy import SigV4Proxy, moto_sts_expire, moto_sts_lookup
+from test_compute_e2e import (  # noqa: F401 (fixtures)
+    Kernel,
+    engine,
+    jp_env_jupyter_path,
+    kernel_env,
+    start_kernel,
+)
+from test_compute_serverless import ROLE, create_application
+
+from jupyter_emr_workspace.livy import EngineProcess
+
+SUBNET = subnet_id()
+USER_ROLE = "arn:aws:iam::123456789012:role/emr-studio-user"
+SESSION = {"driverMemory": "700m", "conf": {"spark.ui.enabled": "false"}}
+
+
+@pytest.fixture
+def studio_config(tmp_path: Path, moto: MotoHttp) -> dict[str, Any]:
+    return {
+        "backup_uri": str(tmp_path / "store"),
+        "id": "es-serverless-e2e",
+        "endpoint_url": moto.url,
+        "region": "us-east-1",
+        "subnet_ids": [SUBNET],
+        "compute_sources": ["emr-serverless"],
+        "livy_probe_timeout": 2.0,
+        "auth_mode": "IDENTITY_CENTER",
+        "user_role_arn": USER_ROLE,
+        "policies": {
+            "analyst": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["elasticmapreduce:*", "emr-serverless:*"],
+                        "Resource": "*",
+                    },
+                    {"Effect": "Allow", "Action": "iam:PassRole", "Resource": ROLE},
+                ],
+            }
+        },
+        "assignments": {"user:alice": "analyst"},
+        "execution_roles": {"*": [ROLE]},
+    }
+
+
+@pytest.fixture
+def proxy(engine: EngineProcess) -> Iterator[SigV4Proxy]:  # noqa: F811
+    server = SigV4Proxy(engine.url, (engine.username, engine.password or ""), moto_sts_lookup)
+    yield server
+    server.close()
+
+
+def signed(url: str, key: str, secret: str, token: str | None) -> requests.Response:
+    request = AWSRequest(method="GET", url=f"{url}/sessions", data=b"")
+    SigV4Auth(Credentials(key, secret, token), "emr-serverless", "us-east-1").add_auth(request)
+    return requests.get(f"{url}/sessions", headers=dict(request.headers.items()), timeout=10)
+
+
+@pytest.mark.spark
+async def test_a_kernel_runs_spark_on_serverless_with_signed_requests_and_renewed_credentials(
+    api: Api,
+    services: Any,
+    jp_serverapp: Any,
+    moto: MotoHttp,
+    proxy: SigV4Proxy,
+) -> None:
+    compute = services.compute
+    app_id = create_application(moto, "interactive", [SUBNET], stopped=True)
+    services.studio.livy_urls = {app_id: proxy.url}
+    r = await api("POST", "workspaces", {"name": "serverless e2e"})
+    wid = r.json["id"]
+    assert (await api("POST", f"workspaces/{wid}/open")).code == 200
+    body = {
+        "type": "emr-serverless",
+        "cluster_id": app_id,
+        "execution_role_arn": ROLE,
+        "session": SESSION,
+    }
+    r = await api("POST", f"workspaces/{wid}/attach", body)
+    assert r.code == 200 and r.json["application_state"] == "STARTED", r
+    # the attach-time reachability probe is the server's, unsigned: 403 still means reachable
+    assert proxy.refused == [("MissingAuthenticationToken", "GET /sessions?size=1")]
+    proxy.refused.clear()
+    kernel: Kernel | None = None
+    try:
+        kernel = await start_kernel(api, jp_serverapp, wid)
+        text, reply = await kernel.run("spark.range(100).count()")
+        assert reply["status"] == "ok", text
+        assert "100" in text.split("SparkSession available as 'spark'.")[-1]
+
+        # every request was signed, with the user role narrowed by the session policy
+        assert proxy.accepted and not proxy.refused, proxy.refused
+        keys = {key for key, _ in proxy.accepted}
+        assert len(keys) == 1
+        (first,) = keys
+        from moto.sts.models import sts_backends
+
+        issued = [
+            role
+            for account in list(sts_backends.keys())
+            for role in sts_backends[account]["global"].assumed_roles
+            if role.access_key_id == first
+        ]
+        assert issued[0].role_arn == USER_ROLE
+        assert json.loads(issued[0].policy)["Statement"][1]["Action"] == "iam:PassRole"
+        # ... and the Spark session asked to run as the chosen execution role
+        (created,) = proxy.session_requests
+        assert json.loads(created)["conf"]["emr-serverless.session.executionRoleArn"] == ROLE
+
+        # unsigned and wrongly signed requests are refused
+        unsigned = await asyncio.to_thread(requests.get, f"{proxy.url}/sessions", timeout=10)
+        assert unsigned.status_code == 403
+        lookup = moto_sts_lookup(first)
+        assert lookup is not None
+        wrong = await asyncio.to_thread(signed, proxy.url, first, "not-the-secret", lookup.token)
+        assert wrong.status_code == 403
+        assert [why for why, _ in proxy.refused] == [
+            "MissingAuthenticationToken",
+            "InvalidSignatureException: signature does not match",
+        ]
+
+        # an hour on: STS expires the first credentials; the server has renewed them
+        credentials = compute.roles.credentials
+        credentials.now = lambda: time.time() + 3600
+        try:
+            moto_sts_expire(first)
+            assert await credentials.renew_due() == [wid]
+        finally:
+            credentials.now = time.time
+        expired = await asyncio.to_thread(signed, proxy.url, first, lookup.secret, lookup.token)
+        assert expired.status_code == 403 and b"ExpiredToken" in expired.content
+        before = len(proxy.accepted)
+        text, reply = await kernel.run("spark.range(100).count()")
+        assert reply["status"] == "ok" and "100" in text, text  # the user noticed nothing
+        later = {key for key, _ in proxy.accepted[before:]}
+        assert later and first not in later
+        assert len(proxy.session_requests) == 1  # the same Spark session went on
+    finally:
+        if kernel is not None:
+            kernel.close()
