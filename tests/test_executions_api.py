@@ -140,6 +140,7 @@ BAD_SUBMISSIONS: list[tuple[dict[str, Any], int, str]] = [
     ({"environment": {"AWS_ACCESS_KEY_ID": "x"}}, 400, "set by the runner"),
     ({"output_format": "pdf"}, 400, "output_format"),
     ({"cluster": {"type": "nope", "id": "x"}}, 400, "cluster.type"),
+    ({"cluster": {"type": "emr-serverless", "id": "00f1"}}, 400, "do not run on emr-serverless"),
     ({"cluster": None}, 409, "not attached"),
     ({"tags": {"creatorUserId": "bob"}}, 400, "set by the server"),
     ({"workspace_id": "e-" + "Z" * 25}, 404, "Workspace"),
@@ -161,6 +162,21 @@ async def test_bad_submissions_get_a_clear_4xx_and_queue_nothing(
             del body["cluster"]
         r = await api("POST", "executions", body)
         assert r.code == code and needle in r.error["message"], (change, r)
+    assert (await api("GET", "executions")).json["executions"] == []
+
+
+async def test_an_attachment_with_an_execution_role_is_not_run_without_it(
+    api: Api, services: Any
+) -> None:
+    wid = await workspace_with(api, "roled", {"nb.ipynb": notebook("1")})
+    role = "arn:aws:iam::123456789012:role/spark-jobs"
+
+    def attach(ws: Any) -> None:  # as attach leaves it (compute's own tests cover attach)
+        ws.attachment = {"type": "local", "cluster_id": "local", "execution_role_arn": role}
+
+    await services.registry.update(wid, attach)
+    r = await api("POST", "executions", {"workspace_id": wid, "relative_path": "nb.ipynb"})
+    assert r.code == 409 and r.error["code"] == "ExecutionRoleNotSupported", r
     assert (await api("GET", "executions")).json["executions"] == []
 
 

@@ -48,6 +48,8 @@ FINAL = frozenset({FINISHED, FAILED, STOPPED})
 CLAIMED = frozenset({STARTING, RUNNING, FINISHING, FAILING, STOP_PENDING, STOPPING})
 
 OUTPUT_FORMATS = ("ipynb", "html", "both")
+#: Sources executions do not run on (as in EMR Studio: no executions on EMR Serverless).
+NOT_FOR_EXECUTIONS = frozenset({"emr-serverless"})
 EXECUTION_ID_RE = re.compile(r"^ex-[0-9A-Z]{25}$")
 #: Crockford's base32: ASCII order is numeric order, so ids sort by creation time.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -25,6 +25,7 @@ from .model import (
     CREATOR_TAG,
     FAILED,
     FINAL,
+    NOT_FOR_EXECUTIONS,
     OUTPUT_FORMATS,
     START_PENDING,
     STATUSES,
@@ -188,9 +189,22 @@ class ExecutionService:
                 "one in the request's cluster field",
                 code="NoCluster",
             )
+        if att.get("execution_role_arn"):
+            # an execution has no role of its own yet: it must not run without the one the
+            # Workspace's Spark runs as (it would run as the cluster's own identity)
+            raise Conflict(
+                f"Workspace {ws.name!r} is attached with an execution role; executions do not "
+                "take roles yet: name a cluster in the request's cluster field",
+                code="ExecutionRoleNotSupported",
+            )
         return {"type": att["type"], "id": att["cluster_id"], "endpoint_id": att.get("endpoint_id")}
 
     def _check_cluster_type(self, cluster: dict[str, Any]) -> None:
+        if cluster["type"] in NOT_FOR_EXECUTIONS:
+            raise BadRequest(
+                f"Executions do not run on {cluster['type']} (as in EMR Studio): attach the "
+                "Workspace to an EMR cluster or the local engine, or name one in cluster"
+            )
         compute = self.services.compute
         if compute is not None and cluster["type"] not in compute.sources:
             raise BadRequest(
