@@ -62,6 +62,14 @@ PASS_ROLE: Final = "iam:PassRole"
 #: the Livy user of a runtime role on an EMR on EC2 cluster
 GET_CLUSTER_SESSION_CREDENTIALS: Final = "elasticmapreduce:GetClusterSessionCredentials"
 
+# -- notebook executions (executions/) -------------------------------------------------
+START_NOTEBOOK_EXECUTION: Final = "elasticmapreduce:StartNotebookExecution"
+DESCRIBE_NOTEBOOK_EXECUTION: Final = "elasticmapreduce:DescribeNotebookExecution"
+LIST_NOTEBOOK_EXECUTIONS: Final = "elasticmapreduce:ListNotebookExecutions"
+STOP_NOTEBOOK_EXECUTION: Final = "elasticmapreduce:StopNotebookExecution"
+#: Schedules (EMR Studio has none): create, change, delete, see a Workspace's schedules.
+MANAGE_SCHEDULES: Final = "emr-workspace:ManageSchedules"
+
 #: Actions shown to the UI in ``/studio``'s ``permissions``.
 STUDIO_ACTIONS: Final = (
     LIST_EDITORS,
@@ -73,6 +81,7 @@ STUDIO_ACTIONS: Final = (
     FORCE_RELEASE_LOCK,
     READ_AUDIT_LOG,
     UPDATE_STUDIO_SESSION_MAPPING,
+    LIST_NOTEBOOK_EXECUTIONS,
 )
 #: Actions evaluated per Workspace, so ABAC on its tags shows in the UI.
 WORKSPACE_ACTIONS: Final = (
@@ -85,6 +94,8 @@ WORKSPACE_ACTIONS: Final = (
     DETACH_EDITOR,
     PUT_WORKSPACE_ACCESS,
     FORCE_RELEASE_LOCK,
+    START_NOTEBOOK_EXECUTION,
+    MANAGE_SCHEDULES,
 )
 
 # -- Spark application UIs (compute/app_ui.py) -------------------------------------------

@@ -69,6 +69,9 @@ class Arns:
     def workspace(self, workspace_id: str) -> str:
         return self._emr(f"editor/{workspace_id}")
 
+    def notebook_execution(self, execution_id: str) -> str:
+        return self._emr(f"notebook-execution/{execution_id}")
+
     def cluster(self, cluster_id: str) -> str:
         return self._emr(f"cluster/{cluster_id}")
 

@@ -11,7 +11,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS: list[str] = ["jupyter_emr_workspace.contents.importer"]
+COMMANDS: list[str] = [
+    "jupyter_emr_workspace.contents.importer",
+    "jupyter_emr_workspace.executions.cli",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

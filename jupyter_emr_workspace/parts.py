@@ -30,6 +30,7 @@ PARTS: list[str] = [
     "jupyter_emr_workspace.contents.part",
     "jupyter_emr_workspace.compute.part",
     "jupyter_emr_workspace.terminals",
+    "jupyter_emr_workspace.executions.part",
 ]
 
 

@@ -28,6 +28,7 @@ from .workspace_service import WorkspaceService
 if TYPE_CHECKING:  # the core does not import the parts
     from .compute.service import ComputeService
     from .contents.service import Backups
+    from .executions.service import ExecutionService
     from .hub.sharing import HubSharing
 
 T = TypeVar("T")
@@ -52,6 +53,7 @@ class Services:
     storage: Backups | None = None
     compute: ComputeService | None = None
     hub: HubSharing | None = None
+    executions: ExecutionService | None = None
 
 
 def running(service: T | None, part: str) -> T:

@@ -19,6 +19,7 @@ from traitlets.config import LoggingConfigurable
 from .aws import AwsSettings
 from .compute.settings import ComputeSettings
 from .errors import ConfigError
+from .executions.settings import ExecutionSettings
 
 STUDIO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -30,11 +31,11 @@ def default_backup_dir() -> str:
     return os.path.join(jupyter_data_dir(), "emr-workspace", "backups")
 
 
-class Studio(ComputeSettings, LoggingConfigurable):  # type: ignore[misc,valid-type]
+class Studio(ComputeSettings, ExecutionSettings, LoggingConfigurable):  # type: ignore[misc,valid-type]
     """Admin configuration of the Studio this server belongs to.
 
-    The compute settings are declared beside the compute code (``ComputeSettings``) and
-    are ``c.Studio`` settings like the rest.
+    The compute and executions settings are declared beside their code
+    (``ComputeSettings``, ``ExecutionSettings``) and are ``c.Studio`` settings like the rest.
     """
 
     id = Unicode(
@@ -127,6 +128,7 @@ class Studio(ComputeSettings, LoggingConfigurable):  # type: ignore[misc,valid-t
     )
 
     # -- compute: compute/settings.py (shared) and each source's module (its own)
+    # -- executions: executions/settings.py
 
     @default("local_user_name")
     def _default_local_user_name(self) -> str:
@@ -202,6 +204,7 @@ class Studio(ComputeSettings, LoggingConfigurable):  # type: ignore[misc,valid-t
         from .compute.config import validate_compute
 
         validate_compute(self)
+        self.validate_executions()
 
 
 def check_assignments(assignments: Any, policies: dict[str, Any], where: str) -> None:

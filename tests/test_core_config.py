@@ -99,6 +99,10 @@ GOOD_AND_BAD: list[tuple[str, Any, Any]] = [
     ("user_role_arn", "arn:aws:iam::123456789012:role/path/User", "role"),
     ("workspaces_dir", "nested/workspaces", "../out"),
     ("groups", {"alice": ["data"]}, {"alice": "data"}),
+    # executions/settings.py (mixed into Studio): heartbeat 15 s by default
+    ("execution_claim_timeout", 31.0, 30.0),
+    ("execution_poll_seconds", 0.5, 0.0),
+    ("execution_concurrency", 1, 0),
 ]
 
 

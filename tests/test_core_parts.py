@@ -29,13 +29,13 @@ def test_services_has_a_typed_field_for_each_part_and_no_untyped_bag() -> None:
     fields = {f.name: str(f.type) for f in dataclasses.fields(Services)}
     untyped = {n: t for n, t in fields.items() if "Any" in t or t.startswith("dict[")}
     assert untyped == {}, "a field a part can hide anything in"
-    assert {"storage", "compute", "hub"} <= set(fields)
+    assert {"storage", "compute", "hub", "executions"} <= set(fields)
 
 
 def test_every_part_is_one_entry_module_whose_part_keeps_the_contract() -> None:
     loaded = load_parts()
-    assert [p.name for p in loaded] == ["hub", "storage", "compute", "terminals"]
-    for name in ("hub", "contents", "compute"):
+    assert [p.name for p in loaded] == ["hub", "storage", "compute", "terminals", "executions"]
+    for name in ("hub", "contents", "compute", "executions"):
         assert f"jupyter_emr_workspace.{name}.part" in parts.PARTS
     for part in loaded:
         assert isinstance(part, Part)

@@ -135,6 +135,20 @@ ROUTES: dict[str, tuple[str, str]] = {
         GUARDED,
         "restarts the Workspace's kernels",
     ),
+    # notebook executions (executions/part.py): a snapshot runs with its own kernel in a
+    # temporary folder, never in a Workspace's; StartNotebookExecution etc. decide, and
+    # this server's runner runs only its owner's executions
+    r"/emr-workspace/api/executions/?$": (OUTSIDE, "lists and submits executions"),
+    r"/emr-workspace/api/executions/(?P<execution_id>[^/]+)/?$": (OUTSIDE, "one execution"),
+    r"/emr-workspace/api/executions/(?P<execution_id>[^/]+)/stop/?$": (
+        OUTSIDE,
+        "stops an execution (StopNotebookExecution decides)",
+    ),
+    r"/emr-workspace/api/schedules/?$": (OUTSIDE, "lists and creates schedules"),
+    r"/emr-workspace/api/schedules/(?P<schedule_id>[^/]+)/?$": (
+        OUTSIDE,
+        "one schedule (emr-workspace:ManageSchedules decides)",
+    ),
     # Spark UI and driver log links (compute/app_ui.py): GET only; the lease holder only,
     # another user 403 (tests/test_compute_app_ui.py)
     r"/emr-workspace/api/workspaces/(?P<workspace_id>[^/]+)/app-ui/?$": (

@@ -84,3 +84,26 @@ c.JupyterHub.load_roles = [
         ],
     },
 ]
+
+# -- notebook executions and schedules that do not depend on anyone's server (see
+# docs/executions.md): a hub-managed runner on the same Studio config runs everyone's
+# queued executions and fires schedules while their owners' servers are stopped or culled.
+# Only Spark code runs (on the clusters); cells that would run on the runner's machine are
+# refused. Run it as an OS account (or pod) that holds nothing but the Studio's store access.
+if os.environ.get("EMR_HUB_RUNNER", "1") == "1":
+    c.JupyterHub.services = [
+        {
+            "name": "emr-workspace-runner",
+            "command": [
+                sys.executable,
+                "-m",
+                "jupyter_emr_workspace.cli",
+                "runner",
+                f"--config={STUDIO_CONFIG}",
+                "--runner-id=hub-runner",
+            ],
+            "environment": {
+                k: v for k, v in os.environ.items() if k.startswith(("AWS_", "EMR_STUDIO_"))
+            },
+        }
+    ]
