@@ -353,9 +353,16 @@ export class EmrWorkspaceClient {
     return this._request<IStudio>('studio');
   }
 
-  async listWorkspaces(): Promise<IWorkspace[]> {
+  /**
+   * The Studio's Workspaces. The server may answer from what it listed within
+   * `c.Studio.listing_max_age` (other servers' changes); `fresh` lists the
+   * store now, for a refresh the user asked for.
+   */
+  async listWorkspaces(
+    options: { fresh?: boolean } = {}
+  ): Promise<IWorkspace[]> {
     const answer = await this._request<{ workspaces: IWorkspace[] }>(
-      'workspaces'
+      options.fresh ? 'workspaces?fresh=true' : 'workspaces'
     );
     return answer.workspaces;
   }

@@ -79,7 +79,7 @@ export function workspaceState(
  * Studio is known: nobody reads the list then, and many idle tabs must not
  * load the server. It refreshes when the page or the panel is shown again and
  * when the window gets the focus back (at most every few seconds); an explicit
- * `refresh()` always fetches. A mismatch between the server extension's and the
+ * `refresh()` always fetches, and asks the server to list the store afresh. A mismatch between the server extension's and the
  * frontend's versions stops everything and leaves one message in `fatal`.
  */
 export class WorkspaceListModel implements IDisposable {
@@ -294,6 +294,7 @@ export class WorkspaceListModel implements IDisposable {
       return;
     }
     this._studioStale = true;
+    this._fresh = true;
     this._forced.add('workspaces');
     await this._poll.refresh();
     // The tick rejects if the poll is disposed meanwhile (version mismatch).
@@ -380,7 +381,10 @@ export class WorkspaceListModel implements IDisposable {
         }
         this._studio = studio;
       }
-      this._workspaces = await this.client.listWorkspaces();
+      // An asked-for refresh lists the store; polls may get the server's recent listing.
+      const fresh = this._fresh;
+      this._fresh = false;
+      this._workspaces = await this.client.listWorkspaces({ fresh });
       this._error = null;
       this._loaded = true;
       this._changed.emit();
@@ -466,6 +470,7 @@ export class WorkspaceListModel implements IDisposable {
   private _lastClusterFetch = 0;
   private _visible = true;
   private _forced = new Set<'workspaces' | 'clusters'>();
+  private _fresh = false;
   private _interval: number;
   private _frontendVersion: string;
   private _mismatchMessage: (server: string, frontend: string) => string;

@@ -251,6 +251,20 @@ describe('EmrWorkspaceClient', () => {
     });
   });
 
+  it('asks for a fresh listing only when told to', async () => {
+    const { client: c, requests } = client(200, { workspaces: [] });
+    await c.listWorkspaces();
+    await c.listWorkspaces({ fresh: true });
+    expect(await sent(requests[0])).toMatchObject({
+      path: BASE + 'workspaces',
+      query: ''
+    });
+    expect(await sent(requests[1])).toMatchObject({
+      path: BASE + 'workspaces',
+      query: 'fresh=true'
+    });
+  });
+
   it('unwraps list answers', async () => {
     await expect(
       client(200, { workspaces: [{ id: 'e-1' }] }).client.listWorkspaces()

@@ -203,6 +203,8 @@ describe('WorkspaceListModel', () => {
     await model.refresh();
     expect(client.getStudio).toHaveBeenCalledTimes(1);
     expect(client.listWorkspaces).toHaveBeenCalledTimes(1);
+    // An asked-for refresh lists the store, not the server's recent listing.
+    expect(client.listWorkspaces).toHaveBeenCalledWith({ fresh: true });
     expect(model.studio?.name).toBe('Analytics');
     expect(model.workspaces.map(w => w.id)).toEqual(['e-1']);
     expect(model.loaded).toBe(true);
