@@ -181,6 +181,33 @@ class Studio(LoggingConfigurable):
         "is cut, with a note saying how much.",
     )
     # -- end compute
+    # -- Spark sessions of notebook kernels (issue 11); a Workspace overrides each in its
+    # attach body's `kernels` (kernels/sparkmagic_config.py: KERNEL_SETTINGS)
+    spark_session_start_early = Bool(
+        True,
+        config=True,
+        help="Start a notebook's Spark session when its kernel starts, not at its first cell.",
+    )
+    spark_session_start_timeout = Int(
+        180,
+        config=True,
+        help="Seconds a Spark session may take to start before the kernel gives up and says "
+        "what was slow (cluster busy, packages downloading, no capacity).",
+    )
+    spark_session_grace_period = Int(
+        300,
+        config=True,
+        help="Seconds Livy keeps a session whose kernel stopped sending heartbeats (a killed "
+        "kernel, a stopped server), so the notebook's next kernel reattaches to it; then Livy "
+        "deletes it (its heartbeatTimeoutInSecond).",
+    )
+    spark_max_rows = Int(
+        2500,
+        config=True,
+        help="Rows `-o` and %%sql bring back from Spark by default (sparkmagic's -n); a cell "
+        "whose result is cut says so. -1: all rows.",
+    )
+    # -- end Spark sessions
 
     @default("local_user_name")
     def _default_local_user_name(self) -> str:

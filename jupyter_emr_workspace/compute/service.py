@@ -32,7 +32,13 @@ from ..errors import (
 from ..folders import WorkspaceFolders
 from ..kernels import register_workspace_conf, registry_path, unregister_workspace_conf
 from ..kernels.cluster_hints import CLUSTER_FILE
-from ..kernels.sparkmagic_config import build_sparkmagic_config, write_sparkmagic_config
+from ..kernels.notebook_session import KEEP_FILE
+from ..kernels.session_cleanup import delete_workspace_sessions, mark_server_stopping
+from ..kernels.sparkmagic_config import (
+    build_sparkmagic_config,
+    validate_kernel_settings,
+    write_sparkmagic_config,
+)
 from ..leases import Lease, LeaseManager
 from ..permission_checks import Guard
 from ..studio import Identity, Studio
@@ -199,7 +205,24 @@ class ComputeService:
         return await asyncio.to_thread(self.aws.service_client, service)
 
     async def stop(self) -> None:
+        # kernels shut down after extensions: they keep their sessions for the next server
+        conf_dirs = list((registry_path().parent / "sparkmagic" / self.studio.id).glob("*"))
+        await asyncio.to_thread(mark_server_stopping, conf_dirs)
         await self.local.stop()
+
+    def kernel_settings(self, raw: Any = None) -> dict[str, Any]:
+        """A Workspace's settings for its kernels (attach body `kernels`) over the Studio's."""
+        studio = self.studio
+        defaults = {
+            "start_session_early": studio.spark_session_start_early,
+            "session_start_timeout": studio.spark_session_start_timeout,
+            "session_grace_period": studio.spark_session_grace_period,
+            "max_rows": studio.spark_max_rows,
+        }
+        try:
+            return validate_kernel_settings(raw, defaults)
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
 
     # -- clusters -----------------------------------------------------------------------
     async def list_clusters(self, identity: Identity) -> dict[str, Any]:
@@ -346,17 +369,34 @@ class ComputeService:
         attachment: dict[str, Any],
     ) -> None:
         conf_dir = self.conf_dir(workspace_id)
+        kernels = {**self.kernel_settings(), **(attachment.get("kernels") or {})}
         write_sparkmagic_config(
-            conf_dir, endpoint.url, session_settings=session, **endpoint.sparkmagic_kwargs()
+            conf_dir,
+            endpoint.url,
+            session_settings=session,
+            kernel_settings=kernels,
+            **endpoint.sparkmagic_kwargs(),
         )
-        # what the kernels say when the cluster stops answering (kernels/cluster_hints.py)
+        # what the kernels say when the cluster stops answering (kernels/cluster_hints.py),
+        # and what names and starts their sessions (kernels/notebook_session.py)
         about = {k: attachment.get(k) for k in ("type", "cluster_id", "endpoint_id", "name")}
         (conf_dir / CLUSTER_FILE).write_text(
-            json.dumps({**about, "livy_url": endpoint.url}), encoding="utf-8"
+            json.dumps(
+                {
+                    **about,
+                    "livy_url": endpoint.url,
+                    "workspace_id": workspace_id,
+                    "kernels": kernels,
+                }
+            ),
+            encoding="utf-8",
         )
+        (conf_dir / KEEP_FILE).unlink(missing_ok=True)  # a server runs this Workspace again
         register_workspace_conf(self.folders.ensure(workspace_id), conf_dir)
 
     def _unwire(self, workspace_id: str) -> None:
+        # no kernel will use them any more: the sessions of killed kernels, and of live ones
+        delete_workspace_sessions(self.conf_dir(workspace_id), workspace_id)
         unregister_workspace_conf(self.folders.local_path(workspace_id))
         shutil.rmtree(self.conf_dir(workspace_id), ignore_errors=True)
 
@@ -390,7 +430,7 @@ class ComputeService:
     ) -> dict[str, Any]:
         _fields(
             body,
-            {"type", "cluster_id", "endpoint_id", "session", "restart_kernels"},
+            {"type", "cluster_id", "endpoint_id", "session", "kernels", "restart_kernels"},
             {"type", "cluster_id"},
         )
         source = self.source(body["type"])
@@ -398,6 +438,7 @@ class ComputeService:
         if endpoint_id is not None and not isinstance(endpoint_id, str):
             raise BadRequest("endpoint_id must be a string")
         session = validate_session(body.get("session"))
+        kernels = self.kernel_settings(body.get("kernels"))
         ws = await self.registry.get(workspace_id)
         cluster_id = body["cluster_id"]
         async with self.guard.action(
@@ -431,12 +472,16 @@ class ComputeService:
                 "attached_at": utcnow_iso(),
                 "auth": endpoint.auth,
                 "session": session,
+                "kernels": kernels,
             }
 
             def change(current: Workspace) -> None:
                 current.attachment = attachment
 
+            before = ws.attachment or {}
             ws = await self.registry.update(ws.id, change)
+            if before and before.get("livy_url") != endpoint.url:  # moved off that cluster
+                await asyncio.to_thread(delete_workspace_sessions, self.conf_dir(ws.id), ws.id)
             await asyncio.to_thread(self._wire, ws.id, endpoint, session, attachment)
             facts["livy_url"] = endpoint.url
         return await self._answer(identity, ws, bool(body.get("restart_kernels")))
