@@ -324,11 +324,12 @@ class NotebookSession:
             self.ready.wait()
         self._thread = None
         thread.join()
-        self.buffer.replay(self.display)
+        if self.error is None:
+            self.display.writeln(self.message)
+        self.buffer.replay(self.display)  # sparkmagic's own words: its table, 'spark'
         if self.error is not None:
             import sparkmagic.utils.configuration as conf
 
             self.magics.fatal_error = True
             self.magics.fatal_error_message = conf.fatal_error_suggestion().format(self.error)
-            return  # sparkmagic shows it, for this cell and the next ones
-        self.display.writeln(self.message)
+            # sparkmagic shows it, for this cell and the next ones
