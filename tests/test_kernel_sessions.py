@@ -317,6 +317,7 @@ def server(
         "livy_auth": "Basic",
         "livy_username": "emr-workspace",
         "livy_password_env": PASSWORD_ENV,
+        "lease_seconds": 1800,  # the panel would renew the lease; these tests run long
     }
     os.environ[PASSWORD_ENV] = engine.password or ""
     proc = ServerProcess(base / "root", studio, name="sessions", server_id="sessions-server")

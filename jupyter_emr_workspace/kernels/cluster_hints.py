@@ -176,6 +176,15 @@ def hinting(base: type) -> type:
         def _load_magics_extension(self) -> None:
             super()._load_magics_extension()
             install(self)
+            magics = self.shell.magics_manager.registry.get("KernelMagics")
+            if magics is not None:  # the Spark magics start sessions through this
+                original = magics._do_not_call_start_session
+
+                def start_session(line: str, cell: str = "", local_ns: Any = None) -> Any:
+                    self._ensure_notebook_session(magics)
+                    return original(line, cell, local_ns)
+
+                magics._do_not_call_start_session = start_session
 
         def _start_notebook_session(self) -> None:
             """Find this notebook's live session or start one, in the background
@@ -187,6 +196,17 @@ def hinting(base: type) -> type:
                 return
             self._notebook_session = NotebookSession(magics, magics.ipython_display)
             self._notebook_session.start()
+
+        def _ensure_notebook_session(self, magics: Any) -> None:
+            """A Spark cell needs the session: the notebook's own (found or started here,
+            when not started with the kernel, or after %%configure -f deleted it)."""
+            if not in_workspace() or magics.fatal_error:
+                return
+            current = self._notebook_session
+            if current is None or (current.consumed and not magics.session_started):
+                self._start_notebook_session()
+            if self._notebook_session is not None:
+                self._notebook_session.wait()
 
         def do_execute(
             self,
@@ -203,9 +223,7 @@ def hinting(base: type) -> type:
             if not in_workspace():
                 self.ipython_display.send_error(NOT_IN_WORKSPACE)
                 return self._complete_cell()
-            if self._notebook_session is None and self._fatal_error is None:
-                self._start_notebook_session()  # not started early: find or start it now
-            if self._notebook_session is not None:
+            if self._notebook_session is not None:  # started with the kernel
                 try:
                     self._notebook_session.wait()
                 except KeyboardInterrupt:

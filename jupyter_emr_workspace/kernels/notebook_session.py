@@ -307,6 +307,11 @@ class NotebookSession:
             if str(s.get("name") or "").startswith(prefix) and s.get("state") in LIVE_STATES
         ]
 
+    @property
+    def consumed(self) -> bool:
+        """Its start is over and a cell has said how it went."""
+        return self._thread is None and self.ready.is_set()
+
     def settle(self) -> None:
         """At shutdown: let a start in flight finish (so sparkmagic deletes the session),
         or have it delete the session itself when it does."""
