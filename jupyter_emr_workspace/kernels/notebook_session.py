@@ -40,6 +40,9 @@ KEEP_FILE = "keep-sessions"
 KEEP_FRESH_SECONDS = 120.0
 SETTLE_SECONDS = 10.0
 SAFE = re.compile(r"[^A-Za-z0-9._@-]")
+#: a first Spark job, run once a new session is up: the JVM's first job costs seconds
+#: (class loading, code generation) that the user's first cell then does not pay
+WARM_UP = {"pyspark": "spark.range(1).count()", "spark": "spark.range(1).count()"}
 
 
 def kernel_user() -> str:
@@ -265,6 +268,7 @@ class NotebookSession:
         )
         try:
             self._start_new(session, conf.livy_session_startup_timeout_seconds())
+            self._warm_up(session, kind)
         except BaseException:
             if session.is_posted():
                 try:
@@ -297,6 +301,22 @@ class NotebookSession:
             raise LivyClientTimeoutException(
                 explain_slow_start(session.id, timeout, state, log)
             ) from None
+
+    @staticmethod
+    def _warm_up(session: Any, kind: str) -> None:
+        """Run `WARM_UP`'s job quietly (its progress bar shown to no one)."""
+        code = WARM_UP.get(kind)
+        if code is None:
+            return
+        from sparkmagic.livyclientlib.command import Command
+
+        display, session.ipython_display = session.ipython_display, BufferedDisplay()
+        try:
+            Command(code).execute(session)
+        except Exception:
+            pass
+        finally:
+            session.ipython_display = display
 
     @staticmethod
     def _live_sessions(http: Any, prefix: str) -> list[dict[str, Any]]:
