@@ -206,7 +206,12 @@ async def test_workspaces_run_spark_on_their_own_clusters(
         (session,) = livy_sessions(engine)
         assert session["owner"] == ws1
         ws3 = await open_workspace(api, "neighbour")
-        r = await api("POST", f"workspaces/{ws3}/attach", {"type": "local", "cluster_id": "local"})
+        r = await api(
+            "POST",
+            f"workspaces/{ws3}/attach",
+            # no session until its first Spark cell, as sparkmagic does
+            {"type": "local", "cluster_id": "local", "kernels": {"start_session_early": False}},
+        )
         assert r.code == 200, r
         other = sparkmagic_credentials(compute, ws3)
         auth = (other["username"], other["password"])

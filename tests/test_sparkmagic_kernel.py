@@ -179,12 +179,18 @@ def _provisioner(name: str = "emr-pysparkkernel") -> WorkspaceKernelProvisioner:
     return WorkspaceKernelProvisioner(kernel_id="k", kernel_spec=spec, parent=None)
 
 
-async def test_provisioner_sets_only_the_conf_dir(tmp_path: Path, registry: Path) -> None:
+async def test_provisioner_sets_only_the_conf_dir_and_workspace_folder(
+    tmp_path: Path, registry: Path
+) -> None:
     (tmp_path / "ws" / "sub").mkdir(parents=True)
     register_workspace_conf(tmp_path / "ws", tmp_path / "conf")
     base = {"PATH": "/bin", "SPARKMAGIC_CONF_DIR": "/elsewhere"}
     kw = await _provisioner().pre_launch(cwd=str(tmp_path / "ws" / "sub"), env=dict(base))
-    assert kw["env"] == {**base, "SPARKMAGIC_CONF_DIR": str(tmp_path / "conf")}
+    assert kw["env"] == {
+        **base,
+        "SPARKMAGIC_CONF_DIR": str(tmp_path / "conf"),
+        "EMR_WORKSPACE_FOLDER": str((tmp_path / "ws").resolve()),
+    }
     assert kw["cmd"][1:3] == ["-m", "jupyter_emr_workspace.kernels.pysparkkernel"]
 
 

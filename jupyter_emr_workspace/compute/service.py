@@ -34,7 +34,13 @@ from ..folders import WorkspaceFolders
 from ..hooks import WorkspaceHooks
 from ..kernels import register_workspace_conf, registry_path, unregister_workspace_conf
 from ..kernels.cluster_hints import CLUSTER_FILE
-from ..kernels.sparkmagic_config import build_sparkmagic_config, write_sparkmagic_config
+from ..kernels.notebook_session import KEEP_FILE
+from ..kernels.session_cleanup import delete_workspace_sessions, mark_server_stopping
+from ..kernels.sparkmagic_config import (
+    build_sparkmagic_config,
+    validate_kernel_settings,
+    write_sparkmagic_config,
+)
 from ..leases import Lease, LeaseManager
 from ..permission_checks import Guard
 from ..studio import Identity, Studio
@@ -218,6 +224,9 @@ class ComputeService:
         """Stop what sources run themselves (the embedded engine) and stop renewing the
         kernels' credentials."""
         await self.roles.stop()
+        # kernels shut down after extensions: they keep their sessions for the next server
+        conf_dirs = list((registry_path().parent / "sparkmagic" / self.studio.id).glob("*"))
+        await asyncio.to_thread(mark_server_stopping, conf_dirs)
         for name, source in self.sources.items():
             stop = getattr(source, "stop", None)
             if stop is not None:
@@ -225,6 +234,20 @@ class ComputeService:
                     await stop()
                 except Exception:
                     log.exception("stopping cluster source %s failed", name)
+
+    def kernel_settings(self, raw: Any = None) -> dict[str, Any]:
+        """A Workspace's settings for its kernels (attach body `kernels`) over the Studio's."""
+        studio = self.studio
+        defaults = {
+            "start_session_early": studio.spark_session_start_early,
+            "session_start_timeout": studio.spark_session_start_timeout,
+            "session_grace_period": studio.spark_session_grace_period,
+            "max_rows": studio.spark_max_rows,
+        }
+        try:
+            return validate_kernel_settings(raw, defaults)
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
 
     # -- clusters -----------------------------------------------------------------------
     async def list_clusters(self, identity: Identity) -> dict[str, Any]:
@@ -374,17 +397,32 @@ class ComputeService:
         attachment: dict[str, Any],
     ) -> None:
         conf_dir = self.conf_dir(workspace_id)
+        kernels = {**self.kernel_settings(), **(attachment.get("kernels") or {})}
         write_sparkmagic_config(
-            conf_dir, endpoint.url, session_settings=session, **endpoint.sparkmagic_kwargs()
+            conf_dir,
+            endpoint.url,
+            session_settings=session,
+            kernel_settings=kernels,
+            **endpoint.sparkmagic_kwargs(),
         )
-        # what the kernels say when the cluster stops answering (kernels/cluster_hints.py)
+        # what the kernels say when the cluster stops answering (kernels/cluster_hints.py),
+        # and what names and starts their sessions (kernels/notebook_session.py)
         about = {k: attachment.get(k) for k in ("type", "cluster_id", "endpoint_id", "name")}
         if self.app_ui is not None:  # where %%info links to the Spark UI and driver log
             about["api_path"] = self.app_ui.workspace_path(workspace_id)
             about["attached_by"] = attachment.get("attached_by")
         (conf_dir / CLUSTER_FILE).write_text(
-            json.dumps({**about, "livy_url": endpoint.url}), encoding="utf-8"
+            json.dumps(
+                {
+                    **about,
+                    "livy_url": endpoint.url,
+                    "workspace_id": workspace_id,
+                    "kernels": kernels,
+                }
+            ),
+            encoding="utf-8",
         )
+        (conf_dir / KEEP_FILE).unlink(missing_ok=True)  # a server runs this Workspace again
         register_workspace_conf(self.folders.ensure(workspace_id), conf_dir)
 
     async def _forget(self, workspace_id: str) -> None:
@@ -392,6 +430,8 @@ class ComputeService:
         await asyncio.to_thread(self._unwire, workspace_id)
 
     def _unwire(self, workspace_id: str) -> None:
+        # no kernel will use them any more: the sessions of killed kernels, and of live ones
+        delete_workspace_sessions(self.conf_dir(workspace_id), workspace_id)
         unregister_workspace_conf(self.folders.local_path(workspace_id))
         shutil.rmtree(self.conf_dir(workspace_id), ignore_errors=True)
 
@@ -433,6 +473,7 @@ class ComputeService:
                 "session",
                 "restart_kernels",
                 "execution_role_arn",
+                "kernels",
             },
             {"type", "cluster_id"},
         )
@@ -441,6 +482,7 @@ class ComputeService:
         if endpoint_id is not None and not isinstance(endpoint_id, str):
             raise BadRequest("endpoint_id must be a string")
         session = validate_session(body.get("session"))
+        kernels = self.kernel_settings(body.get("kernels"))
         ws = await self.registry.get(workspace_id)
         cluster_id = body["cluster_id"]
         async with self.guard.on_workspace(
@@ -481,12 +523,16 @@ class ComputeService:
                 "auth": endpoint.auth,
                 "session": session,
                 "execution_role_arn": role,
+                "kernels": kernels,
             }
 
             def change(current: Workspace) -> None:
                 current.attachment = attachment
 
+            before = ws.attachment or {}
             ws = await self.registry.update(ws.id, change)
+            if before and before.get("livy_url") != endpoint.url:  # moved off that cluster
+                await asyncio.to_thread(delete_workspace_sessions, self.conf_dir(ws.id), ws.id)
             await asyncio.to_thread(self._wire, ws.id, endpoint, session, attachment)
             await self.roles.issue(identity, ws.id, source.type, cluster.id, role)
             facts["livy_url"] = endpoint.url

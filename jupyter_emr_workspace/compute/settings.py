@@ -7,7 +7,7 @@ and ``Studio(<name>=...)`` wherever it is declared.
 
 from __future__ import annotations
 
-from traitlets import Dict, Enum, Float, HasTraits, List, Unicode
+from traitlets import Bool, Dict, Enum, Float, HasTraits, Int, List, Unicode
 
 from .sources import SOURCES
 
@@ -61,6 +61,32 @@ class SharedComputeSettings(HasTraits):
         "elasticmapreduce:GetClusterSessionCredentials). See docs/compute.md.",
     )
 
+    # Spark sessions of notebook kernels; a Workspace overrides each in its attach body's
+    # `kernels` (kernels/sparkmagic_config.py: KERNEL_SETTINGS)
+    spark_session_start_early = Bool(
+        True,
+        config=True,
+        help="Start a notebook's Spark session when its kernel starts, not at its first cell.",
+    )
+    spark_session_start_timeout = Int(
+        180,
+        config=True,
+        help="Seconds a Spark session may take to start before the kernel gives up and says "
+        "what was slow (cluster busy, packages downloading, no capacity).",
+    )
+    spark_session_grace_period = Int(
+        300,
+        config=True,
+        help="Seconds Livy keeps a session whose kernel stopped sending heartbeats (a killed "
+        "kernel, a stopped server), so the notebook's next kernel reattaches to it; then Livy "
+        "deletes it (its heartbeatTimeoutInSecond).",
+    )
+    spark_max_rows = Int(
+        2500,
+        config=True,
+        help="Rows `-o` and %%sql bring back from Spark by default (sparkmagic's -n); a cell "
+        "whose result is cut says so. -1: all rows.",
+    )
 
 #: every compute setting: the shared ones and each registered source's
 ComputeSettings: type[HasTraits] = type(

@@ -61,6 +61,11 @@ def in_workspace(conf_dir: str | None = None) -> bool:
     return (Path(folder) / CLUSTER_FILE).is_file() or (Path(folder) / "config.json").is_file()
 
 
+def start_early(info: dict[str, Any]) -> bool:
+    """The Workspace's setting (on by default): start the session with the kernel."""
+    return bool((info.get("kernels") or {}).get("start_session_early", True))
+
+
 def with_hint(message: str, info: dict[str, Any]) -> str:
     """``message``, plus what to do when it means the cluster is gone."""
     if not any(marker in message for marker in GONE_MARKERS):
@@ -145,10 +150,11 @@ def _install_local_info() -> None:
 
 def install(kernel: Any) -> None:
     """Route the sparkmagic magics' error output of ``kernel`` through `with_hint`."""
-    from . import feedback
+    from . import feedback, row_limit
     from .livy_errors import readable
 
     feedback.install()
+    row_limit.install()
     _install_local_info()
     shell = getattr(kernel, "shell", None)
     magics = shell.magics_manager.registry.get("KernelMagics") if shell else None
@@ -172,9 +178,47 @@ def hinting(base: type) -> type:
     """A subclass of sparkmagic kernel ``base`` that adds cluster hints to its errors."""
 
     class HintingKernel(base):
+        _notebook_session: Any = None
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            if not kwargs.get("testing") and in_workspace() and start_early(cluster_info()):
+                self._start_notebook_session()
+
         def _load_magics_extension(self) -> None:
             super()._load_magics_extension()
             install(self)
+            magics = self.shell.magics_manager.registry.get("KernelMagics")
+            if magics is not None:  # the Spark magics start sessions through this
+                original = magics._do_not_call_start_session
+
+                def start_session(line: str, cell: str = "", local_ns: Any = None) -> Any:
+                    self._ensure_notebook_session(magics)
+                    return original(line, cell, local_ns)
+
+                magics._do_not_call_start_session = start_session
+
+        def _start_notebook_session(self) -> None:
+            """Find this notebook's live session or start one, in the background
+            (`notebook_session.py`); sparkmagic then uses it as if it had made it."""
+            from .notebook_session import NotebookSession
+
+            magics = self.shell.magics_manager.registry.get("KernelMagics")
+            if magics is None or self._fatal_error is not None or magics.session_started:
+                return
+            self._notebook_session = NotebookSession(magics, magics.ipython_display)
+            self._notebook_session.start()
+
+        def _ensure_notebook_session(self, magics: Any) -> None:
+            """A Spark cell needs the session: the notebook's own (found or started here,
+            when not started with the kernel, or after %%configure -f deleted it)."""
+            if not in_workspace() or magics.fatal_error:
+                return
+            current = self._notebook_session
+            if current is None or (current.consumed and not magics.session_started):
+                self._start_notebook_session()
+            if self._notebook_session is not None:
+                self._notebook_session.wait()
 
         def do_execute(
             self,
@@ -191,13 +235,32 @@ def hinting(base: type) -> type:
             if not in_workspace():
                 self.ipython_display.send_error(NOT_IN_WORKSPACE)
                 return self._complete_cell()
+            if self._notebook_session is not None:  # started with the kernel
+                try:
+                    self._notebook_session.wait()
+                except KeyboardInterrupt:
+                    self.ipython_display.send_error(
+                        "Interrupted while waiting for the Spark session; it goes on "
+                        "starting, and the next cell waits for it again."
+                    )
+                    return self._complete_cell()
             return super().do_execute(code, silent, store_history, user_expressions, allow_stdin)
 
         def do_shutdown(self, restart: bool) -> Any:
             # a bar left open would read as a broken widget after the restart
             from .feedback import retire_all
+            from .notebook_session import forget_sessions, keep_sessions_for_next_server
 
             retire_all()
+            if self._notebook_session is not None:
+                self._notebook_session.settle()  # a session still starting is deleted too
+            if not restart and keep_sessions_for_next_server():
+                # the server is stopping, not the user: the next server's kernel reattaches,
+                # and Livy's heartbeat timeout reaps the session if none comes
+                magics = self.shell.magics_manager.registry.get("KernelMagics")
+                if magics is not None:
+                    forget_sessions(magics.spark_controller)
+                return self._do_shutdown_ipykernel(restart)
             return super().do_shutdown(restart)
 
     HintingKernel.__name__ = HintingKernel.__qualname__ = f"Workspace{base.__name__}"

@@ -2,8 +2,10 @@
 
 sparkmagic reads `SPARKMAGIC_CONF_DIR` once, at import, so the choice of cluster has to be
 in the kernel's environment before it starts. This provisioner is LocalProvisioner plus that
-one variable, looked up from the kernel's working directory in the registry the server
-extension keeps (`kernels/registry.py`). It sets nothing else.
+variable, looked up from the kernel's working directory in the registry the server
+extension keeps (`kernels/registry.py`), and the Workspace folder (`EMR_WORKSPACE_FOLDER`),
+so the kernel names its Spark session for the notebook's place in the Workspace. It sets
+nothing else.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 
+from .notebook_session import FOLDER_ENV
 from .registry import find_workspace_conf
 
 CONF_DIR_ENV = "SPARKMAGIC_CONF_DIR"
@@ -29,6 +32,8 @@ class WorkspaceKernelProvisioner(LocalProvisioner):
     async def find_conf_dir(self, cwd: str) -> str | None:
         """The sparkmagic conf dir of the Workspace holding `cwd`, or None."""
         found = await asyncio.to_thread(find_workspace_conf, cwd)
+        if found:
+            self._workspace_folder = found[0]
         return found[1] if found else None
 
     def _is_spark_kernel(self) -> bool:
@@ -42,6 +47,9 @@ class WorkspaceKernelProvisioner(LocalProvisioner):
         env: dict[str, str] = kwargs["env"]
         if conf_dir is not None:
             env[CONF_DIR_ENV] = conf_dir
+            folder = getattr(self, "_workspace_folder", None)
+            if folder:  # the notebook's place in it names its Spark session (notebook_session)
+                env[FOLDER_ENV] = folder
             self.log.info("Spark kernel in %s uses the sparkmagic config in %s", cwd, conf_dir)
             config = os.path.join(conf_dir, "config.json")
             if self._is_spark_kernel() and not await asyncio.to_thread(os.path.exists, config):

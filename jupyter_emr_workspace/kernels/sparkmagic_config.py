@@ -37,6 +37,53 @@ SESSION_KEYS = frozenset(
     }
 )
 STARTUP_TIMEOUT_SECONDS = 180
+#: how long Livy keeps a session no kernel heartbeats for (a dead kernel, a stopped server)
+GRACE_SECONDS = 300
+MAX_ROWS = 2500  # sparkmagic's own default for -o and %%sql
+#: a Workspace's settings for its kernels (attach body `kernels`), with their defaults
+KERNEL_SETTINGS: dict[str, Any] = {
+    "start_session_early": True,
+    "session_start_timeout": STARTUP_TIMEOUT_SECONDS,
+    "max_rows": MAX_ROWS,
+    "session_grace_period": GRACE_SECONDS,
+}
+
+
+def validate_kernel_settings(raw: Any, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Workspace's kernel settings over ``defaults``; ValueError says what is wrong."""
+    out = {**KERNEL_SETTINGS, **(defaults or {})}
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        raise ValueError("kernels must be an object of kernel settings")
+    unknown = sorted(set(raw) - set(KERNEL_SETTINGS))
+    if unknown:
+        raise ValueError(f"kernels: unknown settings {unknown}; allowed: {sorted(KERNEL_SETTINGS)}")
+    if "start_session_early" in raw:
+        if not isinstance(raw["start_session_early"], bool):
+            raise ValueError("kernels.start_session_early must be true or false")
+        out["start_session_early"] = raw["start_session_early"]
+    bounds = {
+        "session_start_timeout": (10, 3600, "seconds from 10 to 3600"),
+        "session_grace_period": (30, 86400, "seconds from 30 to 86400"),
+        "max_rows": (-1, 10_000_000, "rows from 1 to 10000000, or -1 for all"),
+    }
+    for key, (low, high, what) in bounds.items():
+        if key in raw:
+            value = raw[key]
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not low <= value <= high
+                or value == 0
+            ):
+                raise ValueError(f"kernels.{key} must be a whole number of {what}")
+            out[key] = value
+    return out
+
+
 FATAL_ERROR_SUGGESTION = """The code failed because of a fatal error:
 \t{}.
 
@@ -58,8 +105,10 @@ def build_sparkmagic_config(
     password: str | None = None,
     session_settings: dict[str, Any] | None = None,
     log_dir: Path | None = None,
+    kernel_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The config as a dict (see `write_sparkmagic_config`)."""
+    kernels = {**KERNEL_SETTINGS, **(kernel_settings or {})}
     if auth not in AUTH_TYPES:
         raise ValueError(f"auth must be one of {', '.join(AUTH_TYPES)}, not {auth!r}")
     if auth == "Basic_Access" and not (username and password):
@@ -88,11 +137,14 @@ def build_sparkmagic_config(
         "kernel_r_credentials": dict(creds),
         "session_configs": settings,
         "authenticators": {**SPARKMAGIC_AUTHENTICATORS, **AUTHENTICATORS},
-        "livy_session_startup_timeout_seconds": STARTUP_TIMEOUT_SECONDS,
+        "livy_session_startup_timeout_seconds": kernels["session_start_timeout"],
         "wait_for_idle_timeout_seconds": 30,
-        # > 0 turns sparkmagic's heartbeat thread on (its `should_heartbeat`) and asks Livy to
-        # stop the session when a kernel dies without deleting it.
-        "livy_server_heartbeat_timeout_seconds": 120,
+        "default_maxrows": kernels["max_rows"],
+        # > 0 turns sparkmagic's heartbeat thread on (its `should_heartbeat`; it beats from
+        # its own thread, so a statement that runs for hours keeps it alive) and asks Livy
+        # to stop the session when no kernel beats for this long: a dead kernel's session
+        # waits that long for the next kernel of its notebook to reattach.
+        "livy_server_heartbeat_timeout_seconds": kernels["session_grace_period"],
         "heartbeat_refresh_seconds": 30,
         "heartbeat_retry_seconds": 10,
         "retry_policy": "configurable",
@@ -126,6 +178,7 @@ def write_sparkmagic_config(
     username: str | None = None,
     password: str | None = None,
     session_settings: dict[str, Any] | None = None,
+    kernel_settings: dict[str, Any] | None = None,
 ) -> Path:
     """Write `<conf_dir>/config.json` atomically and return its path.
 
@@ -137,7 +190,13 @@ def write_sparkmagic_config(
     conf_dir = Path(conf_dir)
     conf_dir.mkdir(parents=True, exist_ok=True)
     config = build_sparkmagic_config(
-        livy_url, auth, username, password, session_settings, log_dir=conf_dir
+        livy_url,
+        auth,
+        username,
+        password,
+        session_settings,
+        log_dir=conf_dir,
+        kernel_settings=kernel_settings,
     )
     target = conf_dir / "config.json"
     fd, tmp = tempfile.mkstemp(dir=conf_dir, prefix=".config-", suffix=".json")
