@@ -88,6 +88,7 @@ class SharedComputeSettings(HasTraits):
         "whose result is cut says so. -1: all rows.",
     )
 
+
 #: every compute setting: the shared ones and each registered source's
 ComputeSettings: type[HasTraits] = type(
     "ComputeSettings",
