@@ -20,9 +20,9 @@ from botocore.stub import Stubber
 from emrws_testing.compute import FakeLivy, subnet_id
 
 from jupyter_emr_workspace.assignments import Arns
-from jupyter_emr_workspace.compute.emr_ec2 import EmrEc2Source
-from jupyter_emr_workspace.compute.emr_eks import EmrEksSource
 from jupyter_emr_workspace.compute.livy_url import livy_port
+from jupyter_emr_workspace.compute.sources.emr_ec2 import EmrEc2Source
+from jupyter_emr_workspace.compute.sources.emr_eks import EmrEksSource
 from jupyter_emr_workspace.compute.templates import parse_templates
 from jupyter_emr_workspace.errors import ConfigError, Conflict, NotFound, UpstreamError
 from jupyter_emr_workspace.studio import Studio
