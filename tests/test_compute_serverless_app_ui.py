@@ -9,6 +9,7 @@ the attach-time probe.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from botocore.stub import Stubber
 from conftest import Api
 from emrws_testing.compute import FakeLivy, subnet_id
 from emrws_testing.moto_servers import MotoHttp, client
-from test_compute_serverless import ROLE, create_application, events, new_workspace
+from test_compute_serverless import OTHER_ROLE, ROLE, create_application, events, new_workspace
 
 DASHBOARD = "emr-serverless:GetDashboardForJobRun"
 JOB_RUN = "00fg2h3j4k5l6m7n"  # a job run id as EMR Serverless spells them
@@ -26,6 +27,28 @@ JOB_RUN = "00fg2h3j4k5l6m7n"  # a job run id as EMR Serverless spells them
 RECORDED_URL = (
     "https://p-00fg2h3j4k5l6m7n-{app}.emrappui-prod.us-east-1.amazonaws.com/shs/?authToken=t"
 )
+
+
+def recorded_job_run(app_id: str, job_run_id: str, role: str) -> dict[str, Any]:
+    """A GetJobRun answer as EMR Serverless gives it for a Livy session's job run."""
+    at = datetime.datetime(2026, 11, 30, 9, 0, tzinfo=datetime.UTC)
+    return {
+        "jobRun": {
+            "applicationId": app_id,
+            "jobRunId": job_run_id,
+            "arn": f"arn:aws:emr-serverless:us-east-1:123456789012:/applications/{app_id}"
+            f"/jobruns/{job_run_id}",
+            "createdBy": "arn:aws:sts::123456789012:assumed-role/studio-user/alice",
+            "createdAt": at,
+            "updatedAt": at,
+            "executionRole": role,
+            "state": "RUNNING",
+            "stateDetails": "Livy session is running",
+            "releaseLabel": "emr-7.1.0",
+            "jobDriver": {"sparkSubmit": {"entryPoint": "livy-session"}},
+            "attempt": 1,
+        }
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -128,16 +151,20 @@ async def test_a_serverless_session_link_opens_its_job_runs_dashboard_for_the_ho
     opener = "emr-workspace/" + path.split("?")[0]
 
     stub = stubbed_client(moto, monkeypatch, services)
-    stub.add_response(
-        "get_dashboard_for_job_run", {"url": url}, {"applicationId": app_id, "jobRunId": JOB_RUN}
-    )
+    ids = {"applicationId": app_id, "jobRunId": JOB_RUN}
+    stub.add_response("get_job_run", recorded_job_run(app_id, JOB_RUN, ROLE), ids)
+    stub.add_response("get_dashboard_for_job_run", {"url": url}, ids)
+    stub.add_response("get_job_run", recorded_job_run(app_id, JOB_RUN, ROLE), ids)
     stub.add_response(
         "get_dashboard_for_job_run",
         {"url": url + "&attempt=2"},
         {"applicationId": app_id, "jobRunId": JOB_RUN, "attempt": 2},
     )
+    # another user's session on the same application (another role): never its dashboard
+    theirs = {"applicationId": app_id, "jobRunId": "00theirs"}
+    stub.add_response("get_job_run", recorded_job_run(app_id, "00theirs", OTHER_ROLE), theirs)
     stub.add_client_error(
-        "get_dashboard_for_job_run",
+        "get_job_run",
         service_error_code="ResourceNotFoundException",
         service_message="Job run gone123 does not exist",
         http_status_code=404,
@@ -147,6 +174,9 @@ async def test_a_serverless_session_link_opens_its_job_runs_dashboard_for_the_ho
         assert (opened.code, opened.headers["Location"]) == (302, url)
         opened = await fetch(jp_fetch, f"{opener}?type=spark-ui&job_run_id={JOB_RUN}&attempt=2")
         assert (opened.code, opened.headers["Location"]) == (302, url + "&attempt=2")
+        other = await fetch(jp_fetch, f"{opener}?type=spark-ui&job_run_id=00theirs")
+        assert other.code == 404 and b"JobRunNotFound" in other.body
+        assert OTHER_ROLE.encode() not in other.body  # nor whose it is
         gone = await fetch(jp_fetch, f"{opener}?type=spark-ui&job_run_id=gone123")
         assert gone.code == 404 and b"JobRunNotFound" in gone.body
         stub.assert_no_pending_responses()
@@ -175,7 +205,7 @@ async def test_a_serverless_session_link_opens_its_job_runs_dashboard_for_the_ho
     assert sorted(str(e["details"]["attempt"]) for e in ok) == ["2", "None"]
     assert all(e["details"]["workspace_id"] == wid for e in ok)
     outcomes = sorted((e["user"], e["outcome"]) for e in recorded if e["outcome"] != "success")
-    assert outcomes == [("alice", "failure"), ("bob", "denied")]
+    assert outcomes == [("alice", "failure"), ("alice", "failure"), ("bob", "denied")]
 
 
 def denying_dashboards() -> dict[str, Any]:

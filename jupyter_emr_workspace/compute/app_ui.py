@@ -371,6 +371,7 @@ class AppUiService:
                 raise BadRequest(f"attempt must be a number from 1 to {MAX_ATTEMPT}")
             number = int(attempt)
         application_id = str((ws.attachment or {})["cluster_id"])
+        role = (ws.attachment or {}).get("execution_role_arn")
         async with self._checked(
             identity,
             ws,
@@ -383,25 +384,37 @@ class AppUiService:
         ):
             client = await self.compute.client(identity, "emr-serverless")
             return await asyncio.to_thread(
-                self._dashboard, client, application_id, job_run_id, number
+                self._dashboard, client, application_id, job_run_id, number, role
             )
 
     def _dashboard(
-        self, client: Any, application_id: str, job_run_id: str, attempt: int | None
+        self,
+        client: Any,
+        application_id: str,
+        job_run_id: str,
+        attempt: int | None,
+        role: str | None,
     ) -> str:
+        """The job run's dashboard URL, for a job run that runs as the Workspace's execution
+        role: the application's other job runs are other users' sessions and jobs, whose
+        UI shows what their roles may read, and IAM has no key to tell them apart."""
         extra = {"attempt": attempt} if attempt is not None else {}
+        missing = NotFound(
+            f"Application {application_id} has no job run {job_run_id} of this Workspace "
+            f"(one that runs as its execution role {role})",
+            code="JobRunNotFound",
+        )
         try:
+            run = client.get_job_run(applicationId=application_id, jobRunId=job_run_id)["jobRun"]
+            if not role or run.get("executionRole") != role:
+                raise missing
             answer = client.get_dashboard_for_job_run(
                 applicationId=application_id, jobRunId=job_run_id, **extra
             )
         except ClientError as e:
             err = e.response.get("Error", {})
             if err.get("Code") == "ResourceNotFoundException":
-                raise NotFound(
-                    f"Application {application_id} has no job run {job_run_id}: "
-                    f"{err.get('Message', '')}",
-                    code="JobRunNotFound",
-                ) from None
+                raise missing from None
             raise UpstreamError(
                 f"EMR Serverless did not give a link to job run {job_run_id}'s UI: "
                 f"{err.get('Code')}: {err.get('Message', '')}"
