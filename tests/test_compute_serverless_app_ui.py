@@ -10,6 +10,7 @@ the attach-time probe.
 from __future__ import annotations
 
 import datetime
+import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,16 @@ def recorded_job_run(app_id: str, job_run_id: str, role: str) -> dict[str, Any]:
             "attempt": 1,
         }
     }
+
+
+class Session:
+    """What `%%info` reads of a sparkmagic session."""
+
+    def __init__(self, sid: int, app_id: str | None) -> None:
+        self.id, self.app_id = sid, app_id
+
+    def get_app_id(self) -> str | None:
+        return self.app_id
 
 
 @pytest.fixture(autouse=True)
@@ -147,6 +158,13 @@ async def test_a_serverless_session_link_opens_its_job_runs_dashboard_for_the_ho
     assert "%%info" in r.json["reason"]
     link = r.json["job_run_link"].replace("{job_run_id}", JOB_RUN)
     assert link.endswith(f"/workspaces/{wid}/app-ui/open?type=spark-ui&job_run_id={JOB_RUN}")
+    # what the kernels read for %%info leads to the same link
+    from jupyter_emr_workspace.kernels.cluster_hints import cluster_info
+    from jupyter_emr_workspace.kernels.info_links import emr_links_html
+
+    info = cluster_info(str(services.compute.conf_dir(wid)))
+    assert info["type"] == "emr-serverless"
+    assert f'href="{html.escape(link)}"' in emr_links_html(info, [Session(1, JOB_RUN)])
     path = link.split("/emr-workspace/", 1)[1]
     opener = "emr-workspace/" + path.split("?")[0]
 
@@ -253,13 +271,6 @@ async def test_serverless_links_need_get_dashboard_for_job_run(
 def test_info_links_each_serverless_session_to_its_job_run() -> None:
     """%%info on EMR Serverless: one link per session that has a job run, through the server."""
     from jupyter_emr_workspace.kernels.info_links import emr_links_html
-
-    class Session:
-        def __init__(self, sid: int, app_id: str | None) -> None:
-            self.id, self.app_id = sid, app_id
-
-        def get_app_id(self) -> str | None:
-            return self.app_id
 
     base = "/user/al/emr-workspace/api/workspaces/e-ALPHA"
     info = {"type": "emr-serverless", "api_path": base}
