@@ -102,6 +102,9 @@ WORKSPACE_ACTIONS: Final = (
 GET_ON_CLUSTER_APP_UI_PRESIGNED_URL: Final = "elasticmapreduce:GetOnClusterAppUIPresignedURL"
 CREATE_PERSISTENT_APP_UI: Final = "elasticmapreduce:CreatePersistentAppUI"
 GET_PERSISTENT_APP_UI_PRESIGNED_URL: Final = "elasticmapreduce:GetPersistentAppUIPresignedURL"
+#: EMR Serverless: the UI of a job run (each Livy session of an application runs as one);
+#: the resource is the job run's ARN (``…/applications/<id>/jobruns/<job run id>``)
+GET_DASHBOARD_FOR_JOB_RUN: Final = "emr-serverless:GetDashboardForJobRun"
 
 # -- condition keys (policy context) --------------------------------------------------
 #: The caller's groups and the Studio's id, for ``Condition`` blocks.

@@ -9,6 +9,12 @@
   a link (they expire): the live UI through `GetOnClusterAppUIPresignedURL`, the
   persistent Spark History Server through `CreatePersistentAppUI` (once per cluster) and
   `GetPersistentAppUIPresignedURL`.
+- EMR Serverless: each Livy session of an interactive application runs as a job run of
+  the application; `GetDashboardForJobRun` gives a URL (valid an hour, fetched when the
+  link is opened) to that job run's live Spark UI while it runs and to its Spark History
+  Server once it ended. The kernels know each session's job run id (Livy's `appId`), so
+  `%%info` carries the links; the server cannot see the sessions (they are behind the
+  signed Livy endpoint), so the listing says where to find them.
 - EMR on EKS: its persistent UI needs a job run id, which an interactive endpoint's
   sessions do not have, so no link is offered there and the answer says why.
 
@@ -48,6 +54,10 @@ EMR_UI_TYPES = {
     "spark-history": PERSISTENT_APP_UI,  # the persistent Spark History Server
 }
 APPLICATION_ID = re.compile(r"^application_\d{1,20}_\d{1,10}$")
+#: EMR Serverless: the job run's UI (live while it runs, the History Server after)
+SERVERLESS_DASHBOARD = actions.GET_DASHBOARD_FOR_JOB_RUN
+JOB_RUN_ID = re.compile(r"^[0-9a-z]{1,64}$")  # EMR Serverless's own pattern
+MAX_ATTEMPT = 1000
 ENGINE_TIMEOUT = 15.0
 
 
@@ -79,13 +89,21 @@ class AppUiService:
     # -- who may ------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def _checked(
-        self, identity: Identity, ws: Workspace, action: str, *, audit: bool, **facts: Any
+        self,
+        identity: Identity,
+        ws: Workspace,
+        action: str,
+        *,
+        audit: bool,
+        under: str = "",
+        **facts: Any,
     ) -> AsyncIterator[None]:
-        """The policy's say on ``action`` (on the attached cluster) and the lease, around
-        the body; with ``audit``, the outcome of the body is recorded (a link opened)."""
+        """The policy's say on ``action`` (on the attached cluster, or ``under`` it: a job
+        run) and the lease, around the body; with ``audit``, the outcome of the body is
+        recorded (a link opened)."""
         attachment = ws.attachment or {}
         source = self.compute.source(attachment.get("type"))
-        resource = source.arn(str(attachment.get("cluster_id")))
+        resource = source.arn(str(attachment.get("cluster_id"))) + under
         details = {"workspace_id": ws.id, **facts}
         if audit:
             async with self.compute.guard.action(identity, action, resource, details=details):
@@ -124,8 +142,11 @@ class AppUiService:
         ws = await self._attached(workspace_id)
         att = ws.attachment or {}
         kind = att.get("type")
-        action = PERSISTENT_APP_UI if kind == "emr-ec2" else ON_CLUSTER_APP_UI
-        async with self._checked(identity, ws, action, audit=False):
+        action = {"emr-ec2": PERSISTENT_APP_UI, "emr-serverless": SERVERLESS_DASHBOARD}.get(
+            str(kind), ON_CLUSTER_APP_UI
+        )
+        under = "/jobruns/*" if kind == "emr-serverless" else ""
+        async with self._checked(identity, ws, action, audit=False, under=under):
             pass
         about = {"type": kind, "cluster_id": att.get("cluster_id"), "name": att.get("name")}
         if kind == "local":
@@ -157,6 +178,19 @@ class AppUiService:
                     {"label": "Spark History Server", "url": opener + "spark-history"},
                 ],
                 "reason": None,
+            }
+        if kind == "emr-serverless":
+            opener = f"{self.workspace_path(ws.id)}/app-ui/open?type=spark-ui&job_run_id="
+            return {
+                "cluster": about,
+                "sessions": [],
+                "links": [],
+                # what %%info fills in with each session's job run id (Livy's appId)
+                "job_run_link": opener + "{job_run_id}",
+                "reason": (
+                    "EMR Serverless gives a Spark UI per session (the job run it runs as): "
+                    "run %%info in a notebook for the links of its sessions"
+                ),
             }
         return {
             "cluster": about,
@@ -236,14 +270,30 @@ class AppUiService:
 
     # -- EMR on EC2 -------------------------------------------------------------------------
     async def open_emr(
-        self, identity: Identity, workspace_id: str, ui_type: str, application_id: str | None
+        self,
+        identity: Identity,
+        workspace_id: str,
+        ui_type: str,
+        application_id: str | None,
+        job_run_id: str | None = None,
+        attempt: str | None = None,
     ) -> str:
-        """A presigned URL for the attached EMR cluster's UI (recorded as opened)."""
+        """A presigned URL for the attached EMR cluster's (or Serverless job run's) UI,
+        recorded as opened."""
         if ui_type not in EMR_UI_TYPES:
             raise BadRequest(f"type must be one of {sorted(EMR_UI_TYPES)}, not {ui_type[:40]!r}")
         if application_id is not None and not APPLICATION_ID.match(application_id):
             raise BadRequest("application_id must look like application_1700000000000_0001")
-        ws = await self._attached(workspace_id, "emr-ec2")
+        ws = await self._attached(workspace_id, "emr-ec2", "emr-serverless")
+        if (ws.attachment or {}).get("type") == "emr-serverless":
+            if application_id is not None:
+                raise BadRequest(
+                    "application_id is for EMR on EC2 (a YARN application); on EMR Serverless "
+                    "name the session's job_run_id"
+                )
+            return await self._open_serverless(identity, ws, ui_type, job_run_id, attempt)
+        if job_run_id is not None or attempt is not None:
+            raise BadRequest("job_run_id and attempt are for EMR Serverless applications")
         cluster_id = str((ws.attachment or {})["cluster_id"])
         action = EMR_UI_TYPES[ui_type]
         async with self.compute.guard.action(
@@ -294,3 +344,86 @@ class AppUiService:
                 code="AppUiNotReady",
             )
         return str(answer["PresignedURL"])
+
+    # -- EMR Serverless -----------------------------------------------------------------------
+    async def _open_serverless(
+        self,
+        identity: Identity,
+        ws: Workspace,
+        ui_type: str,
+        job_run_id: str | None,
+        attempt: str | None,
+    ) -> str:
+        """GetDashboardForJobRun for one of the application's job runs (a Livy session)."""
+        if ui_type != "spark-ui":
+            raise BadRequest(
+                "EMR Serverless has one link per job run (type=spark-ui): the live UI while "
+                "it runs, its Spark History Server after"
+            )
+        if job_run_id is None or not JOB_RUN_ID.match(job_run_id):
+            raise BadRequest(
+                "job_run_id is needed on EMR Serverless: the id of the session's job run "
+                "(Livy's appId, lower-case letters and digits), as %%info links it"
+            )
+        number: int | None = None
+        if attempt is not None:
+            if not attempt.isdigit() or not 1 <= int(attempt) <= MAX_ATTEMPT:
+                raise BadRequest(f"attempt must be a number from 1 to {MAX_ATTEMPT}")
+            number = int(attempt)
+        application_id = str((ws.attachment or {})["cluster_id"])
+        role = (ws.attachment or {}).get("execution_role_arn")
+        async with self._checked(
+            identity,
+            ws,
+            SERVERLESS_DASHBOARD,
+            audit=True,
+            under=f"/jobruns/{job_run_id}",
+            link="spark-ui",
+            job_run_id=job_run_id,
+            attempt=number,
+        ):
+            client = await self.compute.client(identity, "emr-serverless")
+            return await asyncio.to_thread(
+                self._dashboard, client, application_id, job_run_id, number, role
+            )
+
+    def _dashboard(
+        self,
+        client: Any,
+        application_id: str,
+        job_run_id: str,
+        attempt: int | None,
+        role: str | None,
+    ) -> str:
+        """The job run's dashboard URL, for a job run that runs as the Workspace's execution
+        role: the application's other job runs are other users' sessions and jobs, whose
+        UI shows what their roles may read, and IAM has no key to tell them apart."""
+        extra = {"attempt": attempt} if attempt is not None else {}
+        missing = NotFound(
+            f"Application {application_id} has no job run {job_run_id} of this Workspace "
+            f"(one that runs as its execution role {role})",
+            code="JobRunNotFound",
+        )
+        try:
+            run = client.get_job_run(applicationId=application_id, jobRunId=job_run_id)["jobRun"]
+            if not role or run.get("executionRole") != role:
+                raise missing
+            answer = client.get_dashboard_for_job_run(
+                applicationId=application_id, jobRunId=job_run_id, **extra
+            )
+        except ClientError as e:
+            err = e.response.get("Error", {})
+            if err.get("Code") == "ResourceNotFoundException":
+                raise missing from None
+            raise UpstreamError(
+                f"EMR Serverless did not give a link to job run {job_run_id}'s UI: "
+                f"{err.get('Code')}: {err.get('Message', '')}"
+            ) from None
+        except BotoCoreError as e:
+            raise UpstreamError(f"EMR Serverless did not answer: {e}") from None
+        if not answer.get("url"):
+            raise Conflict(
+                "EMR Serverless has no UI for this job run yet; try again in a minute",
+                code="AppUiNotReady",
+            )
+        return str(answer["url"])

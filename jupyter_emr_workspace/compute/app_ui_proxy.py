@@ -88,6 +88,8 @@ class OpenEmrUiHandler(AppUiHandler):
             workspace_id,
             self.get_query_argument("type", ""),
             self.get_query_argument("application_id", None),
+            self.get_query_argument("job_run_id", None),
+            self.get_query_argument("attempt", None),
         )
         self.redirect(url)
 
