@@ -152,7 +152,8 @@ def test_without_sparkmagic_the_spark_kernels_say_what_to_install(tmp_path: Path
     for name in ("sparkmagic", "ipykernel"):
         (shadow / name).mkdir(parents=True)
         (shadow / name / "__init__.py").write_text(f"raise ModuleNotFoundError({name!r})\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow), os.environ["PYTHONPATH"]])}
+    path = [str(shadow), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     km = KernelManager(kernel_name="emr-pysparkkernel")  # the installed kernelspec
     km.start_kernel(env=env, cwd=str(tmp_path))
     kc = km.client()
