@@ -28,6 +28,7 @@ import {
 } from './models';
 import { CommandIDs } from './tokens';
 import { ExecutionsModel, ExecutionsSection } from './executionsPanel';
+import { SchedulesSection } from './schedulesPanel';
 import { attachCommand, roleName } from './serverless';
 
 /**
@@ -722,6 +723,14 @@ function PanelView(props: IPanelProps): JSX.Element {
           trans={trans}
         />
       )}
+      {props.executions?.workspaceId &&
+        model.canOn(keeper.state.workspace, Actions.manageSchedules) && (
+          <SchedulesSection
+            client={model.client}
+            workspaceId={props.executions.workspaceId}
+            trans={trans}
+          />
+        )}
       {model.can(Actions.listClusters) && <ComputeSection {...props} />}
     </div>
   );
