@@ -1,8 +1,9 @@
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { ReactWidget, ToolbarButton } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { DisposableSet, IDisposable } from '@lumino/disposable';
+import { ISignal } from '@lumino/signaling';
 import * as React from 'react';
 
 import {
@@ -312,6 +313,35 @@ export function addExecutionCommands(
   );
 
   return disposables;
+}
+
+/**
+ * The notebook toolbar's "Run with Parameters…": it runs its own notebook
+ * (followed through renames), and is hidden where the command is.
+ */
+export function runToolbarButton(
+  commands: CommandRegistry,
+  context: { path: string; pathChanged: ISignal<any, string> },
+  trans: TranslationBundle
+): ToolbarButton {
+  const args = () => ({ path: context.path });
+  const button = new ToolbarButton({
+    label: trans.__('Run with Parameters…'),
+    tooltip: trans.__(
+      'Run this notebook of the open Workspace headless, with parameters'
+    ),
+    onClick: () => void commands.execute(ExecutionCommandIDs.run, args())
+  });
+  const refresh = () =>
+    button.setHidden(!commands.isVisible(ExecutionCommandIDs.run, args()));
+  commands.commandChanged.connect(refresh);
+  context.pathChanged.connect(refresh);
+  button.disposed.connect(() => {
+    commands.commandChanged.disconnect(refresh);
+    context.pathChanged.disconnect(refresh);
+  });
+  refresh();
+  return button;
 }
 
 // ---------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import {
   TranslationBundle
 } from '@jupyterlab/translation';
 
-import { CommandToolbarButton } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
 
 import { EmrWorkspaceClient } from './api';
@@ -42,7 +41,11 @@ import { RefusedSaveWatcher } from './saves';
 import { addCommands, PALETTE_COMMANDS } from './commands';
 // Executions (issue 13): the model the panel shows, and its commands.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
-import { addExecutionCommands, ExecutionCommandIDs } from './executions';
+import {
+  addExecutionCommands,
+  ExecutionCommandIDs,
+  runToolbarButton
+} from './executions';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ExecutionsModel } from './executionsPanel';
 import { reportError } from './commands';
@@ -311,11 +314,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     app.docRegistry.addWidgetExtension('Notebook', {
       createNew: (widget: DocumentWidget) => {
-        const button = new CommandToolbarButton({
-          commands,
-          id: ExecutionCommandIDs.run,
-          label: trans.__('Run with Parameters…')
-        });
+        const button = runToolbarButton(commands, widget.context, trans);
         widget.toolbar.insertAfter('cellType', 'emrRunWithParameters', button);
         return button;
       }

@@ -1,6 +1,7 @@
 import { Notification } from '@jupyterlab/apputils';
 import { nullTranslator } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
+import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { INotebookExecution, IWorkspace } from '../api';
@@ -11,7 +12,8 @@ import {
   IExecutionDeps,
   outputPath,
   relativeToWorkspace,
-  RunParametersBody
+  RunParametersBody,
+  runToolbarButton
 } from '../executions';
 import { ExecutionsModel } from '../executionsPanel';
 import { ApiError } from '../handler';
@@ -227,6 +229,36 @@ describe('Run with Parameters…', () => {
     await t.commands.execute(ExecutionCommandIDs.run, {});
     expect(t.reported).toEqual([['Could not run etl/daily.ipynb:', refusal]]);
     expect(success).not.toHaveBeenCalled();
+    t.dispose();
+  });
+});
+
+describe('the notebook toolbar button', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('runs its own notebook, and is hidden while that notebook is not in the open Workspace', async () => {
+    const t = setUp({
+      files: { 'workspaces/e-1/renamed.ipynb': NOTEBOOK }
+    });
+    jest.spyOn(Notification, 'success').mockReturnValue('');
+    const pathChanged = new Signal<any, string>({});
+    const context = { path: 'elsewhere/a.ipynb', pathChanged };
+    const button = runToolbarButton(t.commands, context, trans);
+    expect(button.isHidden).toBe(true);
+    context.path = 'workspaces/e-1/renamed.ipynb';
+    pathChanged.emit(context.path);
+    expect(button.isHidden).toBe(false);
+    // The current widget is another notebook: the button still runs its own.
+    button.onClick();
+    await new Promise(resolve => setTimeout(resolve, 20));
+    expect(t.client.startExecution).toHaveBeenCalledWith(
+      expect.objectContaining({ relative_path: 'renamed.ipynb' })
+    );
+    // Closing the Workspace hides it.
+    t.keeper.state = { mode: 'closed', workspace: null, path: null };
+    t.commands.notifyCommandChanged();
+    expect(button.isHidden).toBe(true);
+    button.dispose();
     t.dispose();
   });
 });
