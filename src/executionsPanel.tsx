@@ -291,7 +291,7 @@ export function ExecutionsSection(props: {
                   {ex.relative_path}
                 </span>
                 <span
-                  className={`jp-EmrWorkspace-state jp-mod-${ex.status.toLowerCase()}`}
+                  className={`jp-EmrWorkspace-state jp-mod-${ex.status.toLowerCase().replace(/_/g, '-')}`}
                 >
                   {ex.status}
                 </span>
