@@ -38,7 +38,7 @@ import { WorkspaceStatus } from './status';
 import { RefusedSaveWatcher } from './saves';
 // The commands are registered at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
-import { addCommands, PALETTE_COMMANDS } from './commands';
+import { addCommands, PALETTE_COMMANDS, reportError } from './commands';
 // Executions (issue 13): the model the panel shows, and its commands.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import {
@@ -48,7 +48,6 @@ import {
 } from './executions';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ExecutionsModel } from './executionsPanel';
-import { reportError } from './commands';
 // Small: labels Workspace folders from activation on.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import {
