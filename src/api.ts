@@ -307,6 +307,151 @@ export interface ICreateClusterRequest {
 }
 
 /**
+ * A notebook execution's status (EMR's `StartNotebookExecution` statuses).
+ */
+export type ExecutionStatus =
+  | 'START_PENDING'
+  | 'STARTING'
+  | 'RUNNING'
+  | 'FINISHING'
+  | 'FINISHED'
+  | 'FAILING'
+  | 'FAILED'
+  | 'STOP_PENDING'
+  | 'STOPPING'
+  | 'STOPPED';
+
+/** The statuses an execution ends in. */
+export const FINAL_EXECUTION_STATUSES: ReadonlySet<string> = new Set([
+  'FINISHED',
+  'FAILED',
+  'STOPPED'
+]);
+
+export type OutputFormat = 'ipynb' | 'html' | 'both';
+
+/** The cluster an execution runs on (default: the Workspace's attachment). */
+export interface IExecutionCluster {
+  type: ClusterType;
+  id: string;
+  endpoint_id?: string | null;
+}
+
+/**
+ * A notebook execution (`GET /executions/{id}`).
+ */
+export interface INotebookExecution {
+  id: string;
+  workspace_id: string;
+  relative_path: string;
+  name: string;
+  status: ExecutionStatus;
+  created_by: string;
+  created_at: string;
+  started_at?: string | null;
+  ended_at?: string | null;
+  duration_seconds?: number | null;
+  reason?: string | null;
+  parameters: Record<string, unknown>;
+  cluster?: IExecutionCluster | null;
+  output_format?: OutputFormat;
+  environment?: Record<string, string>;
+  tags?: Record<string, string>;
+  kernel_name?: string;
+  /** Store URIs of the executed notebook and its HTML, once written. */
+  output: { notebook?: string; html?: string };
+  output_folder: string;
+  /** Where the output appears in the Workspace (`executions/<id>/`). */
+  output_path?: string;
+  /** The cell that failed. */
+  error?: {
+    cell_index?: number | null;
+    cell_number?: number | null;
+    cell_source?: string;
+    ename?: string;
+    evalue?: string;
+  } | null;
+  schedule_id?: string | null;
+  stop_requested_by?: string | null;
+}
+
+/**
+ * POST /executions.
+ */
+export interface IStartExecutionRequest {
+  workspace_id: string;
+  relative_path: string;
+  name?: string;
+  parameters?: Record<string, unknown>;
+  cluster?: IExecutionCluster;
+  output_format?: OutputFormat;
+  environment?: Record<string, string>;
+  tags?: Record<string, string>;
+}
+
+/**
+ * GET /executions' filters.
+ */
+export interface IListExecutionsQuery {
+  workspace_id?: string;
+  /** One status or several. */
+  status?: ExecutionStatus | ExecutionStatus[];
+  schedule_id?: string;
+  from?: string;
+  to?: string;
+  limit?: number;
+  next_token?: string;
+}
+
+export interface IExecutionPage {
+  executions: INotebookExecution[];
+  next_token: string | null;
+}
+
+/**
+ * A schedule (`GET /schedules/{id}`): each firing is an execution.
+ */
+export interface ISchedule {
+  id: string;
+  workspace_id: string;
+  relative_path: string;
+  name?: string;
+  cron: string;
+  timezone: string;
+  enabled: boolean;
+  parameters?: Record<string, unknown>;
+  cluster?: IExecutionCluster | null;
+  output_format?: OutputFormat;
+  created_by: string;
+  created_at?: string;
+  last_slot: string;
+  last_fired_at?: string | null;
+  last_execution_id?: string | null;
+  last_error?: string | null;
+  missed?: number;
+  fired?: number;
+  next_fire_at?: string | null;
+}
+
+/**
+ * The fields of POST /schedules (PATCH: any of them but `workspace_id`).
+ */
+export interface IScheduleFields {
+  workspace_id: string;
+  relative_path: string;
+  cron: string;
+  name?: string;
+  parameters?: Record<string, unknown>;
+  cluster?: IExecutionCluster | null;
+  output_format?: OutputFormat;
+  timezone?: string;
+  enabled?: boolean;
+  tags?: Record<string, string>;
+}
+
+export type IScheduleUpdate = Partial<Omit<IScheduleFields, 'workspace_id'>>;
+
+/**
  * Actions named in `/studio`'s `permissions`, as EMR Studio names them.
  */
 /**
@@ -335,7 +480,12 @@ export const Actions = {
   forceRelease: 'emr-workspace:ForceReleaseLock',
   shareWorkspace: 'elasticmapreduce:PutWorkspaceAccess',
   unshareWorkspace: 'elasticmapreduce:DeleteWorkspaceAccess',
-  shareStatus: 'elasticmapreduce:ListWorkspaceAccessIdentities'
+  shareStatus: 'elasticmapreduce:ListWorkspaceAccessIdentities',
+  startExecution: 'elasticmapreduce:StartNotebookExecution',
+  describeExecution: 'elasticmapreduce:DescribeNotebookExecution',
+  listExecutions: 'elasticmapreduce:ListNotebookExecutions',
+  stopExecution: 'elasticmapreduce:StopNotebookExecution',
+  manageSchedules: 'emr-workspace:ManageSchedules'
 } as const;
 
 /**
@@ -564,6 +714,82 @@ export class EmrWorkspaceClient {
     });
   }
 
+  /**
+   * Run a Workspace notebook headless, with parameters: 201 with the queued
+   * (START_PENDING) execution.
+   */
+  startExecution(request: IStartExecutionRequest): Promise<INotebookExecution> {
+    return this._request<INotebookExecution>('executions', {
+      method: 'POST',
+      body: request
+    });
+  }
+
+  /**
+   * One page of executions, newest first.
+   */
+  async listExecutions(
+    query: IListExecutionsQuery = {}
+  ): Promise<IExecutionPage> {
+    const status = Array.isArray(query.status)
+      ? query.status.join(',') || undefined
+      : query.status;
+    const answer = await this._request<Partial<IExecutionPage>>('executions', {
+      query: { ...query, status }
+    });
+    return {
+      executions: answer.executions ?? [],
+      next_token: answer.next_token ?? null
+    };
+  }
+
+  getExecution(id: string): Promise<INotebookExecution> {
+    return this._request<INotebookExecution>(executionPath(id));
+  }
+
+  /**
+   * Stop an execution: STOPPED when it had not started, else STOP_PENDING.
+   * Throws `ExecutionEnded` (409) when it already ended.
+   */
+  stopExecution(id: string): Promise<INotebookExecution> {
+    return this._request<INotebookExecution>(executionPath(id, 'stop'), {
+      method: 'POST',
+      body: {}
+    });
+  }
+
+  async listSchedules(
+    query: { workspace_id?: string } = {}
+  ): Promise<ISchedule[]> {
+    const answer = await this._request<{ schedules?: ISchedule[] }>(
+      'schedules',
+      { query }
+    );
+    return answer.schedules ?? [];
+  }
+
+  getSchedule(id: string): Promise<ISchedule> {
+    return this._request<ISchedule>(schedulePath(id));
+  }
+
+  createSchedule(fields: IScheduleFields): Promise<ISchedule> {
+    return this._request<ISchedule>('schedules', {
+      method: 'POST',
+      body: fields
+    });
+  }
+
+  updateSchedule(id: string, patch: IScheduleUpdate): Promise<ISchedule> {
+    return this._request<ISchedule>(schedulePath(id), {
+      method: 'PATCH',
+      body: patch
+    });
+  }
+
+  async deleteSchedule(id: string): Promise<void> {
+    await this._request<void>(schedulePath(id), { method: 'DELETE' });
+  }
+
   private _request<T>(
     endPoint: string,
     options: Parameters<typeof requestAPI>[1] = {}
@@ -576,6 +802,15 @@ export namespace EmrWorkspaceClient {
   export interface IOptions {
     serverSettings?: ServerConnection.ISettings;
   }
+}
+
+function executionPath(id: string, action?: string): string {
+  const base = `executions/${encodeURIComponent(id)}`;
+  return action ? `${base}/${action}` : base;
+}
+
+function schedulePath(id: string): string {
+  return `schedules/${encodeURIComponent(id)}`;
 }
 
 function workspacePath(id: string, action?: string): string {

@@ -4,6 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { DocumentWidget } from '@jupyterlab/docregistry';
 import { DirListing, IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
@@ -37,7 +38,16 @@ import { WorkspaceStatus } from './status';
 import { RefusedSaveWatcher } from './saves';
 // The commands are registered at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
-import { addCommands, PALETTE_COMMANDS } from './commands';
+import { addCommands, PALETTE_COMMANDS, reportError } from './commands';
+// Executions (issue 13): the model the panel shows, and its commands.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import {
+  addExecutionCommands,
+  ExecutionCommandIDs,
+  runToolbarButton
+} from './executions';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { ExecutionsModel } from './executionsPanel';
 // Small: labels Workspace folders from activation on.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import {
@@ -152,13 +162,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void model.refresh();
     });
 
+    // Executions of the open Workspace (issue 13).
+    const executions = new ExecutionsModel({ client });
+    keeper.stateChanged.connect((_, state) => {
+      executions.workspaceId =
+        state.mode === 'editing' || state.mode === 'read-only'
+          ? (state.workspace?.id ?? null)
+          : null;
+    });
+
     // The side panel.
     const panel = new EmrWorkspacePanel({
       model,
       keeper,
       activity,
       commands,
-      trans
+      trans,
+      executions
     });
     panel.id = 'jp-emr-workspace-panel';
     panel.title.icon = emrWorkspaceIcon;
@@ -260,7 +280,44 @@ const plugin: JupyterFrontEndPlugin<void> = {
       for (const command of PALETTE_COMMANDS) {
         palette.addItem({ command, category });
       }
+      palette.addItem({ command: ExecutionCommandIDs.run, category });
     }
+
+    // Run with Parameters… (issue 13): palette, file browser, notebook toolbar.
+    const currentPath = () => {
+      const context = (shell.currentWidget as any)?.context;
+      return typeof context?.path === 'string' ? context.path : null;
+    };
+    addExecutionCommands(commands, {
+      client,
+      keeper,
+      executions,
+      trans,
+      contents: app.serviceManager.contents,
+      currentPath,
+      selectedPath: () => browser?.selectedItems().next()?.value?.path ?? null,
+      showExecutions: () => {
+        shell.activateById(panel.id);
+        document
+          .getElementById('jp-EmrWorkspace-executions')
+          ?.scrollIntoView({ block: 'nearest' });
+      },
+      canOn: (workspace, action) => model.canOn(workspace, action),
+      report: reportError
+    });
+    app.contextMenu.addItem({
+      command: ExecutionCommandIDs.run,
+      args: { from: 'browser' },
+      selector: '.jp-DirListing-item[data-file-type="notebook"]',
+      rank: 60
+    });
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: (widget: DocumentWidget) => {
+        const button = runToolbarButton(commands, widget.context, trans);
+        widget.toolbar.insertAfter('cellType', 'emrRunWithParameters', button);
+        return button;
+      }
+    });
 
     // Settings, then start polling.
     const applySettings = (loaded: ISettingRegistry.ISettings | null) => {

@@ -27,6 +27,8 @@ import {
   workspaceState
 } from './models';
 import { CommandIDs } from './tokens';
+import { ExecutionsModel, ExecutionsSection } from './executionsPanel';
+import { SchedulesSection } from './schedulesPanel';
 import { attachCommand, roleName } from './serverless';
 
 /**
@@ -59,6 +61,8 @@ interface IPanelProps {
   activity: ActivityModel;
   commands: CommandRegistry;
   trans: TranslationBundle;
+  /** The open Workspace's executions (issue 13). */
+  executions?: ExecutionsModel;
 }
 
 /**
@@ -712,6 +716,21 @@ function PanelView(props: IPanelProps): JSX.Element {
           ))}
         </ul>
       </section>
+      {props.executions && model.can(Actions.listExecutions) && (
+        <ExecutionsSection
+          model={props.executions}
+          commands={commands}
+          trans={trans}
+        />
+      )}
+      {props.executions?.workspaceId &&
+        model.canOn(keeper.state.workspace, Actions.manageSchedules) && (
+          <SchedulesSection
+            client={model.client}
+            workspaceId={props.executions.workspaceId}
+            trans={trans}
+          />
+        )}
       {model.can(Actions.listClusters) && <ComputeSection {...props} />}
     </div>
   );
@@ -732,21 +751,31 @@ export class EmrWorkspacePanel extends ReactWidget {
   protected onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
     this.options.model.visible = this.isVisible;
+    this._setExecutionsVisible(this.isVisible);
   }
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     this.options.model.visible = true;
+    this._setExecutionsVisible(true);
   }
 
   protected onAfterHide(msg: Message): void {
     super.onAfterHide(msg);
     this.options.model.visible = false;
+    this._setExecutionsVisible(false);
   }
 
   protected onBeforeDetach(msg: Message): void {
     this.options.model.visible = false;
+    this._setExecutionsVisible(false);
     super.onBeforeDetach(msg);
+  }
+
+  private _setExecutionsVisible(visible: boolean): void {
+    if (this.options.executions) {
+      this.options.executions.visible = visible;
+    }
   }
 
   protected render(): JSX.Element {

@@ -142,3 +142,7 @@ c.Studio.audit_log_path = str(Path(mkdtemp(prefix="emr-ws-ui-audit-")) / "audit.
 
 # Uncomment to set server log level to debug level
 # c.ServerApp.log_level = "DEBUG"
+
+# Executions (issue 13): the in-process runner runs only its owner's executions; the
+# tests' user is alice (identity.py), as an admin names a single-user server's owner.
+c.Studio.server_owner = "alice"  # noqa: F821
