@@ -23,7 +23,7 @@ from .executions.settings import ExecutionSettings
 
 STUDIO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}\Z")
 PRINCIPAL_RE = re.compile(r"^(user|group):.+$")
 
 

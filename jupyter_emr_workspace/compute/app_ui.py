@@ -53,10 +53,10 @@ EMR_UI_TYPES = {
     "spark-ui": ON_CLUSTER_APP_UI,  # the running application's UI, through the cluster
     "spark-history": PERSISTENT_APP_UI,  # the persistent Spark History Server
 }
-APPLICATION_ID = re.compile(r"^application_\d{1,20}_\d{1,10}$")
+APPLICATION_ID = re.compile(r"^application_[0-9]{1,20}_[0-9]{1,10}\Z")
 #: EMR Serverless: the job run's UI (live while it runs, the History Server after)
 SERVERLESS_DASHBOARD = actions.GET_DASHBOARD_FOR_JOB_RUN
-JOB_RUN_ID = re.compile(r"^[0-9a-z]{1,64}$")  # EMR Serverless's own pattern
+JOB_RUN_ID = re.compile(r"^[0-9a-z]{1,64}\Z")  # EMR Serverless's own pattern
 MAX_ATTEMPT = 1000
 ENGINE_TIMEOUT = 15.0
 
