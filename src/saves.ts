@@ -2,6 +2,7 @@ import { Notification } from '@jupyterlab/apputils';
 import { Time } from '@jupyterlab/coreutils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
@@ -17,6 +18,11 @@ function serverPath(path: string): string {
 }
 
 /**
+ * JupyterLab's save command (Ctrl+S, the File menu, the toolbar).
+ */
+export const SAVE_COMMAND = 'docmanager:save';
+
+/**
  * Tells the user when a save of a document inside a Workspace is refused.
  *
  * Without jupyter-collaboration a refused save is a failed contents request
@@ -29,6 +35,11 @@ function serverPath(path: string): string {
  * changes, in a Workspace this tab does not hold): it asks the server who
  * holds the Workspace and, when it is not this user, shows an error naming
  * why, so no edit vanishes silently.
+ *
+ * Without jupyter-collaboration the server says `writable: false` of a file
+ * in a Workspace this user does not hold, so that JupyterLab opens it for
+ * reading; its save command then stops before any request with a bare "is
+ * read-only". `watchSaveCommand` shows the same error naming the holder.
  */
 export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
   Widget,
@@ -50,9 +61,10 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
   }
 
   createNew(
-    _widget: Widget,
+    widget: Widget,
     context: DocumentRegistry.IContext<DocumentRegistry.IModel>
   ): IDisposable {
+    this._contexts.set(widget, context);
     const onSaveState = (
       _: unknown,
       state: DocumentRegistry.SaveState
@@ -68,6 +80,37 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
     context.saveState.connect(onSaveState);
     return new DisposableDelegate(() => {
       context.saveState.disconnect(onSaveState);
+      this._contexts.delete(widget);
+    });
+  }
+
+  /**
+   * Check each save of the current document that JupyterLab refuses itself
+   * because the server said it is not writable (with unsaved changes; a
+   * collaborative document's save is checked when it starts).
+   */
+  watchSaveCommand(
+    commands: CommandRegistry,
+    current: () => Widget | null
+  ): IDisposable {
+    const onExecuted = (
+      _: CommandRegistry,
+      executed: CommandRegistry.ICommandExecutedArgs
+    ): void => {
+      const widget = executed.id === SAVE_COMMAND ? current() : null;
+      const context = widget ? this._contexts.get(widget) : undefined;
+      if (
+        context &&
+        context.contentsModel?.writable === false &&
+        context.model.dirty &&
+        !context.model.collaborative
+      ) {
+        void this.check(context.path);
+      }
+    };
+    commands.commandExecuted.connect(onExecuted);
+    return new DisposableDelegate(() => {
+      commands.commandExecuted.disconnect(onExecuted);
     });
   }
 
@@ -187,6 +230,10 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
   private _trans: TranslationBundle;
   private _notify: (message: string, previous: string | null) => string | void;
   private _shown = new Map<string, string>();
+  private _contexts = new WeakMap<
+    Widget,
+    DocumentRegistry.IContext<DocumentRegistry.IModel>
+  >();
 }
 
 export namespace RefusedSaveWatcher {
