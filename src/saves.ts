@@ -8,7 +8,12 @@ import { Widget } from '@lumino/widgets';
 
 import { EmrWorkspaceClient, IWorkspace } from './api';
 import { errorText } from './handler';
-import { LeaseKeeper, WorkspaceListModel, workspaceState } from './models';
+import {
+  ILeaseState,
+  LeaseKeeper,
+  WorkspaceListModel,
+  workspaceState
+} from './models';
 
 /**
  * The path of a document without its drive prefix (`RTC:workspaces/…`).
@@ -58,6 +63,7 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
         }
         return Notification.error(message, { autoClose: false });
       });
+    this._keeper.stateChanged.connect(this._onLeaseState, this);
   }
 
   createNew(
@@ -182,6 +188,32 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
     return message;
   }
 
+  /**
+   * When this tab takes a Workspace's lease, reload its documents that were
+   * opened read-only before (`writable: false`) and have no unsaved changes,
+   * so that JupyterLab saves them again. One with changes keeps them: its
+   * save says it is read-only, and *Save As* keeps them.
+   */
+  private _onLeaseState(_: LeaseKeeper, state: ILeaseState): void {
+    const took =
+      state.mode === 'editing' && this._editing !== state.workspace?.id;
+    this._editing =
+      state.mode === 'editing' ? (state.workspace?.id ?? null) : null;
+    if (!took) {
+      return;
+    }
+    for (const context of this._contexts.values()) {
+      if (
+        context.contentsModel?.writable === false &&
+        !context.model.dirty &&
+        !context.model.collaborative &&
+        this._keeper.contains(serverPath(context.path))
+      ) {
+        void context.revert().catch(() => undefined); // JupyterLab shows why
+      }
+    }
+  }
+
   private _workspaceOf(path: string): IWorkspace | null {
     const candidates = [...this._model.workspaces];
     const open = this._keeper.state.workspace;
@@ -230,7 +262,8 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
   private _trans: TranslationBundle;
   private _notify: (message: string, previous: string | null) => string | void;
   private _shown = new Map<string, string>();
-  private _contexts = new WeakMap<
+  private _editing: string | null = null;
+  private _contexts = new Map<
     Widget,
     DocumentRegistry.IContext<DocumentRegistry.IModel>
   >();

@@ -291,6 +291,34 @@ describe('RefusedSaveWatcher', () => {
     expect(client.getWorkspace).toHaveBeenCalledTimes(1);
   });
 
+  it('reloads clean documents opened read-only once this tab takes the lease, and keeps unsaved changes', async () => {
+    const { model, keeper, watcher } = await setup(workspace());
+    disposables.push(model, keeper);
+    const open = (path: string, writable: boolean, dirty: boolean) => {
+      const doc = fakeContext(path, false);
+      Object.assign(doc.context, {
+        contentsModel: { writable },
+        revert: jest.fn(async () => undefined)
+      });
+      (doc.context.model as any).dirty = dirty;
+      disposables.push(watcher.createNew(new Widget(), doc.context));
+      return doc.context.revert as jest.Mock;
+    };
+    const readOnly = open('workspaces/e-1/a.ipynb', false, false);
+    const edited = open('workspaces/e-1/b.ipynb', false, true);
+    const writable = open('workspaces/e-1/c.ipynb', true, false);
+    const outside = open('notes/d.ipynb', false, false);
+    await keeper.open(workspace());
+    expect(keeper.state.mode).toBe('editing');
+    expect(readOnly).toHaveBeenCalledTimes(1);
+    expect(edited).not.toHaveBeenCalled();
+    expect(writable).not.toHaveBeenCalled();
+    expect(outside).not.toHaveBeenCalled();
+    // Heartbeats while editing reload nothing again.
+    await keeper.heartbeat();
+    expect(readOnly).toHaveBeenCalledTimes(1);
+  });
+
   it('stops watching a closed document', async () => {
     const { model, keeper, notify, watcher } = await setup(
       workspace({ lock: heldBy('bob') })
