@@ -17,8 +17,7 @@ import * as path from 'path';
 const PANEL_ID = 'jp-emr-workspace-panel';
 
 const API = '/emr-workspace/api';
-const NAME =
-  process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`;
+const NAME = process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`;
 // Kept after the run (Playwright empties test-results/ when a run starts);
 // the best ones are copied to docs/screenshots/ for the README.
 const SCREENSHOTS = path.join(__dirname, '..', 'test-results', 'screenshots');
@@ -257,7 +256,9 @@ test.describe.serial('EMR Workspaces panel', () => {
       'Cluster: Local Spark (this server)',
       { timeout: 120000 }
     );
-    await expect(item(panel)).toContainText('Cluster: Local Spark (this server)');
+    await expect(item(panel)).toContainText(
+      'Cluster: Local Spark (this server)'
+    );
     await expect(
       local.getByRole('button', { name: /^Detach from / })
     ).toBeVisible();
@@ -360,9 +361,11 @@ test.describe.serial('EMR Workspaces panel', () => {
     });
     try {
       const url = new URL(baseURL!);
-      await bob.context().addCookies([
-        { name: 'test_user', value: 'bob', domain: url.hostname, path: '/' }
-      ]);
+      await bob
+        .context()
+        .addCookies([
+          { name: 'test_user', value: 'bob', domain: url.hostname, path: '/' }
+        ]);
       await bob.goto();
       const bobPanel = await openPanel(bob);
       await expect(bobPanel.getByText('signed in as bob')).toBeVisible();
@@ -433,11 +436,13 @@ test.describe.serial('EMR Workspaces panel', () => {
       await expect(banner).toContainText('you lost the lease', {
         timeout: 45000
       });
+      await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+        'Lease lost: read-only'
+      );
       await expect(
-        page.locator('.jp-EmrWorkspace-statusItem')
-      ).toContainText('Lease lost: read-only');
-      await expect(
-        page.getByText(`You lost the lease on Workspace "${NAME}": bob took it over.`)
+        page.getByText(
+          `You lost the lease on Workspace "${NAME}": bob took it over.`
+        )
       ).toBeVisible();
 
       const closed = await bob.post(`${API}/workspaces/${workspace.id}/close`, {
@@ -519,9 +524,11 @@ async function asUser(
     mockState: false
   });
   const url = new URL(fixtures.baseURL!);
-  await page.context().addCookies([
-    { name: 'test_user', value: user, domain: url.hostname, path: '/' }
-  ]);
+  await page
+    .context()
+    .addCookies([
+      { name: 'test_user', value: user, domain: url.hostname, path: '/' }
+    ]);
   await page.goto();
   return page;
 }
@@ -545,7 +552,9 @@ test.describe('A refused save', () => {
       // alice opens it in her tab: its heartbeats keep her lease for the test.
       alice = await asUser('alice', fixtures);
       const panel = await openPanel(alice);
-      await panel.getByRole('button', { name: `Open ${workspace.name}` }).click();
+      await panel
+        .getByRole('button', { name: `Open ${workspace.name}` })
+        .click();
       await expect(alice.locator('.jp-EmrWorkspace-statusItem')).toContainText(
         'Lease held'
       );
@@ -583,6 +592,109 @@ test.describe('A refused save', () => {
         await request.get(`/api/contents/${file}?content=1`)
       ).json();
       expect(content.content).toBe('x = 1\n');
+    } finally {
+      await bob?.context().close();
+      await alice?.context().close();
+      await drop();
+    }
+  });
+});
+
+// Stands alone (issue 14 §1): run with EMR_WS_UI_COLLABORATION=off too, where
+// JupyterLab's open-time checkpoint, refused by the lock, used to fail the open.
+test.describe('A Workspace held by someone else', () => {
+  test('opens its notebook for reading, with the banner, and a save names the holder', async ({
+    browser,
+    baseURL,
+    request,
+    waitForApplication
+  }) => {
+    const { workspace, drop } = await ownWorkspace(request, 'read');
+    const fixtures = { browser, baseURL, waitForApplication };
+    const file = `${workspace.path}/read.ipynb`;
+    let alice: IJupyterLabPageFixture | null = null;
+    let bob: IJupyterLabPageFixture | null = null;
+    try {
+      alice = await asUser('alice', fixtures);
+      const panel = await openPanel(alice);
+      await panel
+        .getByRole('button', { name: `Open ${workspace.name}` })
+        .click();
+      await expect(alice.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+        'Lease held'
+      );
+      const notebook = {
+        cells: [
+          {
+            cell_type: 'markdown',
+            id: 'a1',
+            metadata: {},
+            source: 'alice wrote this'
+          }
+        ],
+        metadata: {},
+        nbformat: 4,
+        nbformat_minor: 5
+      };
+      const written = await alice.request.put(`/api/contents/${file}`, {
+        headers: { 'X-Test-User': 'alice' },
+        // as a plain file: a notebook saved through the API gets a first
+        // checkpoint in the background, and JupyterLab then makes none on open
+        data: { type: 'file', format: 'text', content: JSON.stringify(notebook) }
+      });
+      expect(written.ok()).toBeTruthy();
+
+      // bob opens the Workspace from the panel (read-only), then the notebook.
+      bob = await asUser('bob', fixtures);
+      const bobPanel = await openPanel(bob);
+      await bobPanel
+        .getByRole('button', { name: `Open ${workspace.name}` })
+        .click();
+      await expect(bob.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+        'Read-only (alice)'
+      );
+      await bob.evaluate(async path => {
+        await window.jupyterapp.commands.execute('docmanager:open', {
+          path,
+          factory: 'Notebook'
+        });
+      }, file);
+      // Once loaded (no File Load Error: the lock used to refuse the checkpoint
+      // JupyterLab makes on open), JupyterLab asks for a kernel; none is needed.
+      const dialog = bob.locator('.jp-Dialog');
+      await expect(dialog).toContainText('Select Kernel');
+      await expect(dialog).not.toContainText('File Load Error');
+      await dialog.getByRole('button', { name: 'No Kernel' }).click();
+      const notebookPanel = bob.locator('.jp-NotebookPanel');
+      await expect(notebookPanel).toContainText('alice wrote this');
+      const banner = notebookPanel.locator('.jp-EmrWorkspace-banner');
+      await expect(banner).toBeVisible();
+      await expect(banner).toContainText(
+        `Workspace "${workspace.name}" is being edited by alice`
+      );
+      // All of its text shows (the content header sizes it by its min-height).
+      await expect(async () => {
+        const { shown, needed } = await banner.evaluate(node => ({
+          shown: node.clientHeight,
+          needed: node.scrollHeight
+        }));
+        expect(shown).toBeGreaterThan(20);
+        expect(shown).toBeGreaterThanOrEqual(needed);
+      }).toPass({ timeout: 5000 });
+      // An edit, then Ctrl+S: an error names who holds the Workspace.
+      await bob.notebook.setCell(0, 'markdown', 'bob was here');
+      await bob.keyboard.press('Control+s');
+      const why = bob
+        .locator('.jp-Dialog, .Toastify__toast')
+        .filter({ hasText: /read-only for you/ })
+        .first();
+      await expect(why).toBeVisible({ timeout: 30000 });
+      await expect(why).toContainText('alice');
+      await expect(why).toContainText(workspace.name);
+      const content = await (
+        await request.get(`/api/contents/${file}?content=1`)
+      ).json();
+      expect(JSON.stringify(content.content)).not.toContain('bob was here');
     } finally {
       await bob?.context().close();
       await alice?.context().close();
@@ -654,9 +766,9 @@ test.describe('Names, not ids', () => {
       await page.evaluate(async cwd => {
         await window.jupyterapp.commands.execute('launcher:create', { cwd });
       }, workspace.path);
-      await expect(
-        page.locator('.jp-Launcher-cwd h3:visible')
-      ).toHaveText(name);
+      await expect(page.locator('.jp-Launcher-cwd h3:visible')).toHaveText(
+        name
+      );
 
       // A document's tab tooltip names its Workspace.
       await page.evaluate(async path => {
@@ -681,12 +793,10 @@ test.describe("A data scientist's day", () => {
     request: APIRequestContext,
     folder: string
   ): Promise<string[]> {
-    const sessions = (await (
-      await request.get('/api/sessions')
-    ).json()) as { path: string }[];
-    return sessions
-      .map(s => s.path)
-      .filter(p => p.startsWith(folder + '/'));
+    const sessions = (await (await request.get('/api/sessions')).json()) as {
+      path: string;
+    }[];
+    return sessions.map(s => s.path).filter(p => p.startsWith(folder + '/'));
   }
 
   async function openDay(page: IJupyterLabPageFixture): Promise<Locator> {
@@ -790,9 +900,9 @@ test.describe("A data scientist's day", () => {
 
       // Opening it again makes the tab editable again.
       await openDay(page);
-      await expect(notebook.locator('.jp-EmrWorkspace-closedBanner')).toHaveCount(
-        0
-      );
+      await expect(
+        notebook.locator('.jp-EmrWorkspace-closedBanner')
+      ).toHaveCount(0);
       await expect(cell).not.toHaveAttribute('aria-readonly', 'true');
 
       // Close again: "Close them" closes the tab.
@@ -831,7 +941,9 @@ test.describe("A data scientist's day", () => {
       await expect(item(panel, DAY)).toHaveCount(0);
       deleted = true;
       await expect(
-        page.locator('.Toastify__toast').filter({ hasText: `Deleted Workspace "${DAY}"` })
+        page
+          .locator('.Toastify__toast')
+          .filter({ hasText: `Deleted Workspace "${DAY}"` })
       ).toContainText(`/${workspace.id}/`);
       expect(await sessionsIn(request, workspace.path)).toEqual([]);
       await expect(page.locator('.jp-NotebookPanel')).toHaveCount(0);
