@@ -17,7 +17,8 @@ import * as path from 'path';
 const PANEL_ID = 'jp-emr-workspace-panel';
 
 const API = '/emr-workspace/api';
-const NAME = process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`;
+const NAME =
+  process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`;
 // Kept after the run (Playwright empties test-results/ when a run starts);
 // the best ones are copied to docs/screenshots/ for the README.
 const SCREENSHOTS = path.join(__dirname, '..', 'test-results', 'screenshots');
@@ -256,9 +257,7 @@ test.describe.serial('EMR Workspaces panel', () => {
       'Cluster: Local Spark (this server)',
       { timeout: 120000 }
     );
-    await expect(item(panel)).toContainText(
-      'Cluster: Local Spark (this server)'
-    );
+    await expect(item(panel)).toContainText('Cluster: Local Spark (this server)');
     await expect(
       local.getByRole('button', { name: /^Detach from / })
     ).toBeVisible();
@@ -361,11 +360,9 @@ test.describe.serial('EMR Workspaces panel', () => {
     });
     try {
       const url = new URL(baseURL!);
-      await bob
-        .context()
-        .addCookies([
-          { name: 'test_user', value: 'bob', domain: url.hostname, path: '/' }
-        ]);
+      await bob.context().addCookies([
+        { name: 'test_user', value: 'bob', domain: url.hostname, path: '/' }
+      ]);
       await bob.goto();
       const bobPanel = await openPanel(bob);
       await expect(bobPanel.getByText('signed in as bob')).toBeVisible();
@@ -436,13 +433,11 @@ test.describe.serial('EMR Workspaces panel', () => {
       await expect(banner).toContainText('you lost the lease', {
         timeout: 45000
       });
-      await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
-        'Lease lost: read-only'
-      );
       await expect(
-        page.getByText(
-          `You lost the lease on Workspace "${NAME}": bob took it over.`
-        )
+        page.locator('.jp-EmrWorkspace-statusItem')
+      ).toContainText('Lease lost: read-only');
+      await expect(
+        page.getByText(`You lost the lease on Workspace "${NAME}": bob took it over.`)
       ).toBeVisible();
 
       const closed = await bob.post(`${API}/workspaces/${workspace.id}/close`, {
@@ -524,11 +519,9 @@ async function asUser(
     mockState: false
   });
   const url = new URL(fixtures.baseURL!);
-  await page
-    .context()
-    .addCookies([
-      { name: 'test_user', value: user, domain: url.hostname, path: '/' }
-    ]);
+  await page.context().addCookies([
+    { name: 'test_user', value: user, domain: url.hostname, path: '/' }
+  ]);
   await page.goto();
   return page;
 }
@@ -552,9 +545,7 @@ test.describe('A refused save', () => {
       // alice opens it in her tab: its heartbeats keep her lease for the test.
       alice = await asUser('alice', fixtures);
       const panel = await openPanel(alice);
-      await panel
-        .getByRole('button', { name: `Open ${workspace.name}` })
-        .click();
+      await panel.getByRole('button', { name: `Open ${workspace.name}` }).click();
       await expect(alice.locator('.jp-EmrWorkspace-statusItem')).toContainText(
         'Lease held'
       );
@@ -640,7 +631,11 @@ test.describe('A Workspace held by someone else', () => {
         headers: { 'X-Test-User': 'alice' },
         // as a plain file: a notebook saved through the API gets a first
         // checkpoint in the background, and JupyterLab then makes none on open
-        data: { type: 'file', format: 'text', content: JSON.stringify(notebook) }
+        data: {
+          type: 'file',
+          format: 'text',
+          content: JSON.stringify(notebook)
+        }
       });
       expect(written.ok()).toBeTruthy();
 
@@ -766,9 +761,9 @@ test.describe('Names, not ids', () => {
       await page.evaluate(async cwd => {
         await window.jupyterapp.commands.execute('launcher:create', { cwd });
       }, workspace.path);
-      await expect(page.locator('.jp-Launcher-cwd h3:visible')).toHaveText(
-        name
-      );
+      await expect(
+        page.locator('.jp-Launcher-cwd h3:visible')
+      ).toHaveText(name);
 
       // A document's tab tooltip names its Workspace.
       await page.evaluate(async path => {
@@ -793,10 +788,12 @@ test.describe("A data scientist's day", () => {
     request: APIRequestContext,
     folder: string
   ): Promise<string[]> {
-    const sessions = (await (await request.get('/api/sessions')).json()) as {
-      path: string;
-    }[];
-    return sessions.map(s => s.path).filter(p => p.startsWith(folder + '/'));
+    const sessions = (await (
+      await request.get('/api/sessions')
+    ).json()) as { path: string }[];
+    return sessions
+      .map(s => s.path)
+      .filter(p => p.startsWith(folder + '/'));
   }
 
   async function openDay(page: IJupyterLabPageFixture): Promise<Locator> {
@@ -900,9 +897,9 @@ test.describe("A data scientist's day", () => {
 
       // Opening it again makes the tab editable again.
       await openDay(page);
-      await expect(
-        notebook.locator('.jp-EmrWorkspace-closedBanner')
-      ).toHaveCount(0);
+      await expect(notebook.locator('.jp-EmrWorkspace-closedBanner')).toHaveCount(
+        0
+      );
       await expect(cell).not.toHaveAttribute('aria-readonly', 'true');
 
       // Close again: "Close them" closes the tab.
@@ -941,9 +938,7 @@ test.describe("A data scientist's day", () => {
       await expect(item(panel, DAY)).toHaveCount(0);
       deleted = true;
       await expect(
-        page
-          .locator('.Toastify__toast')
-          .filter({ hasText: `Deleted Workspace "${DAY}"` })
+        page.locator('.Toastify__toast').filter({ hasText: `Deleted Workspace "${DAY}"` })
       ).toContainText(`/${workspace.id}/`);
       expect(await sessionsIn(request, workspace.path)).toEqual([]);
       await expect(page.locator('.jp-NotebookPanel')).toHaveCount(0);
