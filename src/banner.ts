@@ -2,6 +2,7 @@ import { Time } from '@jupyterlab/coreutils';
 import { DocumentRegistry, DocumentWidget } from '@jupyterlab/docregistry';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
+import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { ILeaseState, LeaseKeeper } from './models';
@@ -67,11 +68,47 @@ export class ReadOnlyBanner extends Widget {
     this._sync();
   }
 
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this._fitHeight();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._fitHeight();
+  }
+
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    this._fitHeight();
+  }
+
   private _sync(): void {
     const state = this.keeper.state;
     const text = this.applies(state) ? readOnlyText(state, this.trans) : null;
     this.node.textContent = text ?? '';
     this.setHidden(text === null);
+    this._fitHeight();
+  }
+
+  /**
+   * A document's content header (a box panel) gives each child its CSS
+   * min-height, no more: make that the height of the wrapped text, or the
+   * banner is clipped to its padding.
+   */
+  private _fitHeight(): void {
+    if (!this.isAttached || this.isHidden) {
+      return;
+    }
+    const node = this.node;
+    const before = node.style.minHeight;
+    node.style.minHeight = '';
+    const border = node.offsetHeight - node.clientHeight;
+    const height = `${node.scrollHeight + border}px`;
+    node.style.minHeight = height;
+    if (height !== before) {
+      this.parent?.fit();
+    }
   }
 }
 

@@ -203,6 +203,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const saves = new RefusedSaveWatcher({ keeper, model, client, trans });
     app.docRegistry.addWidgetExtension('Notebook', saves);
     app.docRegistry.addWidgetExtension('Editor', saves);
+    saves.watchSaveCommand(app.commands, () => app.shell.currentWidget);
 
     // Names, not ids: Workspace folders are shown by the Workspace's name.
     const names = new WorkspaceNames({

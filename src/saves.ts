@@ -2,12 +2,18 @@ import { Notification } from '@jupyterlab/apputils';
 import { Time } from '@jupyterlab/coreutils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
 import { EmrWorkspaceClient, IWorkspace } from './api';
 import { errorText } from './handler';
-import { LeaseKeeper, WorkspaceListModel, workspaceState } from './models';
+import {
+  ILeaseState,
+  LeaseKeeper,
+  WorkspaceListModel,
+  workspaceState
+} from './models';
 
 /**
  * The path of a document without its drive prefix (`RTC:workspaces/…`).
@@ -15,6 +21,11 @@ import { LeaseKeeper, WorkspaceListModel, workspaceState } from './models';
 function serverPath(path: string): string {
   return path.replace(/^[^/:]+:/, '').replace(/^\/+/, '');
 }
+
+/**
+ * JupyterLab's save command (Ctrl+S, the File menu, the toolbar).
+ */
+export const SAVE_COMMAND = 'docmanager:save';
 
 /**
  * Tells the user when a save of a document inside a Workspace is refused.
@@ -29,6 +40,11 @@ function serverPath(path: string): string {
  * changes, in a Workspace this tab does not hold): it asks the server who
  * holds the Workspace and, when it is not this user, shows an error naming
  * why, so no edit vanishes silently.
+ *
+ * Without jupyter-collaboration the server says `writable: false` of a file
+ * in a Workspace this user does not hold, so that JupyterLab opens it for
+ * reading; its save command then stops before any request with a bare "is
+ * read-only". `watchSaveCommand` shows the same error naming the holder.
  */
 export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
   Widget,
@@ -47,12 +63,14 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
         }
         return Notification.error(message, { autoClose: false });
       });
+    this._keeper.stateChanged.connect(this._onLeaseState, this);
   }
 
   createNew(
-    _widget: Widget,
+    widget: Widget,
     context: DocumentRegistry.IContext<DocumentRegistry.IModel>
   ): IDisposable {
+    this._contexts.set(widget, context);
     const onSaveState = (
       _: unknown,
       state: DocumentRegistry.SaveState
@@ -68,6 +86,37 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
     context.saveState.connect(onSaveState);
     return new DisposableDelegate(() => {
       context.saveState.disconnect(onSaveState);
+      this._contexts.delete(widget);
+    });
+  }
+
+  /**
+   * Check each save of the current document that JupyterLab refuses itself
+   * because the server said it is not writable (with unsaved changes; a
+   * collaborative document's save is checked when it starts).
+   */
+  watchSaveCommand(
+    commands: CommandRegistry,
+    current: () => Widget | null
+  ): IDisposable {
+    const onExecuted = (
+      _: CommandRegistry,
+      executed: CommandRegistry.ICommandExecutedArgs
+    ): void => {
+      const widget = executed.id === SAVE_COMMAND ? current() : null;
+      const context = widget ? this._contexts.get(widget) : undefined;
+      if (
+        context &&
+        context.contentsModel?.writable === false &&
+        context.model.dirty &&
+        !context.model.collaborative
+      ) {
+        void this.check(context.path);
+      }
+    };
+    commands.commandExecuted.connect(onExecuted);
+    return new DisposableDelegate(() => {
+      commands.commandExecuted.disconnect(onExecuted);
     });
   }
 
@@ -139,6 +188,32 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
     return message;
   }
 
+  /**
+   * When this tab takes a Workspace's lease, reload its documents that were
+   * opened read-only before (`writable: false`) and have no unsaved changes,
+   * so that JupyterLab saves them again. One with changes keeps them: its
+   * save says it is read-only, and *Save As* keeps them.
+   */
+  private _onLeaseState(_: LeaseKeeper, state: ILeaseState): void {
+    const took =
+      state.mode === 'editing' && this._editing !== state.workspace?.id;
+    this._editing =
+      state.mode === 'editing' ? (state.workspace?.id ?? null) : null;
+    if (!took) {
+      return;
+    }
+    for (const context of this._contexts.values()) {
+      if (
+        context.contentsModel?.writable === false &&
+        !context.model.dirty &&
+        !context.model.collaborative &&
+        this._keeper.contains(serverPath(context.path))
+      ) {
+        void context.revert().catch(() => undefined); // JupyterLab shows why
+      }
+    }
+  }
+
   private _workspaceOf(path: string): IWorkspace | null {
     const candidates = [...this._model.workspaces];
     const open = this._keeper.state.workspace;
@@ -187,6 +262,11 @@ export class RefusedSaveWatcher implements DocumentRegistry.IWidgetExtension<
   private _trans: TranslationBundle;
   private _notify: (message: string, previous: string | null) => string | void;
   private _shown = new Map<string, string>();
+  private _editing: string | null = null;
+  private _contexts = new Map<
+    Widget,
+    DocumentRegistry.IContext<DocumentRegistry.IModel>
+  >();
 }
 
 export namespace RefusedSaveWatcher {

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from traitlets import default
 
+from ..kernel_folders import requester
 from .checkpoints import IN_SAVE, WorkspaceCheckpoints
 
 if TYPE_CHECKING:
@@ -32,6 +33,42 @@ class WorkspaceContentsManager(AsyncLargeFileManager):
     @default("checkpoints_class")
     def _default_checkpoints_class(self) -> type:
         return WorkspaceCheckpoints
+
+    async def get(self, path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Stock, except that without jupyter-collaboration a file in a Workspace whose
+        lease the caller does not hold here says ``writable: false``: JupyterLab then
+        opens it read-only instead of failing on the open-time checkpoint the lock
+        refuses (423). With collaboration JupyterLab creates no checkpoint, and a
+        non-writable file would not even start the save whose refusal the panel shows."""
+        model: dict[str, Any] = await super().get(path, *args, **kwargs)
+        storage = self.storage
+        if (
+            storage is not None
+            and model.get("writable")
+            and model.get("type") != "directory"
+            and not self.collaborative()
+        ):
+            user = requester.get()
+            if user is not None:  # a request (not a collaboration room reading the file)
+                model["writable"] = self._lock_allows_save(storage, path, user)
+        return model
+
+    @staticmethod
+    def _lock_allows_save(storage: Backups, path: str, user: str) -> bool:
+        """What the lock answers to a save of ``path`` by ``user`` (as spelt and as
+        resolved: a symlink into a Workspace counts), without a request to the store."""
+        return all(
+            workspace_id is None
+            or (workspace_id != "" and storage.leases.holds(workspace_id, user))
+            for workspace_id, _ in storage.folders.places(path)
+        )
+
+    def collaborative(self) -> bool:
+        """Whether jupyter-collaboration serves documents on this server (its server
+        extension loaded, real-time collaboration not turned off)."""
+        web_app = getattr(self.parent, "web_app", None)
+        ydoc = getattr(web_app, "settings", {}).get("jupyter_server_ydoc")
+        return ydoc is not None and not getattr(ydoc, "disable_rtc", False)
 
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
         chunk = model.get("chunk")

@@ -1,12 +1,13 @@
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { nullTranslator } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { IWorkspace } from '../api';
 import { ApiError } from '../handler';
 import { LeaseKeeper, WorkspaceListModel } from '../models';
-import { RefusedSaveWatcher } from '../saves';
+import { RefusedSaveWatcher, SAVE_COMMAND } from '../saves';
 
 const trans = nullTranslator.load('jupyter_emr_workspace');
 
@@ -246,6 +247,76 @@ describe('RefusedSaveWatcher', () => {
     expect(notify.mock.calls[0][0]).toBe(
       'Your changes to "a.ipynb" may not have been saved: Workspace "churn" is not open for editing in this tab, and the server could not say who holds it (The Studio\'s store s3://b/p is unavailable).'
     );
+  });
+
+  it('names the holder when JupyterLab refuses to save a file the server said is not writable', async () => {
+    const { client, model, keeper, notify, watcher } = await setup(
+      workspace({ lock: heldBy('bob') })
+    );
+    disposables.push(model, keeper);
+    // JupyterLab's save command stops before any request for such a file.
+    const commands = new CommandRegistry();
+    commands.addCommand(SAVE_COMMAND, { execute: () => undefined });
+    let current: Widget | null = null;
+    disposables.push(watcher.watchSaveCommand(commands, () => current));
+    const open = (path: string, writable: boolean) => {
+      const doc = fakeContext(path, false);
+      (doc.context as any).contentsModel = { writable };
+      const widget = new Widget();
+      disposables.push(watcher.createNew(widget, doc.context));
+      return { doc, widget };
+    };
+    const readOnly = open('workspaces/e-1/a.ipynb', false);
+    current = readOnly.widget;
+    await commands.execute(SAVE_COMMAND);
+    await flush();
+    expect(notify).toHaveBeenCalledTimes(1);
+    expect(notify.mock.calls[0][0]).toMatch(
+      /^Your changes to "a.ipynb" were not saved: Workspace "churn" is read-only for you \(bob has been editing it since .+\)/
+    );
+
+    // Nothing to lose, a writable file (its save request answers for itself),
+    // another command, or a document that is not current: no notice.
+    (readOnly.doc.context.model as any).dirty = false;
+    await commands.execute(SAVE_COMMAND);
+    current = open('workspaces/e-1/b.ipynb', true).widget;
+    await commands.execute(SAVE_COMMAND);
+    commands.addCommand('other', { execute: () => undefined });
+    current = open('workspaces/e-1/c.ipynb', false).widget;
+    await commands.execute('other');
+    current = new Widget();
+    await commands.execute(SAVE_COMMAND);
+    await flush();
+    expect(notify).toHaveBeenCalledTimes(1);
+    expect(client.getWorkspace).toHaveBeenCalledTimes(1);
+  });
+
+  it('reloads clean documents opened read-only once this tab takes the lease, and keeps unsaved changes', async () => {
+    const { model, keeper, watcher } = await setup(workspace());
+    disposables.push(model, keeper);
+    const open = (path: string, writable: boolean, dirty: boolean) => {
+      const doc = fakeContext(path, false);
+      Object.assign(doc.context, {
+        contentsModel: { writable },
+        revert: jest.fn(async () => undefined)
+      });
+      (doc.context.model as any).dirty = dirty;
+      disposables.push(watcher.createNew(new Widget(), doc.context));
+      return doc.context.revert as jest.Mock;
+    };
+    const readOnly = open('workspaces/e-1/a.ipynb', false, false);
+    const edited = open('workspaces/e-1/b.ipynb', false, true);
+    const writable = open('workspaces/e-1/c.ipynb', true, false);
+    const outside = open('notes/d.ipynb', false, false);
+    await keeper.open(workspace());
+    expect(keeper.state.mode).toBe('editing');
+    expect(readOnly).toHaveBeenCalledTimes(1);
+    expect(edited).not.toHaveBeenCalled();
+    expect(writable).not.toHaveBeenCalled();
+    expect(outside).not.toHaveBeenCalled();
+    // Heartbeats while editing reload nothing again.
+    await keeper.heartbeat();
+    expect(readOnly).toHaveBeenCalledTimes(1);
   });
 
   it('stops watching a closed document', async () => {

@@ -591,6 +591,113 @@ test.describe('A refused save', () => {
   });
 });
 
+// Stands alone (issue 14 §1): run with EMR_WS_UI_COLLABORATION=off too, where
+// JupyterLab's open-time checkpoint, refused by the lock, used to fail the open.
+test.describe('A Workspace held by someone else', () => {
+  test('opens its notebook for reading, with the banner, and a save names the holder', async ({
+    browser,
+    baseURL,
+    request,
+    waitForApplication
+  }) => {
+    const { workspace, drop } = await ownWorkspace(request, 'read');
+    const fixtures = { browser, baseURL, waitForApplication };
+    const file = `${workspace.path}/read.ipynb`;
+    let alice: IJupyterLabPageFixture | null = null;
+    let bob: IJupyterLabPageFixture | null = null;
+    try {
+      alice = await asUser('alice', fixtures);
+      const panel = await openPanel(alice);
+      await panel
+        .getByRole('button', { name: `Open ${workspace.name}` })
+        .click();
+      await expect(alice.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+        'Lease held'
+      );
+      const notebook = {
+        cells: [
+          {
+            cell_type: 'markdown',
+            id: 'a1',
+            metadata: {},
+            source: 'alice wrote this'
+          }
+        ],
+        metadata: {},
+        nbformat: 4,
+        nbformat_minor: 5
+      };
+      const written = await alice.request.put(`/api/contents/${file}`, {
+        headers: { 'X-Test-User': 'alice' },
+        // as a plain file: a notebook saved through the API gets a first
+        // checkpoint in the background, and JupyterLab then makes none on open
+        data: {
+          type: 'file',
+          format: 'text',
+          content: JSON.stringify(notebook)
+        }
+      });
+      expect(written.ok()).toBeTruthy();
+
+      // bob opens the Workspace from the panel (read-only), then the notebook.
+      bob = await asUser('bob', fixtures);
+      const bobPanel = await openPanel(bob);
+      await bobPanel
+        .getByRole('button', { name: `Open ${workspace.name}` })
+        .click();
+      await expect(bob.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+        'Read-only (alice)'
+      );
+      await bob.evaluate(async path => {
+        await window.jupyterapp.commands.execute('docmanager:open', {
+          path,
+          factory: 'Notebook'
+        });
+      }, file);
+      // Once loaded (no File Load Error: the lock used to refuse the checkpoint
+      // JupyterLab makes on open), JupyterLab asks for a kernel; none is needed.
+      const dialog = bob.locator('.jp-Dialog');
+      await expect(dialog).toContainText('Select Kernel');
+      await expect(dialog).not.toContainText('File Load Error');
+      await dialog.getByRole('button', { name: 'No Kernel' }).click();
+      const notebookPanel = bob.locator('.jp-NotebookPanel');
+      await expect(notebookPanel).toContainText('alice wrote this');
+      const banner = notebookPanel.locator('.jp-EmrWorkspace-banner');
+      await expect(banner).toBeVisible();
+      await expect(banner).toContainText(
+        `Workspace "${workspace.name}" is being edited by alice`
+      );
+      // All of its text shows (the content header sizes it by its min-height).
+      await expect(async () => {
+        const { shown, needed } = await banner.evaluate(node => ({
+          shown: node.clientHeight,
+          needed: node.scrollHeight
+        }));
+        expect(shown).toBeGreaterThan(20);
+        expect(shown).toBeGreaterThanOrEqual(needed);
+      }).toPass({ timeout: 5000 });
+      // An edit, then Ctrl+S: an error names who holds the Workspace.
+      await bob.notebook.setCell(0, 'markdown', 'bob was here');
+      await bob.keyboard.press('Control+s');
+      const why = bob
+        .locator('.jp-Dialog, .Toastify__toast')
+        .filter({ hasText: /read-only for you/ })
+        .first();
+      await expect(why).toBeVisible({ timeout: 30000 });
+      await expect(why).toContainText('alice');
+      await expect(why).toContainText(workspace.name);
+      const content = await (
+        await request.get(`/api/contents/${file}?content=1`)
+      ).json();
+      expect(JSON.stringify(content.content)).not.toContain('bob was here');
+    } finally {
+      await bob?.context().close();
+      await alice?.context().close();
+      await drop();
+    }
+  });
+});
+
 // Stands alone: its own Workspace (issue 14 §4).
 test.describe('Names, not ids', () => {
   test("the Workspace's folder shows its name in the file browser, breadcrumbs, launcher and tab tooltip", async ({
