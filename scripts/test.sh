@@ -39,4 +39,7 @@ log "UI tests (Galata in /usr/bin/chromium)"
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
   jlpm install >/dev/null
   jlpm playwright test
+  # Saves and reads in a Workspace someone else holds behave differently without
+  # jupyter-collaboration (no rooms; JupyterLab's own save path): run those again so.
+  EMR_WS_UI_COLLABORATION=off jlpm playwright test -g "A refused save|held by someone else"
 )
