@@ -190,6 +190,9 @@ async def test_listing_filters_and_pages_newest_first(api: Api) -> None:
     await api("POST", f"executions/{ids[0]}/stop")
     listed = (await api("GET", "executions")).json
     assert [e["id"] for e in listed["executions"]] == ids[::-1] and listed["next_token"] is None
+    # JupyterLab's ServerConnection adds a bare-number cache-buster to every GET: no filter
+    busted = await api("GET", "executions", params={"1796049146029": ""})
+    assert busted.code == 200 and busted.json == listed, busted
     page1 = (await api("GET", "executions", params={"workspace_id": w1, "limit": "2"})).json
     assert [e["id"] for e in page1["executions"]] == [ids[3], ids[2]]
     page2 = await api(

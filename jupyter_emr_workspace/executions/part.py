@@ -151,7 +151,13 @@ class ExecutionsBase(BaseHandler):
         return self.executions.schedules
 
     def query(self) -> dict[str, str]:
-        return {k: self.get_query_argument(k, strip=False) for k in self.request.query_arguments}
+        """The filters, without JupyterLab's cache-buster: ServerConnection adds a bare
+        number with no value (``?1796049146029``) to every GET, which is no filter."""
+        return {
+            k: self.get_query_argument(k, strip=False)
+            for k, values in self.request.query_arguments.items()
+            if not (k.isdigit() and values == [b""])
+        }
 
 
 class ExecutionsHandler(ExecutionsBase):
