@@ -1,7 +1,9 @@
 """The admin's contents manager wins over the extension's own choice (in-process server).
 
-These are the tests of the conflict, so they (alone) set ``contents_manager_class``.
-A plain install (none set) is ``test_storage_as_installed.py``, on real processes.
+These are the tests of the conflict, so they set ``contents_manager_class``; the only
+other test that does is the same conflict on a real process
+(``test_storage_as_installed.py``: an admin's own manager turns backups off). A plain
+install (none set) is the rest of ``test_storage_as_installed.py``.
 """
 
 from __future__ import annotations
