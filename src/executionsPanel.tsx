@@ -313,52 +313,41 @@ export function ExecutionsSection(props: {
               )}
               <div className="jp-EmrWorkspace-actions">
                 {hasNotebook && (
-                  <button
-                    type="button"
-                    className="jp-mod-styled jp-EmrWorkspace-button"
+                  <ActionButton
+                    label={trans.__('Output')}
                     onClick={() =>
                       run(ExecutionCommandIDs.openOutput, {
                         id: ex.id,
                         format: 'ipynb'
                       })
                     }
-                  >
-                    {trans.__('Output')}
-                  </button>
+                  />
                 )}
                 {hasHtml && (
-                  <button
-                    type="button"
-                    className="jp-mod-styled jp-EmrWorkspace-button"
+                  <ActionButton
+                    label={trans.__('HTML')}
                     onClick={() =>
                       run(ExecutionCommandIDs.openOutput, {
                         id: ex.id,
                         format: 'html'
                       })
                     }
-                  >
-                    {trans.__('HTML')}
-                  </button>
+                  />
                 )}
                 {STOPPABLE.has(ex.status) && (
-                  <button
-                    type="button"
-                    className="jp-mod-styled jp-mod-warn jp-EmrWorkspace-button"
+                  <ActionButton
+                    label={trans.__('Stop')}
+                    warn
                     onClick={() => run(ExecutionCommandIDs.stop, { id: ex.id })}
-                  >
-                    {trans.__('Stop')}
-                  </button>
+                  />
                 )}
                 {ended && (
-                  <button
-                    type="button"
-                    className="jp-mod-styled jp-EmrWorkspace-button"
+                  <ActionButton
+                    label={trans.__('Run again')}
                     onClick={() =>
                       run(ExecutionCommandIDs.rerun, { id: ex.id })
                     }
-                  >
-                    {trans.__('Run again')}
-                  </button>
+                  />
                 )}
               </div>
             </li>
@@ -366,5 +355,23 @@ export function ExecutionsSection(props: {
         })}
       </ul>
     </section>
+  );
+}
+
+/** One of an execution's action buttons (the panel's styled button). */
+function ActionButton(props: {
+  label: string;
+  onClick: () => void;
+  warn?: boolean;
+}): JSX.Element {
+  const warn = props.warn ? ' jp-mod-warn' : '';
+  return (
+    <button
+      type="button"
+      className={`jp-mod-styled${warn} jp-EmrWorkspace-button`}
+      onClick={props.onClick}
+    >
+      {props.label}
+    </button>
   );
 }
