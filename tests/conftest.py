@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from emrws_testing.moto_servers import MotoHttp, client
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "emrws_testing.compute_fixtures"]
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

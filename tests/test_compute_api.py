@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +20,9 @@ from emrws_testing.moto_servers import MotoHttp, client
 
 from jupyter_emr_workspace.kernels import find_workspace_conf
 
+pytestmark = pytest.mark.usefixtures("kernel_registry")
+
 EMR = "elasticmapreduce"
-
-
-@pytest.fixture(autouse=True)
-def kernel_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The server and the provisioner agree on the registry (and so on conf dirs)."""
-    path = tmp_path / "runtime" / "emr-workspace" / "kernels.json"
-    monkeypatch.setenv("EMR_WORKSPACE_KERNEL_REGISTRY", str(path))
-    return path
-
-
-@pytest.fixture
-def subnets() -> list[str]:
-    """Fresh subnets per test: clusters other tests left in moto are outside the Studio."""
-    return [subnet_id(), subnet_id()]
-
-
-@pytest.fixture
-def livy() -> Iterator[FakeLivy]:
-    server = FakeLivy()
-    yield server
-    server.close()
 
 
 @pytest.fixture

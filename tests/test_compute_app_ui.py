@@ -28,15 +28,10 @@ from test_livy_engine import LoopThread
 
 from jupyter_emr_workspace.livy import EngineProcess
 
+pytestmark = pytest.mark.usefixtures("kernel_registry")
+
 EMR = "elasticmapreduce"
 SUBNET = subnet_id()
-
-
-@pytest.fixture(autouse=True)
-def kernel_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "runtime" / "emr-workspace" / "kernels.json"
-    monkeypatch.setenv("EMR_WORKSPACE_KERNEL_REGISTRY", str(path))
-    return path
 
 
 @pytest.fixture(scope="module")

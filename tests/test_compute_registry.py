@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ from jupyter_emr_workspace.compute.model import Cluster, LivyEndpoint
 from jupyter_emr_workspace.compute.sources import SourceSpec
 from jupyter_emr_workspace.errors import Conflict, NotFound
 from jupyter_emr_workspace.kernels import find_workspace_conf
+
+pytestmark = pytest.mark.usefixtures("kernel_registry")
 
 # -- the new file: a source with two clusters, one ready and one still starting ----------
 
@@ -82,21 +83,6 @@ def toy_registered(monkeypatch: pytest.MonkeyPatch) -> None:
     """The one line: this module named in compute/sources/__init__.py's REGISTERED."""
     registered = (*sources.REGISTERED, __name__)
     monkeypatch.setattr(sources, "SOURCES", sources.load(registered))
-
-
-@pytest.fixture(autouse=True)
-def kernel_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The server and the provisioner agree on the registry (and so on conf dirs)."""
-    path = tmp_path / "runtime" / "emr-workspace" / "kernels.json"
-    monkeypatch.setenv("EMR_WORKSPACE_KERNEL_REGISTRY", str(path))
-    return path
-
-
-@pytest.fixture
-def livy() -> Iterator[FakeLivy]:
-    server = FakeLivy()
-    yield server
-    server.close()
 
 
 @pytest.fixture

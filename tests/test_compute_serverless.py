@@ -18,7 +18,6 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,28 +33,11 @@ from jupyter_emr_workspace.compute.kernel_credentials import KernelCredentials
 from jupyter_emr_workspace.compute.sources.emr_serverless import EmrServerlessSource
 from jupyter_emr_workspace.studio import Identity, Studio
 
+pytestmark = pytest.mark.usefixtures("kernel_registry")
+
 ROLE = "arn:aws:iam::123456789012:role/analytics-exec"
 OTHER_ROLE = "arn:aws:iam::123456789012:role/finance-exec"
 EMR_ALL = ["elasticmapreduce:*", "emr-containers:*", "emr-serverless:*"]
-
-
-@pytest.fixture(autouse=True)
-def kernel_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "runtime" / "emr-workspace" / "kernels.json"
-    monkeypatch.setenv("EMR_WORKSPACE_KERNEL_REGISTRY", str(path))
-    return path
-
-
-@pytest.fixture
-def subnets() -> list[str]:
-    return [subnet_id(), subnet_id()]
-
-
-@pytest.fixture
-def livy() -> Iterator[FakeLivy]:
-    server = FakeLivy()
-    yield server
-    server.close()
 
 
 @pytest.fixture

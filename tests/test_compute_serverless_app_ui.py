@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import html
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ from conftest import Api
 from emrws_testing.compute import FakeLivy, subnet_id
 from emrws_testing.moto_servers import MotoHttp, client
 from test_compute_serverless import OTHER_ROLE, ROLE, create_application, events, new_workspace
+
+pytestmark = pytest.mark.usefixtures("kernel_registry")
 
 DASHBOARD = "emr-serverless:GetDashboardForJobRun"
 JOB_RUN = "00fg2h3j4k5l6m7n"  # a job run id as EMR Serverless spells them
@@ -62,23 +63,9 @@ class Session:
         return self.app_id
 
 
-@pytest.fixture(autouse=True)
-def kernel_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "runtime" / "emr-workspace" / "kernels.json"
-    monkeypatch.setenv("EMR_WORKSPACE_KERNEL_REGISTRY", str(path))
-    return path
-
-
 @pytest.fixture
 def subnet() -> str:
     return subnet_id()
-
-
-@pytest.fixture
-def livy() -> Iterator[FakeLivy]:
-    server = FakeLivy()
-    yield server
-    server.close()
 
 
 @pytest.fixture

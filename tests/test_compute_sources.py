@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +42,6 @@ def factory(client: Any) -> Any:
         return client
 
     return clients
-
-
-@pytest.fixture
-def livy() -> Iterator[FakeLivy]:
-    server = FakeLivy()
-    yield server
-    server.close()
 
 
 # -- EMR on EKS: managed endpoints (recorded responses) -----------------------------------
