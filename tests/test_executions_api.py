@@ -142,6 +142,7 @@ BAD_SUBMISSIONS: list[tuple[dict[str, Any], int, str]] = [
     ({"cluster": {"type": "nope", "id": "x"}}, 400, "cluster.type"),
     ({"cluster": {"type": "emr-serverless", "id": "00f1"}}, 400, "do not run on emr-serverless"),
     ({"cluster": None}, 409, "not attached"),
+    ({"cluster": {**LOCAL, "execution_role_arn": "spark-jobs"}}, 400, "not an IAM role ARN"),
     ({"tags": {"creatorUserId": "bob"}}, 400, "set by the server"),
     ({"workspace_id": "e-" + "Z" * 25}, 404, "Workspace"),
     ({"colour": "red"}, 400, "unknown fields"),
@@ -165,18 +166,20 @@ async def test_bad_submissions_get_a_clear_4xx_and_queue_nothing(
     assert (await api("GET", "executions")).json["executions"] == []
 
 
-async def test_an_attachment_with_an_execution_role_is_not_run_without_it(
+async def test_an_execution_role_on_a_source_that_takes_none_is_refused(
     api: Api, services: Any
 ) -> None:
+    """Executions take the attachment's role (test_executions_roles.py); a role only on a
+    source that runs Spark as one (EMR on EC2), never silently dropped."""
     wid = await workspace_with(api, "roled", {"nb.ipynb": notebook("1")})
     role = "arn:aws:iam::123456789012:role/spark-jobs"
 
-    def attach(ws: Any) -> None:  # as attach leaves it (compute's own tests cover attach)
+    def attach(ws: Any) -> None:  # a record from elsewhere: attach itself refuses this
         ws.attachment = {"type": "local", "cluster_id": "local", "execution_role_arn": role}
 
     await services.registry.update(wid, attach)
     r = await api("POST", "executions", {"workspace_id": wid, "relative_path": "nb.ipynb"})
-    assert r.code == 409 and r.error["code"] == "ExecutionRoleNotSupported", r
+    assert r.code == 400 and "local takes no execution role" in r.error["message"], r
     assert (await api("GET", "executions")).json["executions"] == []
 
 

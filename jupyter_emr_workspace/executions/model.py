@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadRequest
+from ..studio import ROLE_ARN_RE
 
 START_PENDING = "START_PENDING"
 STARTING = "STARTING"
@@ -110,7 +111,12 @@ class Execution:
     name: str
     created_by: str
     created_at: str
+    #: The submitter's groups: the runner acts for the submitter (their policies decide
+    #: whether they may still pass the execution role when it runs).
+    created_by_groups: list[str] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: ``{type, id, endpoint_id, execution_role_arn}``: where it runs, and as which IAM
+    #: role (EMR on EC2 runtime roles; None: the cluster's own identity)
     cluster: dict[str, Any] | None = None
     output_format: str = "ipynb"
     environment: dict[str, str] = field(default_factory=dict)
@@ -153,6 +159,7 @@ class Execution:
     def view(self, backup_uri: str) -> dict[str, Any]:
         """As the API shows it (the runner's private bookkeeping stays out)."""
         data = self.to_json()
+        del data["created_by_groups"]
         data["output_folder"] = f"{backup_uri.rstrip('/')}/{output_prefix(self)}"
         data["output_path"] = f"executions/{self.id}/"
         data["duration_seconds"] = duration(self.started_at, self.ended_at)
@@ -226,17 +233,29 @@ def validate_environment(value: Any) -> dict[str, str]:
 
 
 def validate_cluster(value: Any) -> dict[str, Any] | None:
+    """``{type, id, endpoint_id?, execution_role_arn?}``. ``execution_role_arn`` is kept
+    only when given (None included): left out, the submission takes the Workspace's
+    attachment's role when the cluster is the attachment's (``ExecutionService``)."""
     if value is None:
         return None
-    if not isinstance(value, dict) or set(value) - {"type", "id", "endpoint_id"}:
-        raise BadRequest("cluster must be {type, id, endpoint_id?}")
+    allowed = {"type", "id", "endpoint_id", "execution_role_arn"}
+    if not isinstance(value, dict) or set(value) - allowed:
+        raise BadRequest("cluster must be {type, id, endpoint_id?, execution_role_arn?}")
     kind, cid = value.get("type"), value.get("id")
     if not isinstance(kind, str) or not isinstance(cid, str) or not kind or not cid:
         raise BadRequest("cluster.type and cluster.id must be non-empty strings")
     endpoint = value.get("endpoint_id")
     if endpoint is not None and not isinstance(endpoint, str):
         raise BadRequest("cluster.endpoint_id must be a string")
-    return {"type": kind, "id": cid, "endpoint_id": endpoint}
+    out: dict[str, Any] = {"type": kind, "id": cid, "endpoint_id": endpoint}
+    if "execution_role_arn" in value:
+        role = value["execution_role_arn"]
+        if role is not None and (not isinstance(role, str) or not ROLE_ARN_RE.match(role)):
+            raise BadRequest(
+                f"cluster.execution_role_arn: {str(role)[:200]!r} is not an IAM role ARN"
+            )
+        out["execution_role_arn"] = role
+    return out
 
 
 def validate_name(value: Any, default: str) -> str:

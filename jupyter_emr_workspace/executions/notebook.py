@@ -14,6 +14,12 @@ kernel, which sparkmagic turns into a cancel of the running statement. The execu
 notebook (and its HTML when asked) is written under the Workspace's backups,
 ``<workspace-id>/executions/<execution-id>/``, so it appears in the Workspace's
 ``executions/`` folder the next time it is opened.
+
+An execution with an execution role (EMR on EC2 runtime roles) reaches Livy as interactive
+kernels with one do: Basic auth with the user and password of
+``GetClusterSessionCredentials(ClusterId, ExecutionRoleArn)``, written 0600 into the
+execution's private sparkmagic folder (never into the notebook, its output or the record),
+read by the kernel's ``RuntimeRoleBasic`` authenticator, and renewed before they expire.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +40,10 @@ import nbformat
 from jupyter_core.utils import ensure_async
 from nbformat import NotebookNode
 
+from ..compute.kernel_credentials import Fetch, KernelCredentials
 from ..compute.model import LivyEndpoint
 from ..kernels import register_workspace_conf, unregister_workspace_conf
+from ..kernels.credential_files import BASIC_FILE, RUNTIME_ROLE_AUTH
 from ..kernels.kernelspecs import KERNELS
 from ..kernels.sparkmagic_config import build_sparkmagic_config
 from ..store import BlobStore
@@ -58,8 +67,22 @@ log = logging.getLogger(__name__)
 
 #: A Workspace's Livy session settings (``attachment.session``: JSON, as sent to Livy).
 SessionSettings = dict[str, Any]
-#: ``await resolve(execution)`` → (Livy endpoint, Livy session settings) for its cluster.
-Resolver = Callable[[Execution], Awaitable[tuple[LivyEndpoint, SessionSettings]]]
+
+
+@dataclass
+class Target:
+    """Where an execution's kernel reaches Livy, and as whom."""
+
+    endpoint: LivyEndpoint
+    session: SessionSettings
+    #: the execution role's expiring Livy user and password (``{username, password,
+    #: expiration}``), fetched before the kernel starts and again before they expire;
+    #: None: the endpoint's own authentication
+    credentials: Fetch | None = None
+
+
+#: ``await resolve(execution)`` → its cluster's Livy endpoint, session settings, credentials.
+Resolver = Callable[[Execution], Awaitable[Target]]
 #: Seconds a stopped execution's kernel has to cancel its statement before it is killed.
 STOP_GRACE_SECONDS = 20.0
 DEFAULT_KERNEL = "emr-pysparkkernel"
@@ -176,15 +199,23 @@ class NotebookExecutor:
         workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=f"emr-{ex.id}-"))
         cwd, conf_dir = workdir / "run", workdir / "sparkmagic"
         endpoint: LivyEndpoint | None = None
+        credentials = KernelCredentials()
         try:
             if claim.stop_requested.is_set():
                 return Outcome(STOPPED)
             try:
-                endpoint, session = await self.resolve(ex)
+                target = await self.resolve(ex)
             except Exception as e:
-                message = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
-                return Outcome(FAILED, f"The cluster {ex.cluster} cannot be used: {message}")
-            await asyncio.to_thread(self._wire, ex, endpoint, session, cwd, conf_dir)
+                return Outcome(FAILED, f"The cluster {ex.cluster} cannot be used: {_said(e)}")
+            endpoint = target.endpoint
+            await asyncio.to_thread(self._wire, ex, endpoint, target.session, cwd, conf_dir)
+            if target.credentials is not None:
+                role = (ex.cluster or {}).get("execution_role_arn")
+                try:  # renewed by credentials' own task until the execution ends
+                    await credentials.issue(ex.id, conf_dir / BASIC_FILE, target.credentials)
+                except Exception as e:
+                    why = f"No Livy credentials for execution role {role}: {_said(e)}"
+                    return Outcome(FAILED, why)
             outcome = await self._execute(ex, claim, nb, kernel, cwd)
             if outcome.status != STOPPED:
                 await claim.set(FINISHING if outcome.status == FINISHED else FAILING)
@@ -192,7 +223,12 @@ class NotebookExecutor:
             return outcome
         finally:
             if endpoint is not None:
-                await asyncio.to_thread(delete_leftover_session, endpoint, session_name(ex.id))
+                auth = await asyncio.to_thread(livy_auth, endpoint, conf_dir)
+                await asyncio.to_thread(
+                    delete_leftover_session, endpoint, session_name(ex.id), auth
+                )
+            await credentials.stop()
+            await credentials.forget(ex.id)
             await asyncio.to_thread(unregister_workspace_conf, cwd)
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 
@@ -327,12 +363,31 @@ def to_html(nb: NotebookNode) -> str:
     return str(body)
 
 
-def delete_leftover_session(endpoint: LivyEndpoint, name: str) -> int:
+def _said(e: BaseException) -> str:
+    return getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+
+
+def livy_auth(endpoint: LivyEndpoint, conf_dir: Path) -> tuple[str, str] | None:
+    """Basic auth as the execution's kernel used it: the role's current Livy user and
+    password (the file the kernel read), else the endpoint's own user and password."""
+    if endpoint.auth == RUNTIME_ROLE_AUTH:
+        try:
+            data = json.loads((conf_dir / BASIC_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return str(data.get("username", "")), str(data.get("password", ""))
+    return (endpoint.username or "", endpoint.password or "") if endpoint.username else None
+
+
+def delete_leftover_session(
+    endpoint: LivyEndpoint, name: str, auth: tuple[str, str] | None = None
+) -> int:
     """Delete the execution's Livy session if the kernel left it (it died, or was ended
     before sparkmagic could clean up). Returns how many were deleted."""
     import requests
 
-    auth = (endpoint.username or "", endpoint.password or "") if endpoint.username else None
+    if auth is None and endpoint.username:
+        auth = (endpoint.username or "", endpoint.password or "")
     try:
         r = requests.get(f"{endpoint.url}/sessions", auth=auth, timeout=10)
         sessions = r.json().get("sessions", []) if r.ok else []

@@ -9,22 +9,23 @@ Anyone's executions are ended here when their runner died (that runs no code).
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from ..compute.model import LivyEndpoint
-from ..errors import NotFound
+from ..errors import BadRequest, NotFound
 from ..handlers import BaseHandler
 from ..parts import Host, Part, Route
 from ..services import Services, running
+from ..studio import Identity
 from .model import Execution
-from .notebook import NotebookExecutor, Resolver, SessionSettings
+from .notebook import NotebookExecutor, Resolver, SessionSettings, Target
 from .records import ExecutionStore
 from .runner import Runner
 from .schedules import Scheduler, ScheduleService, ScheduleStore
-from .service import ExecutionService
+from .service import RUNTIME_ROLE_SOURCE, ExecutionService
 
 EX_ID = r"(?P<execution_id>[^/]+)"
 SCH_ID = r"(?P<schedule_id>[^/]+)"
@@ -33,9 +34,14 @@ log = logging.getLogger(__name__)
 
 def make_resolver(services: Services) -> Resolver:
     """The Livy endpoint (and the Workspace's Livy session settings) of an execution's
-    cluster, resolved as a Workspace's reopen does: with the Studio's credentials."""
+    cluster, resolved as a Workspace's reopen does: with the Studio's credentials. With an
+    execution role, the runner acts for the submitter, as their interactive kernels do:
+    it checks again that they may pass the role (their policies may have changed while it
+    was queued), and gets the role's Livy credentials with the submitter's AWS identity
+    (``ComputeService.client``: in IDENTITY_CENTER mode the user role narrowed by their
+    session policy; else the Studio's service role or this process's own credentials)."""
 
-    async def resolve(ex: Execution) -> tuple[LivyEndpoint, SessionSettings]:
+    async def resolve(ex: Execution) -> Target:
         compute = running(services.compute, "compute")
         cluster = ex.cluster or {}
         source = compute.source(cluster.get("type"))
@@ -50,7 +56,17 @@ def make_resolver(services: Services) -> Resolver:
             att = {}
         if att.get("type") == cluster.get("type") and att.get("cluster_id") == cluster.get("id"):
             session = dict(att.get("session") or {})
-        return endpoint, session
+        role = cluster.get("execution_role_arn")
+        if not role:
+            return Target(endpoint, session)
+        if source.type != RUNTIME_ROLE_SOURCE:
+            raise BadRequest(f"{source.type} takes no execution role")
+        submitter = Identity(ex.created_by, tuple(ex.created_by_groups))
+        cluster_id = str(cluster["id"])
+        await compute.roles.require(submitter, source.type, role, source.arn(cluster_id))
+        endpoint, session = compute.roles.adapt(source.type, endpoint, session, role)
+        fetch = compute.roles.cluster_session_credentials
+        return Target(endpoint, session, functools.partial(fetch, submitter, cluster_id, role))
 
     return resolve
 

@@ -18,6 +18,7 @@ import nbformat
 from .. import actions
 from ..errors import BadRequest, Conflict, NotFound
 from ..permission_checks import Check
+from ..services import running
 from ..store import ObjectNotFound
 from ..studio import Identity
 from ..workspace_registry import Workspace, validate_tags
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
     from .runner import Runner
     from .schedules import Scheduler
 
+#: The source whose clusters run executions as an execution role (EMR on EC2 runtime roles:
+#: Livy credentials from GetClusterSessionCredentials).
+RUNTIME_ROLE_SOURCE = "emr-ec2"
 #: Largest notebook an execution snapshots.
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 SUBMIT_FIELDS = {
@@ -144,8 +148,10 @@ class ExecutionService:
             request_tags={**tags, CREATOR_TAG: identity.name},
             details={"workspace_id": ws.id, "relative_path": rel[:256], "schedule_id": schedule_id},
         ) as facts:
-            cluster = cluster or self._attachment(ws)
+            cluster = self._with_role(cluster or self._attachment(ws), ws)
             self._check_cluster_type(cluster)
+            facts["execution_role_arn"] = cluster["execution_role_arn"]
+            await self._check_role(identity, cluster)
             data = await self.read_notebook(ws, rel)
             try:
                 nb = nbformat.reads(data.decode("utf-8"), as_version=4)
@@ -165,6 +171,7 @@ class ExecutionService:
                 name=name,
                 created_by=identity.name,
                 created_at=utcnow_iso(),
+                created_by_groups=list(identity.groups),
                 parameters=parameters,
                 cluster=cluster,
                 output_format=output_format,
@@ -189,15 +196,40 @@ class ExecutionService:
                 "one in the request's cluster field",
                 code="NoCluster",
             )
-        if att.get("execution_role_arn"):
-            # an execution has no role of its own yet: it must not run without the one the
-            # Workspace's Spark runs as (it would run as the cluster's own identity)
-            raise Conflict(
-                f"Workspace {ws.name!r} is attached with an execution role; executions do not "
-                "take roles yet: name a cluster in the request's cluster field",
-                code="ExecutionRoleNotSupported",
+        return {
+            "type": att["type"],
+            "id": att["cluster_id"],
+            "endpoint_id": att.get("endpoint_id"),
+            "execution_role_arn": att.get("execution_role_arn"),
+        }
+
+    @staticmethod
+    def _with_role(cluster: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        """A cluster that names no role (the key left out) runs with the Workspace's
+        attachment's role when it is the attachment's cluster (a form that echoes the
+        attachment must not drop the role), else with none; ``null`` asks for none."""
+        if "execution_role_arn" in cluster:
+            return cluster
+        att = ws.attachment or {}
+        same = att.get("type") == cluster["type"] and att.get("cluster_id") == cluster["id"]
+        return {**cluster, "execution_role_arn": att.get("execution_role_arn") if same else None}
+
+    async def _check_role(self, identity: Identity, cluster: dict[str, Any]) -> None:
+        """The submitter must be allowed to pass the execution's role, with the checks of
+        an interactive attach (c.Studio.execution_roles, iam:PassRole, and
+        GetClusterSessionCredentials with the elasticmapreduce:ExecutionRoleArn key):
+        Forbidden naming the role, before anything is queued."""
+        role = cluster.get("execution_role_arn")
+        if not role:
+            return
+        if cluster["type"] != RUNTIME_ROLE_SOURCE:
+            raise BadRequest(
+                f"{cluster['type']} takes no execution role; executions run with one on "
+                f"{RUNTIME_ROLE_SOURCE} (runtime roles, EMR 6.11+)"
             )
-        return {"type": att["type"], "id": att["cluster_id"], "endpoint_id": att.get("endpoint_id")}
+        compute = running(self.services.compute, "compute")
+        source = compute.source(cluster["type"])
+        await compute.roles.require(identity, source.type, role, source.arn(cluster["id"]))
 
     def _check_cluster_type(self, cluster: dict[str, Any]) -> None:
         if cluster["type"] in NOT_FOR_EXECUTIONS:
