@@ -327,3 +327,28 @@ async def test_an_execution_whose_submitter_lost_the_role_while_queued_fails_nam
     assert "c.Studio.execution_roles" in ex["reason"]
     (denied,) = [e for e in events(services, "iam:PassRole") if e["outcome"] == "denied"]
     assert denied["user"] == "alice" and denied["resource"] == ROLE
+
+
+@pytest.mark.parametrize("runner_on", [False])
+async def test_a_schedule_names_only_a_role_its_owner_and_its_editor_may_pass(
+    api: Api, services: Any, moto: MotoHttp, subnets: list[str]
+) -> None:
+    cluster = run_cluster(client(moto.url, "emr"), "scheduled", subnets[0])
+    wid = await workspace_with(api, "scheduled", {"nb.ipynb": notebook("spark.range(1).count()")})
+    roled = {"type": "emr-ec2", "id": cluster, "execution_role_arn": ROLE}
+    body = {"workspace_id": wid, "relative_path": "nb.ipynb", "cron": "0 6 * * *"}
+    r = await api("POST", "schedules", {**body, "cluster": roled}, user="dave")
+    assert r.code == 403 and r.error["code"] == "ExecutionRoleRefused", r
+    assert ROLE in r.error["message"] and "iam:PassRole" in r.error["message"]
+    assert (await api("GET", "schedules")).json["schedules"] == []
+    r = await api("POST", "schedules", {**body, "cluster": roled}, groups=ANALYSTS)
+    assert r.code == 201 and r.json["cluster"]["execution_role_arn"] == ROLE, r
+    sid = r.json["id"]
+    # bob may pass OTHER_ROLE, alice (who owns it and whom it fires as) may not
+    other = {**roled, "execution_role_arn": OTHER_ROLE}
+    r = await api("PATCH", f"schedules/{sid}", {"cluster": other}, user="bob")
+    assert r.code == 403 and OTHER_ROLE in r.error["message"], r
+    assert "alice" in r.error["message"]
+    r = await api("PATCH", f"schedules/{sid}", {"cluster": roled}, user="dave")
+    assert r.code == 403 and ROLE in r.error["message"] and "dave" in r.error["message"], r
+    assert (await api("GET", f"schedules/{sid}")).json["cluster"] == {**roled, "endpoint_id": None}

@@ -341,6 +341,8 @@ class ScheduleService:
             ws,
             details={"operation": "create", "workspace_id": ws.id, "cron": sch.cron},
         ) as facts:
+            if sch.cluster:  # an execution role it names: may the owner pass it
+                await self.executions.check_role(identity, sch.cluster)
             await self.executions.read_notebook(ws, sch.relative_path)  # it exists now
             await self.schedules.create(sch)
             facts["schedule_id"] = sch.id
@@ -379,13 +381,19 @@ class ScheduleService:
             raise BadRequest(f"send some of {sorted(self.MUTABLE)}; unknown: {sorted(unknown)}")
         sch, _ = await self.schedules.read(schedule_id)
         ws = await self.registry.get(sch.workspace_id)
-        self._apply(copy.deepcopy(sch), body)  # refuse bad input before anything is written
+        changed = copy.deepcopy(sch)
+        self._apply(changed, body)  # refuse bad input before anything is written
         async with self.guard.on_workspace(
             identity,
             actions.MANAGE_SCHEDULES,
             ws,
             details={"operation": "update", "schedule_id": sch.id, "fields": sorted(body)},
         ):
+            if "cluster" in body and changed.cluster:
+                # it fires as its owner: the owner and whoever sets the role must pass it
+                owner = Identity(sch.created_by, tuple(sch.owner_groups))
+                for who in {owner.name: owner, identity.name: identity}.values():
+                    await self.executions.check_role(who, changed.cluster)
             at = self.clock()
 
             def change(current: Schedule) -> None:

@@ -151,7 +151,7 @@ class ExecutionService:
             cluster = self._with_role(cluster or self._attachment(ws), ws)
             self._check_cluster_type(cluster)
             facts["execution_role_arn"] = cluster["execution_role_arn"]
-            await self._check_role(identity, cluster)
+            await self.check_role(identity, cluster)
             data = await self.read_notebook(ws, rel)
             try:
                 nb = nbformat.reads(data.decode("utf-8"), as_version=4)
@@ -214,7 +214,7 @@ class ExecutionService:
         same = att.get("type") == cluster["type"] and att.get("cluster_id") == cluster["id"]
         return {**cluster, "execution_role_arn": att.get("execution_role_arn") if same else None}
 
-    async def _check_role(self, identity: Identity, cluster: dict[str, Any]) -> None:
+    async def check_role(self, identity: Identity, cluster: dict[str, Any]) -> None:
         """The submitter must be allowed to pass the execution's role, with the checks of
         an interactive attach (c.Studio.execution_roles, iam:PassRole, and
         GetClusterSessionCredentials with the elasticmapreduce:ExecutionRoleArn key):
