@@ -245,6 +245,9 @@ async def test_an_execution_runs_as_the_workspace_execution_role(
     )
     for text in (output, html, record):
         assert password not in text and "livy-credentials" not in text
+    (ended,) = [e for e in events(services) if e["details"].get("event")]
+    assert ended["details"]["status"] == "FINISHED"
+    assert ended["details"]["execution_role_arn"] == ROLE
     # the runner checked again, for alice, that she may pass the role when it ran
     passed = [e for e in events(services, "iam:PassRole") if e["resource"] == ROLE]
     assert [e["user"] for e in passed][-2:] == ["alice", "alice"]

@@ -369,6 +369,7 @@ class ExecutionService:
                 "status": ex.status,
                 "reason": (ex.reason or "")[:500],
                 "schedule_id": ex.schedule_id,
+                "execution_role_arn": (ex.cluster or {}).get("execution_role_arn"),
             },
         )
 
