@@ -1,14 +1,14 @@
 """moto as an HTTP server that also records every request it answers (method, path,
-form or JSON body), so a test can check what the server sent to AWS, such as the
-``Policy`` of an STS ``AssumeRole`` call, without patching botocore. Setting
-``fail_with`` makes it answer every request with that S3 error instead (a bucket that
-refuses access, an S3 that answers 5xx)."""
+form or JSON body, headers), so a test can check what the server sent to AWS, such as
+the ``Policy`` of an STS ``AssumeRole`` call or the access key that signed a request,
+without patching botocore. Setting ``fail_with`` makes it answer every request with that
+S3 error instead (a bucket that refuses access, an S3 that answers 5xx)."""
 
 from __future__ import annotations
 
 import io
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,6 +21,8 @@ class Recorded:
     method: str
     path: str
     body: bytes
+    #: the request's headers (``Authorization`` names the access key that signed it)
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def form(self) -> dict[str, str]:
@@ -42,7 +44,16 @@ class RecordingMoto:
             environ["wsgi.input"] = io.BytesIO(body)
             with self._lock:
                 self.requests.append(
-                    Recorded(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), body)
+                    Recorded(
+                        environ["REQUEST_METHOD"],
+                        environ.get("PATH_INFO", ""),
+                        body,
+                        {
+                            k[5:].replace("_", "-").title(): str(v)
+                            for k, v in environ.items()
+                            if k.startswith("HTTP_")
+                        },
+                    )
                 )
             if self.fail_with is not None:
                 status, code = self.fail_with
