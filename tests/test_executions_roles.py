@@ -355,3 +355,31 @@ async def test_a_schedule_names_only_a_role_its_owner_and_its_editor_may_pass(
     r = await api("PATCH", f"schedules/{sid}", {"cluster": roled}, user="dave")
     assert r.code == 403 and ROLE in r.error["message"] and "dave" in r.error["message"], r
     assert (await api("GET", f"schedules/{sid}")).json["cluster"] == {**roled, "endpoint_id": None}
+
+
+@pytest.mark.parametrize("runner_on", [False])
+async def test_the_run_command_names_an_execution_role(
+    api: Api, jp_serverapp: Any, moto: MotoHttp, subnets: list[str]
+) -> None:
+    import contextlib
+    import io
+
+    from jupyter_emr_workspace.cli import main
+
+    cluster = run_cluster(client(moto.url, "emr"), "shell", subnets[0])
+    wid = await workspace_with(api, "shell", {"nb.ipynb": notebook("spark.range(1).count()")})
+    server = ["--url", jp_serverapp.connection_url, "--token", jp_serverapp.identity_provider.token]
+    argv = ["run", wid, "nb.ipynb", "--cluster", f"emr-ec2:{cluster}", "--no-wait", *server]
+
+    def run(*extra: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([*argv, *extra])
+        return code, out.getvalue(), err.getvalue()
+
+    code, _, err = await asyncio.to_thread(run, "--execution-role", OTHER_ROLE)
+    assert code == 1 and "ExecutionRoleRefused" in err and OTHER_ROLE in err, err
+    code, out, err = await asyncio.to_thread(run, "--execution-role", "none")
+    assert code == 0 and json.loads(out)["cluster"]["execution_role_arn"] is None, err
+    alone = ["run", wid, "nb.ipynb", "--execution-role", ROLE, *server]
+    assert await asyncio.to_thread(main, alone) == 2  # a role goes with a named cluster

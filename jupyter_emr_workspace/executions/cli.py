@@ -47,7 +47,13 @@ def register(subparsers: SubParsers) -> None:
     p.add_argument(
         "-p", "--parameter", action="append", default=[], metavar="KEY=VALUE", help="a parameter"
     )
-    p.add_argument("--cluster", help="TYPE:ID (default: the Workspace's attachment)")
+    p.add_argument("--cluster", help="TYPE:ID (default: the Workspace's attachment, with its role)")
+    p.add_argument(
+        "--execution-role",
+        metavar="ARN",
+        help="with --cluster: the IAM role its Spark runs as (emr-ec2 runtime roles), or "
+        "'none' (default: the attachment's role when --cluster is the attachment's)",
+    )
     p.add_argument("--output-format", choices=["ipynb", "html", "both"], default="ipynb")
     p.add_argument("--name", help="a name for the execution")
     p.add_argument("--no-wait", action="store_true", help="print the execution and return")
@@ -146,6 +152,11 @@ def run_command(args: argparse.Namespace) -> int:
             if not sep:
                 raise ValueError("--cluster TYPE:ID, e.g. emr-ec2:j-123 or local:local")
             body["cluster"] = {"type": kind, "id": cluster_id}
+            if args.execution_role:
+                role = None if args.execution_role.lower() == "none" else args.execution_role
+                body["cluster"]["execution_role_arn"] = role
+        elif args.execution_role:
+            raise ValueError("--execution-role goes with --cluster TYPE:ID")
         ex = api("POST", "executions", body)
         if args.no_wait:
             print(json.dumps(ex, indent=2))
