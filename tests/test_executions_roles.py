@@ -233,7 +233,7 @@ async def test_an_execution_runs_as_the_workspace_execution_role(
     # the Livy session was deleted, with the role's credentials (only they see it)
     assert await asyncio.to_thread(livy_sessions, engine) == []
 
-    # -- the record shows the role; no credential reaches the output or the record -----------
+    # -- the record shows the role; no credential reaches the output, record or audit ------
     described = (await api("GET", f"executions/{eid}")).json
     assert described["cluster"]["execution_role_arn"] == ROLE
     output = (await services.store.get(f"{wid}/executions/{eid}/count.ipynb")).data.decode()
@@ -243,7 +243,8 @@ async def test_an_execution_runs_as_the_workspace_execution_role(
     record = json.dumps(described) + json.dumps(
         (await services.executions.records.get(eid)).to_json()
     )
-    for text in (output, html, record):
+    audit = json.dumps(services.audit.recent(1000))
+    for text in (output, html, record, audit):
         assert password not in text and "livy-credentials" not in text
     (ended,) = [e for e in events(services) if e["details"].get("event")]
     assert ended["details"]["status"] == "FINISHED"
