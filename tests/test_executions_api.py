@@ -40,6 +40,12 @@ BLIND = {
         {"Effect": "Deny", "Action": "elasticmapreduce:DescribeEditor", "Resource": "*"},
     ]
 }
+NO_ATTACH = {
+    "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "elasticmapreduce:AttachEditor", "Resource": "*"},
+    ]
+}
 LOCAL = {"type": "local", "id": "local"}
 
 
@@ -50,12 +56,13 @@ def studio_config(tmp_path: Path) -> dict[str, Any]:
         "id": "es-exec",
         "executions_runner": False,
         "auth_mode": "IDENTITY_CENTER",
-        "policies": {"own": OWN, "read": READ_ONLY, "blind": BLIND},
+        "policies": {"own": OWN, "read": READ_ONLY, "blind": BLIND, "no-attach": NO_ATTACH},
         "assignments": {
             "user:alice": "own",
             "user:bob": "own",
             "user:reader": "read",
             "user:blind": "blind",
+            "user:carol": "no-attach",
         },
     }
 
@@ -256,6 +263,17 @@ async def test_a_reader_cannot_submit(api: Api) -> None:
         assert (permissions[start], permissions[manage]) == (may, may), user
         studio = (await api("GET", "studio", user=user)).json["permissions"]
         assert studio["elasticmapreduce:ListNotebookExecutions"] is True, user
+
+
+async def test_naming_a_cluster_the_workspace_is_not_attached_to_needs_attach_editor(
+    api: Api, services: Any
+) -> None:
+    wid = await workspace_with(api, "elsewhere", {"a.ipynb": notebook("1")})
+    body = {"workspace_id": wid, "relative_path": "a.ipynb", "cluster": LOCAL}
+    r = await api("POST", "executions", body, user="carol")
+    assert r.code == 403 and "AttachEditor" in r.error["message"], r
+    assert (await api("GET", "executions", user="carol")).json["executions"] == []
+    assert (await api("POST", "executions", body)).code == 201  # alice may attach it
 
 
 async def test_an_unassigned_user_gets_403_on_every_executions_route(api: Api) -> None:

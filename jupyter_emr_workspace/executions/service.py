@@ -150,6 +150,7 @@ class ExecutionService:
         ) as facts:
             cluster = self._with_role(cluster or self._attachment(ws), ws)
             self._check_cluster_type(cluster)
+            await self.check_cluster(identity, ws, cluster)
             facts["execution_role_arn"] = cluster["execution_role_arn"]
             await self.check_role(identity, cluster)
             data = await self.read_notebook(ws, rel)
@@ -213,6 +214,26 @@ class ExecutionService:
         att = ws.attachment or {}
         same = att.get("type") == cluster["type"] and att.get("cluster_id") == cluster["id"]
         return {**cluster, "execution_role_arn": att.get("execution_role_arn") if same else None}
+
+    async def check_cluster(
+        self, identity: Identity, ws: Workspace, cluster: dict[str, Any]
+    ) -> None:
+        """Running a Workspace's notebook on a cluster it is not attached to is attaching it
+        there for the run: who may not attach the Workspace may not name another cluster
+        (else StartNotebookExecution would be a side door around AttachEditor)."""
+        att = ws.attachment or {}
+        if att.get("type") == cluster["type"] and att.get("cluster_id") == cluster["id"]:
+            return
+        await self.guard.on_workspace(
+            identity,
+            actions.ATTACH_EDITOR,
+            ws,
+            details={
+                "type": cluster["type"],
+                "cluster_id": str(cluster["id"])[:128],
+                "for": "execution",
+            },
+        )
 
     async def check_role(self, identity: Identity, cluster: dict[str, Any]) -> None:
         """The submitter must be allowed to pass the execution's role, with the checks of
