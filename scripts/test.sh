@@ -26,7 +26,10 @@ log "ruff (lint and format) and mypy"
 "$BIN/mypy"
 
 log "pytest"
-"$BIN/pytest" -p no:asyncio -p no:cacheprovider "$@"
+# Two workers, whole files each (module-scoped engines and servers stay shared): most of the
+# suite waits on servers, Spark and leases, so two files at a time shorten the run.
+# EMRWS_TEST_WORKERS=0 runs it in one process.
+"$BIN/pytest" -p no:asyncio -p no:cacheprovider -n "${EMRWS_TEST_WORKERS:-2}" --dist loadfile "$@"
 
 log "frontend lint and unit tests"
 jlpm install --immutable >/dev/null 2>&1 || jlpm install
