@@ -626,6 +626,8 @@ export function addCommands(app: CommandApp, deps: ICommandDeps): IDisposable {
         const { running_kernels: running, ...attached } = updated;
         keeper.updateWorkspace(attached);
         model.upsert(attached);
+        // A stopped application starts on attach: show its state until ready.
+        model.follow(type, clusterId);
         Notification.success(
           trans.__('Attached "%1" to %2.', workspace.name, label),
           { autoClose: 4000 }

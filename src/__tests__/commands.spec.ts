@@ -510,6 +510,27 @@ describe('attach, detach and back up', () => {
     });
   });
 
+  it('follow the cluster attached to through its start', async () => {
+    const client = mockClient({
+      attach: jest.fn(async () => ({
+        ...workspace(),
+        attachment: { type: 'emr-serverless', cluster_id: '00app' }
+      }))
+    });
+    const { commands, model } = await setUp(client);
+    await commands.execute(CommandIDs.open, { id: 'e-1' });
+    const follow = jest.spyOn(model, 'follow');
+    const listed = client.listClusters.mock.calls.length;
+    await commands.execute(CommandIDs.attach, {
+      type: 'emr-serverless',
+      clusterId: '00app',
+      executionRoleArn: 'arn:aws:iam::1:role/analytics'
+    });
+    expect(follow).toHaveBeenCalledWith('emr-serverless', '00app');
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(client.listClusters.mock.calls.length).toBeGreaterThan(listed);
+  });
+
   it('report the files a backup missed', async () => {
     const client = mockClient({
       backupNow: jest.fn(async () => ({
