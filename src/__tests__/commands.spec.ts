@@ -4,7 +4,13 @@ import { CommandRegistry } from '@lumino/commands';
 import { IDisposable } from '@lumino/disposable';
 
 import { IStudio, IWorkspace } from '../api';
-import { addCommands, PALETTE_COMMANDS, workspaceCommand } from '../commands';
+import {
+  addCommands,
+  errorReporter,
+  PALETTE_COMMANDS,
+  TOAST_MESSAGE_LENGTH,
+  workspaceCommand
+} from '../commands';
 import { ApiError } from '../handler';
 import {
   ActivityModel,
@@ -203,6 +209,36 @@ function press(dialog: HTMLElement, label: string): void {
 
 /** The messages of the toasts shown so far. */
 const toasts = () => Notification.manager.notifications.map(n => n.message);
+
+describe('errorReporter', () => {
+  const report = errorReporter(trans);
+  beforeEach(() => jest.spyOn(console, 'error').mockImplementation(() => {}));
+  afterEach(() => jest.restoreAllMocks());
+
+  it('shows a short error whole in its toast', () => {
+    report('Could not attach "w" to app:', new Error('It is TERMINATED'));
+    const [toast] = Notification.manager.notifications;
+    expect(toast.message).toBe('Could not attach "w" to app: It is TERMINATED');
+    expect(toast.options.actions ?? []).toEqual([]);
+  });
+
+  it('gives a long one, which its toast cuts, a Details button showing it whole', async () => {
+    // The server says why at the end: a toast would show only "...not one of the ro…".
+    const why =
+      'execution role arn:aws:iam::123456789012:role/finance-exec is not one of the roles offered to alice (c.Studio.execution_roles)';
+    const what = 'Could not attach "quarterly-analysis" to analytics:';
+    expect(`${what} ${why}`.length).toBeGreaterThan(TOAST_MESSAGE_LENGTH);
+    report(what, new ApiError(403, 'ExecutionRoleRefused', why));
+    const [toast] = Notification.manager.notifications;
+    expect(toast.message).toBe(`${what} ${why}`);
+    const [details] = toast.options.actions ?? [];
+    expect(details.label).toBe('Details');
+    details.callback(new MouseEvent('click'));
+    const dialog = await dialogShowing(why);
+    expect(dialog.textContent).toContain('(c.Studio.execution_roles)');
+    press(dialog, 'Close');
+  });
+});
 
 describe('workspaceCommand', () => {
   const report = jest.fn();
