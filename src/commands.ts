@@ -1,6 +1,6 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { Notification } from '@jupyterlab/apputils';
-import { TranslationBundle } from '@jupyterlab/translation';
+import { Notification, showErrorMessage } from '@jupyterlab/apputils';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { DisposableSet, IDisposable } from '@lumino/disposable';
 
@@ -64,13 +64,42 @@ export type CommandApp = {
 };
 
 /**
- * Show an error with its message; errors are never swallowed.
+ * Characters of its message a toast shows: JupyterLab cuts the rest with "…".
  */
-export function reportError(what: string, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
-  console.error(what, error);
-  Notification.error(`${what} ${message}`, { autoClose: false });
+export const TOAST_MESSAGE_LENGTH = 140;
+
+/**
+ * Show errors with their message; errors are never swallowed. A toast shows
+ * only the first characters of a message, and the server's say why at their
+ * end (a refused execution role: the action and the policy), so a longer one
+ * gets a Details button showing it whole.
+ */
+export function errorReporter(
+  trans: TranslationBundle = nullTranslator.load('jupyter_emr_workspace')
+): (what: string, error: unknown) => void {
+  return (what, error) => {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(what, error);
+    const text = `${what} ${message}`;
+    Notification.error(text, {
+      autoClose: false,
+      actions:
+        text.length > TOAST_MESSAGE_LENGTH
+          ? [
+              {
+                label: trans.__('Details'),
+                callback: () => void showErrorMessage(what, message)
+              }
+            ]
+          : []
+    });
+  };
 }
+
+/**
+ * Show an error with its message (untranslated).
+ */
+export const reportError = errorReporter();
 
 /**
  * The shared skeleton of a command on one Workspace, as its `execute`.
@@ -111,7 +140,7 @@ export function addCommands(app: CommandApp, deps: ICommandDeps): IDisposable {
   const { commands, shell } = app;
   const { client, model, keeper, backup, activity, trans, settings } = deps;
   const browser = deps.browser ?? null;
-  const report = deps.report ?? reportError;
+  const report = deps.report ?? errorReporter(trans);
   const disposables = new DisposableSet();
   const add = (
     id: string,
@@ -626,6 +655,8 @@ export function addCommands(app: CommandApp, deps: ICommandDeps): IDisposable {
         const { running_kernels: running, ...attached } = updated;
         keeper.updateWorkspace(attached);
         model.upsert(attached);
+        // A stopped application starts on attach: show its state until ready.
+        model.follow(type, clusterId);
         Notification.success(
           trans.__('Attached "%1" to %2.', workspace.name, label),
           { autoClose: 4000 }

@@ -38,7 +38,7 @@ import { WorkspaceStatus } from './status';
 import { RefusedSaveWatcher } from './saves';
 // The commands are registered at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
-import { addCommands, PALETTE_COMMANDS, reportError } from './commands';
+import { addCommands, errorReporter, PALETTE_COMMANDS } from './commands';
 // Executions (issue 13): the model the panel shows, and its commands.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import {
@@ -304,7 +304,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           ?.scrollIntoView({ block: 'nearest' });
       },
       canOn: (workspace, action) => model.canOn(workspace, action),
-      report: reportError
+      report: errorReporter(trans)
     });
     app.contextMenu.addItem({
       command: ExecutionCommandIDs.run,

@@ -3,6 +3,7 @@ import { IPoll, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
+  ClusterType,
   EmrWorkspaceClient,
   IBackupStatus,
   IClusterList,
@@ -14,6 +15,7 @@ import {
   IWorkspace
 } from './api';
 import { ApiError, isStoreUnavailable } from './handler';
+import { STARTING_STATES } from './sources';
 
 /**
  * Normalise an npm or a Python version so both spell a release alike
@@ -244,7 +246,9 @@ export class WorkspaceListModel implements IDisposable {
     this._interval = ms;
     if (!this._poll.isDisposed) {
       this._poll.frequency = this._frequency(ms);
-      this._clusterPoll.frequency = this._frequency(ms * 3);
+      if (!this._following) {
+        this._clusterPoll.frequency = this._frequency(ms * 3);
+      }
     }
   }
 
@@ -311,6 +315,18 @@ export class WorkspaceListModel implements IDisposable {
     this._forced.add('clusters');
     await this._clusterPoll.refresh();
     await this._clusterPoll.tick.catch(() => undefined);
+  }
+
+  /**
+   * Follow cluster `id` of source `type` through its start (an attach that
+   * started an EMR Serverless application, a cluster still bootstrapping):
+   * clusters are listed now, then every `FOLLOW_INTERVAL` ms while that one is
+   * listed in a starting state, so the panel shows it ready when it is rather
+   * than at the next slow poll; then the usual interval comes back.
+   */
+  follow(type: ClusterType, id: string): void {
+    this._following = { type, id };
+    void this.refreshClusters();
   }
 
   /**
@@ -420,6 +436,7 @@ export class WorkspaceListModel implements IDisposable {
       this._clusters = clusters;
       this._templates = templates;
       this._clusterError = null;
+      this._followStart();
     } catch (error) {
       this._clusterError = error as Error;
       throw error;
@@ -427,6 +444,25 @@ export class WorkspaceListModel implements IDisposable {
       this._clustersLoading = false;
       this._changed.emit();
     }
+  }
+
+  /** The cluster poll's pace: quick while the followed cluster is starting. */
+  private _followStart(): void {
+    const followed = this._following;
+    const cluster = followed
+      ? this._clusters?.clusters.find(
+          c => c.type === followed.type && c.id === followed.id
+        )
+      : undefined;
+    const starting =
+      !!cluster && STARTING_STATES.has((cluster.state || '').toUpperCase());
+    if (!starting) {
+      this._following = null;
+    }
+    const interval = starting
+      ? Math.min(WorkspaceListModel.FOLLOW_INTERVAL, this._interval * 3)
+      : this._interval * 3;
+    this._clusterPoll.frequency = this._frequency(interval);
   }
 
   private _stop(message: string): void {
@@ -454,6 +490,9 @@ export class WorkspaceListModel implements IDisposable {
 
   static FOCUS_THROTTLE = 5000;
 
+  /** Milliseconds between two listings while a followed cluster starts. */
+  static FOLLOW_INTERVAL = 3000;
+
   private _changed = new Signal<this, void>(this);
   private _studio: IStudio | null = null;
   private _studioStale = false;
@@ -470,6 +509,7 @@ export class WorkspaceListModel implements IDisposable {
   private _lastClusterFetch = 0;
   private _visible = true;
   private _forced = new Set<'workspaces' | 'clusters'>();
+  private _following: { type: ClusterType; id: string } | null = null;
   private _fresh = false;
   private _interval: number;
   private _frontendVersion: string;

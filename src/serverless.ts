@@ -91,12 +91,12 @@ export function addExecutionRoleCommand(
       if (!result.button.accept || !result.value) {
         return;
       }
+      // The attach command follows a starting application until it is ready.
       await commands.execute(CommandIDs.attach, {
         type,
         clusterId,
         executionRoleArn: result.value
       });
-      await commands.execute(CommandIDs.refreshClusters);
     }
   });
 }

@@ -39,6 +39,17 @@ export function builtIn(trans: TranslationBundle): IClusterSource[] {
 }
 
 /**
+ * States of a cluster on its way to ready, in every source's words (EMR
+ * Serverless and EMR on EC2 start, EC2 bootstraps, EKS creates): the panel
+ * follows an attached cluster through them (`WorkspaceListModel.follow`).
+ */
+export const STARTING_STATES: ReadonlySet<string> = new Set([
+  'STARTING',
+  'BOOTSTRAPPING',
+  'CREATING'
+]);
+
+/**
  * EMR's states in words a user understands: ready / busy / stopped rather
  * than WAITING / RUNNING / TERMINATED (EMR on EC2's and EMR on EKS's names).
  */

@@ -146,3 +146,111 @@ c.Studio.audit_log_path = str(Path(mkdtemp(prefix="emr-ws-ui-audit-")) / "audit.
 # Executions (issue 13): the in-process runner runs only its owner's executions; the
 # tests' user is alice (identity.py), as an admin names a single-user server's owner.
 c.Studio.server_owner = "alice"  # noqa: F821
+
+
+# --- EMR Serverless and execution roles (issue 12; tests/serverless.spec.ts) -------------
+# What an admin's account holds beside the Studio, created with boto3 against moto before
+# the server starts: two EMR Serverless Spark applications (one interactive and stopped, one
+# whose Livy endpoint is off), an EMR on EC2 cluster and an EMR on EKS virtual cluster, in
+# the Studio's subnet. The Studio is configured with c.Studio.* only.
+SERVERLESS_ROLES = {
+    "*": [
+        "arn:aws:iam::123456789012:role/analytics-exec",
+        "arn:aws:iam::123456789012:role/reporting-exec",
+    ],
+    "user:carol": ["arn:aws:iam::123456789012:role/finance-exec"],
+}
+_serverless_stand_ins: list[object] = []  # the Livy stand-ins live as long as the server
+
+
+def _serverless() -> None:
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from emrws_testing.compute import FakeLivy, run_cluster
+    from emrws_testing.moto_servers import client
+    from emrws_testing.sigv4_proxy import Issued, SigV4Proxy, moto_sts_lookup
+    from moto.emrserverless.models import emrserverless_backends
+
+    endpoint = c.Studio.endpoint_url  # noqa: F821
+    subnet = c.Studio.subnet_ids[0]  # noqa: F821
+    serverless = client(endpoint, "emr-serverless")
+
+    def application(name: str, **kwargs: object) -> str:
+        return str(
+            serverless.create_application(
+                name=name,
+                releaseLabel="emr-7.1.0",
+                type="SPARK",
+                autoStartConfiguration={"enabled": True},
+                autoStopConfiguration={"enabled": True, "idleTimeoutMinutes": 15},
+                networkConfiguration={"subnetIds": [subnet], "securityGroupIds": ["sg-0ui"]},
+                **kwargs,
+            )["applicationId"]
+        )
+
+    analytics = application("analytics")
+    application("nightly-batch")  # no interactive Livy endpoint: listed with the reason
+    serverless.stop_application(applicationId=analytics)
+
+    # Test-only hooks on moto's emr-serverless, which (a) does not model
+    # interactiveConfiguration: "analytics" gets its Livy endpoint on moto's own object, as
+    # tests/test_compute_serverless.py does; (b) starts an application at once, where AWS
+    # takes a minute or two: "analytics" answers STARTING to StartApplication's own
+    # GetApplication and the next two, then STARTED, so the test sees the panel follow the
+    # state (driven by the panel's listings, not by a clock).
+    backend = next(
+        backends["us-east-1"]
+        for backends in emrserverless_backends.values()
+        if analytics in backends["us-east-1"].applications
+    )
+    app = backend.applications[analytics]
+    app.interactive_configuration = {"livyEndpointEnabled": True, "studioEnabled": True}
+    starting_reads = {"left": 0}
+    start, get = backend.start_application, backend.get_application
+
+    def start_application(application_id: str) -> None:
+        if application_id != analytics:
+            return start(application_id)
+        app.state, starting_reads["left"] = "STARTING", 3
+        return None
+
+    def get_application(application_id: str) -> object:
+        found = get(application_id)
+        if application_id == analytics and app.state == "STARTING":
+            starting_reads["left"] -= 1
+            if starting_reads["left"] < 0:
+                app.state = "STARTED"
+        return found
+
+    backend.start_application = start_application
+    backend.get_application = get_application
+
+    # Its Livy endpoint, mapped as an admin maps one behind a proxy: a stand-in that checks
+    # every request's SigV4 signature as AWS's endpoint does (moto's STS credentials, or the
+    # server's own) and refuses unsigned ones, in front of a stand-in Livy that answers the
+    # attach-time probe (Spark through this path: tests/test_compute_serverless_e2e.py).
+    own = Issued(os.environ["AWS_SECRET_ACCESS_KEY"], None, None)
+
+    def lookup(key: str) -> Issued | None:
+        return moto_sts_lookup(key) or (own if key == os.environ["AWS_ACCESS_KEY_ID"] else None)
+
+    livy = FakeLivy()
+    proxy = SigV4Proxy(livy.url, ("", ""), lookup)
+    _serverless_stand_ins.extend([livy, proxy])
+    c.Studio.livy_urls.update({analytics: proxy.url})  # noqa: F821
+    c.Studio.execution_roles.update(SERVERLESS_ROLES)  # noqa: F821
+
+    # The other sources beside it: a cluster on EC2, a virtual cluster on EKS (no Livy URL).
+    run_cluster(client(endpoint, "emr"), "etl-shared", subnet)
+    client(endpoint, "emr-containers").create_virtual_cluster(
+        name="spark-team",
+        containerProvider={
+            "type": "EKS",
+            "id": "eks-1",
+            "info": {"eksInfo": {"namespace": "spark"}},
+        },
+    )
+
+
+if os.environ.get("EMR_WS_UI_STORE", "moto") != "local":
+    _serverless()
+# --- end of EMR Serverless ----------------------------------------------------------------

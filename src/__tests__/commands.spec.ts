@@ -4,7 +4,13 @@ import { CommandRegistry } from '@lumino/commands';
 import { IDisposable } from '@lumino/disposable';
 
 import { IStudio, IWorkspace } from '../api';
-import { addCommands, PALETTE_COMMANDS, workspaceCommand } from '../commands';
+import {
+  addCommands,
+  errorReporter,
+  PALETTE_COMMANDS,
+  TOAST_MESSAGE_LENGTH,
+  workspaceCommand
+} from '../commands';
 import { ApiError } from '../handler';
 import {
   ActivityModel,
@@ -203,6 +209,36 @@ function press(dialog: HTMLElement, label: string): void {
 
 /** The messages of the toasts shown so far. */
 const toasts = () => Notification.manager.notifications.map(n => n.message);
+
+describe('errorReporter', () => {
+  const report = errorReporter(trans);
+  beforeEach(() => jest.spyOn(console, 'error').mockImplementation(() => {}));
+  afterEach(() => jest.restoreAllMocks());
+
+  it('shows a short error whole in its toast', () => {
+    report('Could not attach "w" to app:', new Error('It is TERMINATED'));
+    const [toast] = Notification.manager.notifications;
+    expect(toast.message).toBe('Could not attach "w" to app: It is TERMINATED');
+    expect(toast.options.actions ?? []).toEqual([]);
+  });
+
+  it('gives a long one, which its toast cuts, a Details button showing it whole', async () => {
+    // The server says why at the end: a toast would show only "...not one of the ro…".
+    const why =
+      'execution role arn:aws:iam::123456789012:role/finance-exec is not one of the roles offered to alice (c.Studio.execution_roles)';
+    const what = 'Could not attach "quarterly-analysis" to analytics:';
+    expect(`${what} ${why}`.length).toBeGreaterThan(TOAST_MESSAGE_LENGTH);
+    report(what, new ApiError(403, 'ExecutionRoleRefused', why));
+    const [toast] = Notification.manager.notifications;
+    expect(toast.message).toBe(`${what} ${why}`);
+    const [details] = toast.options.actions ?? [];
+    expect(details.label).toBe('Details');
+    details.callback(new MouseEvent('click'));
+    const dialog = await dialogShowing(why);
+    expect(dialog.textContent).toContain('(c.Studio.execution_roles)');
+    press(dialog, 'Close');
+  });
+});
 
 describe('workspaceCommand', () => {
   const report = jest.fn();
@@ -508,6 +544,27 @@ describe('attach, detach and back up', () => {
       endpoint_id: undefined,
       execution_role_arn: 'arn:aws:iam::1:role/analytics'
     });
+  });
+
+  it('follow the cluster attached to through its start', async () => {
+    const client = mockClient({
+      attach: jest.fn(async () => ({
+        ...workspace(),
+        attachment: { type: 'emr-serverless', cluster_id: '00app' }
+      }))
+    });
+    const { commands, model } = await setUp(client);
+    await commands.execute(CommandIDs.open, { id: 'e-1' });
+    const follow = jest.spyOn(model, 'follow');
+    const listed = client.listClusters.mock.calls.length;
+    await commands.execute(CommandIDs.attach, {
+      type: 'emr-serverless',
+      clusterId: '00app',
+      executionRoleArn: 'arn:aws:iam::1:role/analytics'
+    });
+    expect(follow).toHaveBeenCalledWith('emr-serverless', '00app');
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(client.listClusters.mock.calls.length).toBeGreaterThan(listed);
   });
 
   it('report the files a backup missed', async () => {

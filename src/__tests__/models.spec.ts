@@ -599,6 +599,99 @@ describe('WorkspaceListModel polling when hidden', () => {
   });
 });
 
+describe('WorkspaceListModel following a starting cluster', () => {
+  let model: WorkspaceListModel;
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+
+  afterEach(() => {
+    model?.dispose();
+    jest.useRealTimers();
+  });
+
+  /** The Serverless application as listed: `states` in turn, then the last. */
+  function listing(states: string[]) {
+    let call = 0;
+    return jest.fn(async () => {
+      const state = states[Math.min(call++, states.length - 1)];
+      return {
+        clusters: [
+          {
+            type: 'emr-serverless',
+            id: '00f1',
+            name: 'analytics',
+            state,
+            attachable: true
+          },
+          {
+            type: 'emr-ec2',
+            id: 'j-1',
+            name: 'etl',
+            state: 'STARTING',
+            attachable: true
+          }
+        ],
+        errors: []
+      };
+    });
+  }
+
+  async function started(client: any): Promise<void> {
+    model = new WorkspaceListModel({
+      client,
+      frontendVersion: '0.1.0',
+      refreshInterval: 10000, // clusters every 30 s
+      autoStart: false,
+      standby: 'never'
+    });
+    await model.start();
+    await jest.advanceTimersByTimeAsync(0);
+  }
+
+  const state = () =>
+    model.clusters?.clusters.find(c => c.id === '00f1')?.state;
+
+  it('lists clusters quickly until the followed one is ready, then as before', async () => {
+    const client = mockClient({
+      listClusters: listing(['STOPPED', 'STARTING', 'STARTING', 'STARTED'])
+    });
+    await started(client);
+    expect(state()).toBe('STOPPED');
+    const before = client.listClusters.mock.calls.length;
+
+    // Attached: StartApplication answered STARTING.
+    model.follow('emr-serverless', '00f1');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listClusters).toHaveBeenCalledTimes(before + 1);
+    expect(state()).toBe('STARTING');
+    await jest.advanceTimersByTimeAsync(WorkspaceListModel.FOLLOW_INTERVAL);
+    expect(client.listClusters).toHaveBeenCalledTimes(before + 2);
+    expect(state()).toBe('STARTING');
+    await jest.advanceTimersByTimeAsync(WorkspaceListModel.FOLLOW_INTERVAL);
+    expect(client.listClusters).toHaveBeenCalledTimes(before + 3);
+    expect(state()).toBe('STARTED');
+
+    // Ready: back to the usual pace, though another cluster is still starting.
+    await jest.advanceTimersByTimeAsync(29000);
+    expect(client.listClusters).toHaveBeenCalledTimes(before + 3);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(client.listClusters).toHaveBeenCalledTimes(before + 4);
+  });
+
+  it('does not speed up for a cluster that is already ready', async () => {
+    const client = mockClient({ listClusters: listing(['STARTED']) });
+    await started(client);
+    const before = client.listClusters.mock.calls.length;
+    model.follow('emr-serverless', '00f1');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.listClusters).toHaveBeenCalledTimes(before + 1);
+    await jest.advanceTimersByTimeAsync(29000);
+    expect(client.listClusters).toHaveBeenCalledTimes(before + 1);
+  });
+});
+
 describe('LeaseKeeper', () => {
   let keeper: LeaseKeeper;
   let target: EventTarget;
