@@ -9,6 +9,8 @@ export default defineConfig([
   {
     ignores: [
       'node_modules',
+      '.venv',
+      '.cache',
       'dist',
       'coverage',
       'lib',

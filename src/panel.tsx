@@ -480,6 +480,7 @@ function ClusterItem(props: {
                     void commands.execute(attachCommand(cluster.type), {
                       type: cluster.type,
                       clusterId: cluster.id,
+                      clusterName: cluster.name || cluster.id,
                       endpointId: cluster.endpoint_id ?? ''
                     })
                   }

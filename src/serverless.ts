@@ -48,7 +48,8 @@ export function addExecutionRoleCommand(
         type: 'object',
         properties: {
           type: { type: 'string', enum: ['emr-serverless', 'emr-ec2'] },
-          clusterId: { type: 'string' }
+          clusterId: { type: 'string' },
+          clusterName: { type: 'string' }
         },
         required: ['type', 'clusterId']
       }
@@ -57,6 +58,8 @@ export function addExecutionRoleCommand(
     execute: async args => {
       const type = String(args.type ?? 'emr-serverless') as ClusterType;
       const clusterId = String(args.clusterId ?? '');
+      // the name the panel shows (an application's id means nothing to its user)
+      const clusterName = String(args.clusterName || clusterId);
       let roles: string[];
       try {
         roles = (await client.executionRoles(type)).map(role => role.arn);
@@ -71,7 +74,7 @@ export function addExecutionRoleCommand(
         Notification.error(
           trans.__(
             'No execution role is offered to you for %1: ask your Studio admin to offer one (c.Studio.execution_roles) and to let you pass it (iam:PassRole).',
-            clusterId
+            clusterName
           ),
           { autoClose: false }
         );
@@ -80,7 +83,7 @@ export function addExecutionRoleCommand(
       const last = workspace()?.attachment?.execution_role_arn;
       const ordered = orderRoles(roles, last);
       const result = await InputDialog.getItem({
-        title: trans.__('Run Spark on %1 as', clusterId),
+        title: trans.__('Run Spark on %1 as', clusterName),
         label: trans.__(
           'The IAM role the Workspace’s Spark sessions act with (its data permissions):'
         ),

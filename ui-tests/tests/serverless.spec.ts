@@ -138,7 +138,7 @@ test.describe('EMR Serverless', () => {
       // Attach: the picker offers only the roles alice may pass.
       await attach.click();
       const dialog = page.locator('.jp-Dialog');
-      await expect(dialog).toContainText(`Run Spark on ${app.id} as`);
+      await expect(dialog).toContainText('Run Spark on analytics as');
       const roles = dialog.locator('select');
       await expect(roles.locator('option')).toHaveText([ANALYTICS, REPORTING]);
       await roles.selectOption(REPORTING);
