@@ -1,5 +1,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
+import * as fs from 'fs';
+import * as path from 'path';
 
 /**
  * Run with Parameters… end to end (issue 13 §6): alice runs a notebook of her
@@ -21,6 +23,30 @@ const NAME = `${process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)
 // for an Open button that never comes): keep JupyterLab's real state.
 test.use({ mockState: false });
 
+// Where emr-workspace.spec.ts writes its screenshots (copied to docs/screenshots/).
+const SCREENSHOTS = path.join(__dirname, '..', 'test-results', 'screenshots');
+
+/**
+ * A screenshot of `locator` for the README: a PNG of the element's size, not a
+ * blank one (PNG compresses a flat image to almost nothing).
+ */
+async function screenshot(locator: Locator, file: string): Promise<void> {
+  await expect(locator).toBeVisible();
+  const box = (await locator.boundingBox())!;
+  const target = path.join(SCREENSHOTS, file);
+  fs.rmSync(target, { force: true });
+  await locator.screenshot({ path: target });
+  const bytes = fs.readFileSync(target);
+  expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
+  const scale = await locator.page().evaluate(() => window.devicePixelRatio);
+  const width = bytes.readUInt32BE(16);
+  const height = bytes.readUInt32BE(20);
+  expect(Math.abs(width - box.width * scale)).toBeLessThanOrEqual(2 * scale);
+  expect(Math.abs(height - box.height * scale)).toBeLessThanOrEqual(2 * scale);
+  expect(bytes.length).toBeGreaterThan((width * height) / 200);
+  await test.info().attach(file, { path: target, contentType: 'image/png' });
+}
+
 /**
  * Show the panel. Retried: opening a Workspace ends by activating the file
  * browser, which may hide the panel again just after it was shown.
@@ -36,12 +62,17 @@ async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
   return panel;
 }
 
-/** Open the Workspace from the panel; done when the file browser shows it. */
+/**
+ * Open the Workspace from the panel; done when the file browser shows it.
+ * The panel is refreshed first, as a user would: it lists a Workspace created
+ * through the API at its next poll only (every 30 s).
+ */
 async function openWorkspace(
   page: IJupyterLabPageFixture,
   path: string
 ): Promise<void> {
   const panel = await openPanel(page);
+  await panel.getByRole('button', { name: 'Refresh Workspaces' }).click();
   await panel.getByRole('button', { name: `Open ${NAME}` }).click();
   await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
     'Lease held'
@@ -120,7 +151,9 @@ test.describe('Notebook executions', () => {
       await page.evaluate(async () => {
         await window.jupyterapp.commands.execute('filebrowser:activate');
       });
-      await page.filebrowser.refresh();
+      await page.evaluate(async () => {
+        await window.jupyterapp.commands.execute('filebrowser:refresh');
+      });
       const file = page.locator('.jp-DirListing-item', {
         hasText: 'params.ipynb'
       });
@@ -164,6 +197,13 @@ test.describe('Notebook executions', () => {
       await expect(
         execution.getByRole('button', { name: 'Run again' })
       ).toBeVisible();
+      await expect(
+        execution.getByRole('button', { name: 'Output', exact: true })
+      ).toBeVisible();
+      await screenshot(
+        panel.locator('#jp-EmrWorkspace-executions'),
+        'executions.png'
+      );
 
       // The output reaches the Workspace's folder when it is next opened.
       await panel.getByRole('button', { name: `Close ${NAME}` }).click();
