@@ -58,6 +58,19 @@ async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
 }
 
 /**
+ * Show the panel with the Workspaces listed afresh, as a user presses Refresh
+ * after creating a Workspace elsewhere: a Workspace a test has just created
+ * through the API is otherwise listed at the panel's next poll (every 30 s).
+ */
+async function openPanelRefreshed(
+  page: IJupyterLabPageFixture
+): Promise<Locator> {
+  const panel = await openPanel(page);
+  await panel.getByRole('button', { name: 'Refresh Workspaces' }).click();
+  return panel;
+}
+
+/**
  * Open the Workspace in this tab (alice may take her own lease over) and
  * return the panel.
  */
@@ -707,7 +720,7 @@ test.describe('Names, not ids', () => {
     const { workspace, drop } = await ownWorkspace(request, 'names');
     const { name, id } = workspace;
     try {
-      const panel = await openPanel(page);
+      const panel = await openPanelRefreshed(page);
       await panel.getByRole('button', { name: `Open ${name}` }).click();
       await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
         'Lease held'
@@ -818,7 +831,7 @@ test.describe("A data scientist's day", () => {
     try {
       // No Workspace open: Attach is disabled for the accessibility tree and
       // says why inline.
-      let panel = await openPanel(page);
+      let panel = await openPanelRefreshed(page);
       const attach = panel
         .getByRole('button', { name: /^Attach to Local Spark/ })
         .first();
