@@ -151,6 +151,38 @@ export async function askBeforeClose(
 }
 
 /**
+ * How long to wait for jupyter-collaboration's own save of a document (its
+ * `document_save_delay` is 1 s by default) before saving from here.
+ */
+const COLLABORATIVE_SAVE_WAIT = 10000;
+
+/**
+ * Resolves true once `model` is no longer dirty, false after `ms`.
+ */
+export function whenClean(
+  model: DocumentRegistry.IModel,
+  ms: number
+): Promise<boolean> {
+  if (!model.dirty) {
+    return Promise.resolve(true);
+  }
+  return new Promise<boolean>(resolve => {
+    const changed = (): void => {
+      if (!model.dirty) {
+        done(true);
+      }
+    };
+    const timer = setTimeout(() => done(false), ms);
+    const done = (clean: boolean): void => {
+      clearTimeout(timer);
+      model.stateChanged.disconnect(changed);
+      resolve(clean);
+    };
+    model.stateChanged.connect(changed);
+  });
+}
+
+/**
  * Save what is unsaved (while the lease is still held), then close the
  * documents and shut the kernels down. Resolves with the errors met, so the
  * caller can stop before releasing anything that could not be saved.
@@ -158,13 +190,32 @@ export async function askBeforeClose(
 export async function closeOpen(
   open: IOpenInFolder,
   shutdown: (id: string) => Promise<void>,
-  options: { save: boolean; close: boolean; sessions?: boolean }
+  options: {
+    save: boolean;
+    close: boolean;
+    sessions?: boolean;
+    collaborativeSaveWait?: number;
+  }
 ): Promise<string[]> {
   const errors: string[] = [];
   if (options.save) {
     for (const doc of open.documents) {
       if (doc.context.model.dirty && !doc.context.model.readOnly) {
         try {
+          // With jupyter-collaboration the server saves the shared document
+          // itself (about a second after the last change); a save from here
+          // races that write and JupyterLab then asks "File Changed:
+          // Overwrite or Revert?", which blocks the close. Wait for the
+          // server's save, and save from here only if it does not come.
+          if (
+            doc.context.model.collaborative &&
+            (await whenClean(
+              doc.context.model,
+              options.collaborativeSaveWait ?? COLLABORATIVE_SAVE_WAIT
+            ))
+          ) {
+            continue;
+          }
           await doc.context.save();
         } catch (error) {
           errors.push(

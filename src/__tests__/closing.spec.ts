@@ -1,7 +1,9 @@
 import { nullTranslator } from '@jupyterlab/translation';
+import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import {
+  closeOpen,
   describeOpen,
   inFolder,
   IOpenSources,
@@ -205,5 +207,50 @@ describe('settleBeforeClose', () => {
     expect(String(report.mock.calls[0][1].message)).toContain(
       'workspaces/e-1/a.ipynb: 423 Locked'
     );
+  });
+});
+
+describe('closeOpen with jupyter-collaboration', () => {
+  /** A collaborative notebook: the server saves it; `serverSaves` says whether it will. */
+  function shared(serverSaves: boolean) {
+    const a = doc('workspaces/e-1/a.ipynb', true);
+    const model: any = a.context.model;
+    model.collaborative = true;
+    model.stateChanged = new Signal<any, any>(model);
+    if (serverSaves) {
+      setTimeout(() => {
+        model.dirty = false;
+        model.stateChanged.emit({
+          name: 'dirty',
+          oldValue: true,
+          newValue: false
+        });
+      }, 20);
+    }
+    return a;
+  }
+
+  it("waits for the server's own save instead of racing it (no File Changed dialog)", async () => {
+    const a = shared(true);
+    const errors = await closeOpen(
+      { documents: [a as any], sessions: [] },
+      jest.fn(),
+      { save: true, close: true, collaborativeSaveWait: 5000 }
+    );
+    expect(errors).toEqual([]);
+    expect(a.context.save).not.toHaveBeenCalled();
+    expect(a.close).toHaveBeenCalled();
+  });
+
+  it('saves from here when the server has not saved in time', async () => {
+    const a = shared(false);
+    const errors = await closeOpen(
+      { documents: [a as any], sessions: [] },
+      jest.fn(),
+      { save: true, close: true, collaborativeSaveWait: 50 }
+    );
+    expect(errors).toEqual([]);
+    expect(a.context.save).toHaveBeenCalled();
+    expect(a.close).toHaveBeenCalled();
   });
 });
