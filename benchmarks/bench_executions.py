@@ -10,7 +10,8 @@ a folder store), a runner claims it, injects the parameters, runs it with the sa
 and config, writes the executed notebook, ends it FINISHED. Both include the Spark session
 start (a JVM), which dominates. The two alternate, run by run, so background load hits both.
 Then `--queue` executions are queued at once and one runner with `--concurrency` slots
-(the default `c.Studio.execution_concurrency`) drains them: time to drain, executions per
+(the default `c.Studio.execution_concurrency`, and a plain install's poll, heartbeat and
+claim timeout) drains them: time to drain, executions per
 minute, each execution's phases from its record's history, the slot time spent between
 executions (the runner's own overhead) and the Livy sessions left on the engine (none).
 The 1-minute load average is printed with each figure.
@@ -53,6 +54,7 @@ from jupyter_emr_workspace.executions.model import (
 from jupyter_emr_workspace.executions.notebook import NotebookExecutor
 from jupyter_emr_workspace.executions.records import ExecutionStore
 from jupyter_emr_workspace.executions.runner import Runner
+from jupyter_emr_workspace.executions.settings import ExecutionSettings
 from jupyter_emr_workspace.kernels import register_workspace_conf, unregister_workspace_conf
 from jupyter_emr_workspace.kernels.sparkmagic_config import write_sparkmagic_config
 from jupyter_emr_workspace.layout import Layout
@@ -69,6 +71,8 @@ PHASE_LABELS = (
     "running: the cells, Spark session start included",
     "finishing: output written, session deleted",
 )
+#: a plain install's c.Studio.execution_* settings
+DEFAULTS = ExecutionSettings()
 ENDED = ("dead", "error", "killed", "success")
 CELLS = ["n = 1", "spark.range(n).count()", "spark.range(10**6).selectExpr('sum(id)').collect()"]
 
@@ -106,14 +110,26 @@ async def interactive(engine: EngineProcess, base: Path) -> float:
     return time.perf_counter() - start
 
 
-def runner_for(engine: EngineProcess, store: LocalStore, concurrency: int) -> Runner:
+def runner_for(
+    engine: EngineProcess, store: LocalStore, concurrency: int, poll_seconds: float = 0.2
+) -> Runner:
+    """``poll_seconds``: the throughput run takes a plain install's (a slot freed must be
+    taken without waiting for the next look); the overhead runs poll by hand."""
     records = ExecutionStore(store, Layout("es-bench"))
 
     async def resolve(ex: Execution) -> tuple[LivyEndpoint, dict[str, Any]]:
         return LivyEndpoint(url=engine.url or "", **engine.sparkmagic_auth(WORKSPACE)), SESSION
 
     executor = NotebookExecutor(records.snapshot, store, store.uri, resolve)
-    return Runner(records, executor, "bench", poll_seconds=0.2, concurrency=concurrency)
+    return Runner(
+        records,
+        executor,
+        "bench",
+        poll_seconds=poll_seconds,
+        heartbeat_seconds=DEFAULTS.execution_heartbeat_seconds,
+        claim_timeout=DEFAULTS.execution_claim_timeout,
+        concurrency=concurrency,
+    )
 
 
 async def submit(runner: Runner) -> str:
@@ -225,7 +241,7 @@ async def overhead(engine: EngineProcess, store: LocalStore, base: Path, n: int)
 
 
 async def throughput(engine: EngineProcess, store: LocalStore, queue: int, slots: int) -> None:
-    runner = runner_for(engine, store, slots)
+    runner = runner_for(engine, store, slots, DEFAULTS.execution_poll_seconds)
     ids = [await submit(runner) for _ in range(queue)]
     loads = [load()]
     start = time.perf_counter()
