@@ -25,6 +25,7 @@ import collections
 import itertools
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -305,6 +306,7 @@ async def main(args: argparse.Namespace) -> None:
             await throughput(engine, store, args.queue, args.concurrency)
     finally:
         await engine.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
