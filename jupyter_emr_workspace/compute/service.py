@@ -426,12 +426,15 @@ class ComputeService:
         register_workspace_conf(self.folders.ensure(workspace_id), conf_dir)
 
     async def _forget(self, workspace_id: str) -> None:
+        # no kernel will use them any more: the sessions of killed kernels, and of live
+        # ones, deleted with the kernels' credentials (SigV4, a runtime role's Livy user)
+        # while the server still keeps them, then the credentials themselves
+        conf_dir = self.conf_dir(workspace_id)
+        await asyncio.to_thread(delete_workspace_sessions, conf_dir, workspace_id)
         await self.roles.forget(workspace_id)  # stop renewing the kernels' credentials
         await asyncio.to_thread(self._unwire, workspace_id)
 
     def _unwire(self, workspace_id: str) -> None:
-        # no kernel will use them any more: the sessions of killed kernels, and of live ones
-        delete_workspace_sessions(self.conf_dir(workspace_id), workspace_id)
         unregister_workspace_conf(self.folders.local_path(workspace_id))
         shutil.rmtree(self.conf_dir(workspace_id), ignore_errors=True)
 
