@@ -203,12 +203,13 @@ async def live_session(livy: EngineProcess, wid: str, state: str | None = None) 
 
 
 async def sessions_go_with_the_workspace(
-    api: Api, server: Any, livy: EngineProcess, wid: str, attach: dict[str, Any]
+    api: Api, server: Any, livy: EngineProcess, wid: str, attach: dict[str, Any], token: str
 ) -> list[dict[str, Any]]:
-    """Detach with the notebook's kernel running, then reattach and delete the Workspace
+    """Detach with the notebook's kernel running, then reattach, and delete the Workspace
     once its kernel was killed (deleting refuses running kernels; a killed kernel leaves
-    its session for the next one): both leave the engine no session of the Workspace.
-    Returns the two sessions, for what the caller checks of them."""
+    its session for the next one) and the Workspace closed (closing drops the kernels'
+    credentials): both leave the engine no session of the Workspace. Returns the two
+    sessions, for what the caller checks of them."""
     kernel = await start_kernel(api, server, wid)
     try:
         text, reply = await kernel.run("spark.range(7).count()")
@@ -229,6 +230,7 @@ async def sessions_go_with_the_workspace(
     assert [s["id"] for s in await asyncio.to_thread(workspace_sessions, livy, wid)] == [
         second["id"]
     ]
+    assert (await api("POST", f"workspaces/{wid}/close", {"token": token})).code == 204
     r = await api("DELETE", f"workspaces/{wid}")
     assert r.code == 200, r
     assert await asyncio.to_thread(workspace_sessions, livy, wid) == []
@@ -247,7 +249,7 @@ async def test_detaching_or_deleting_a_serverless_workspace_deletes_its_sessions
     app_id = create_application(moto, "interactive", [SUBNET])
     services.studio.livy_urls = {app_id: proxy.url}
     wid = str((await api("POST", "workspaces", {"name": "serverless cleanup"})).json["id"])
-    assert (await api("POST", f"workspaces/{wid}/open")).code == 200
+    token = (await api("POST", f"workspaces/{wid}/open")).json["lease"]["token"]
     attach = {
         "type": "emr-serverless",
         "cluster_id": app_id,
@@ -256,7 +258,7 @@ async def test_detaching_or_deleting_a_serverless_workspace_deletes_its_sessions
     }
     assert (await api("POST", f"workspaces/{wid}/attach", attach)).code == 200
     proxy.refused.clear()  # the attach-time probe's (unsigned, by design)
-    await sessions_go_with_the_workspace(api, jp_serverapp, engine, wid, attach)
+    await sessions_go_with_the_workspace(api, jp_serverapp, engine, wid, attach, token)
     # the server's deletes were signed as the kernels' requests are: the proxy refused
     # only the reattach's reachability probe (unsigned by design)
     assert proxy.refused == [("MissingAuthenticationToken", "GET /sessions?size=1")]
@@ -279,16 +281,19 @@ async def test_detaching_or_deleting_a_runtime_role_workspace_deletes_its_sessio
     cluster = run_cluster(client(moto.url, "emr"), "runtime role cleanup", SUBNET)
     services.studio.livy_urls = {cluster: engine.url}
     wid = str((await api("POST", "workspaces", {"name": "runtime role cleanup"})).json["id"])
-    assert (await api("POST", f"workspaces/{wid}/open")).code == 200
+    token = (await api("POST", f"workspaces/{wid}/open")).json["lease"]["token"]
     stub = stubbed_emr(services)
     params = {"ClusterId": cluster, "ExecutionRoleArn": ROLE}
     attach = {"type": "emr-ec2", "cluster_id": cluster, "execution_role_arn": ROLE}
     attach["session"] = SESSION
     with stub:
-        for _ in range(2):  # the attach and the reattach fetch them once each
+        # the attach and the reattach fetch them, and the delete after closing again
+        for _ in range(3):
             answer = recorded_credentials(role_user, password, 3600)
             stub.add_response("get_cluster_session_credentials", answer, params)
         assert (await api("POST", f"workspaces/{wid}/attach", attach)).code == 200
-        sessions = await sessions_go_with_the_workspace(api, jp_serverapp, engine, wid, attach)
+        sessions = await sessions_go_with_the_workspace(
+            api, jp_serverapp, engine, wid, attach, token
+        )
         stub.assert_no_pending_responses()
     assert [s["owner"] for s in sessions] == [role_user, role_user]
