@@ -48,18 +48,18 @@ def _call(auth: LivyAuth, base: str, method: str, path: str) -> Any:
     return json.loads(answer) if answer else None
 
 
-def delete_sessions(conf_dir: Path, wanted: Callable[[str], bool], owner: str) -> list[int]:
+def delete_sessions(conf_dir: Path, wanted: Callable[[str], bool], whose: str) -> list[int]:
     """Delete the live sessions whose name is `wanted` on the Livy of the sparkmagic config
     in `conf_dir`, authenticated as the kernels of that config are (`livy_auth.py`: SigV4
     for EMR Serverless, the runtime role's renewed Livy user, Basic); their ids. Call it
     before the credentials files go. Never raises for Livy being away or refusing: the
-    sessions' heartbeat timeout reaps them then. `owner` names them in the log."""
+    sessions' heartbeat timeout reaps them then. `whose` names them in the log."""
     creds = _credentials(Path(conf_dir))
     if creds is None:
         return []
     base = str(creds["url"])
     if creds.get("auth") == "Kerberos":  # only the kernel holds a ticket
-        log.info("%s: Kerberos Livy, sessions left to its heartbeat timeout", owner)
+        log.info("%s: Kerberos Livy, sessions left to its heartbeat timeout", whose)
         return []
     auth = LivyAuth(creds, Path(conf_dir))
     deleted = []
@@ -76,12 +76,12 @@ def delete_sessions(conf_dir: Path, wanted: Callable[[str], bool], owner: str) -
         log.warning(
             "%s: could not delete its Spark sessions on %s (%s); Livy's heartbeat "
             "timeout stops them",
-            owner,
+            whose,
             base,
             e,
         )
     if deleted:
-        log.info("%s: deleted Spark sessions %s", owner, deleted)
+        log.info("%s: deleted Spark sessions %s", whose, deleted)
     return deleted
 
 
