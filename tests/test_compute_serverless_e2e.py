@@ -12,8 +12,9 @@ user's session policy.
 The Workspace's sessions die with it on every source: detaching or deleting it deletes them
 through the same proxy (signed as its kernels sign), and on EMR on EC2 with a runtime role
 as the role's Livy user; moto has no ``GetClusterSessionCredentials``, so its answers are
-recorded responses played by botocore's Stubber (as in test_executions_roles.py). The
-module's one engine serves every test.
+recorded responses played by botocore's Stubber (as in test_executions_roles.py); a
+Workspace closed first (closing drops the kernels' credentials) gets them fetched again.
+The module's one engine serves every test.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from conftest import Api
-from emrws_testing.compute import run_cluster, subnet_id
+from emrws_testing.compute import FakeLivy, run_cluster, subnet_id
 from emrws_testing.moto_servers import MotoHttp, client
 from emrws_testing.sigv4_proxy import SigV4Proxy, moto_sts_expire, moto_sts_lookup
 from test_compute_e2e import (  # noqa: F401 (fixtures)
@@ -297,3 +298,30 @@ async def test_detaching_or_deleting_a_runtime_role_workspace_deletes_its_sessio
         )
         stub.assert_no_pending_responses()
     assert [s["owner"] for s in sessions] == [role_user, role_user]
+
+
+async def test_a_closed_workspace_is_deleted_even_when_its_credentials_cannot_be_fetched(
+    api: Api, services: Any, moto: MotoHttp, livy: FakeLivy
+) -> None:
+    """Closing drops the kernels' credentials, so deleting a closed Workspace with a
+    runtime role asks GetClusterSessionCredentials again for the cleanup (recorded
+    responses played by botocore's Stubber; moto lacks the call). When AWS refuses, the
+    Workspace is deleted all the same: its sessions are left to the heartbeat timeout."""
+    cluster = run_cluster(client(moto.url, "emr"), "refused cleanup", SUBNET)
+    services.studio.livy_urls = {cluster: livy.url}
+    wid = str((await api("POST", "workspaces", {"name": "refused cleanup"})).json["id"])
+    token = (await api("POST", f"workspaces/{wid}/open")).json["lease"]["token"]
+    stub = stubbed_emr(services)
+    params = {"ClusterId": cluster, "ExecutionRoleArn": ROLE}
+    attach = {"type": "emr-ec2", "cluster_id": cluster, "execution_role_arn": ROLE}
+    with stub:
+        answer = recorded_credentials("analytics-exec-livy", "p1", 3600)
+        stub.add_response("get_cluster_session_credentials", answer, params)
+        assert (await api("POST", f"workspaces/{wid}/attach", attach)).code == 200
+        assert (await api("POST", f"workspaces/{wid}/close", {"token": token})).code == 204
+        stub.add_client_error("get_cluster_session_credentials", "AccessDeniedException")
+        r = await api("DELETE", f"workspaces/{wid}")
+        assert r.code == 200, r
+        stub.assert_no_pending_responses()  # the delete asked for them again
+    assert (await api("GET", f"workspaces/{wid}")).code == 404
+    assert not services.compute.conf_dir(wid).exists()  # no credentials left behind
