@@ -97,6 +97,10 @@ class KernelCredentials:
             self._task = asyncio.create_task(self._run())
         return data
 
+    def holds(self, workspace_id: str) -> bool:
+        """Whether the Workspace's credentials are written and renewed here."""
+        return workspace_id in self._entries
+
     def expiration(self, workspace_id: str) -> float | None:
         entry = self._entries.get(workspace_id)
         return entry.expiration if entry else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from .sources.emr_serverless import STARTABLE_STATES, EmrServerlessSource
 
 SERVERLESS = "emr-serverless"
 EC2 = "emr-ec2"
+log = logging.getLogger(__name__)
 
 
 class RoleAttach:
@@ -175,6 +177,30 @@ class RoleAttach:
 
     async def forget(self, workspace_id: str) -> None:
         await self.credentials.forget(workspace_id)
+
+    async def reissue_for_cleanup(
+        self, identity: Identity, workspace_id: str, attachment: dict[str, Any]
+    ) -> None:
+        """The kernels' credentials again when the Workspace was closed (which removed
+        them) and its sessions are to be deleted (detach, delete): the cleanup needs what
+        the kernels sign with. Never raises: the cleanup then says what it could not do."""
+        source_type, role = attachment.get("type"), attachment.get("execution_role_arn")
+        if not (source_type == SERVERLESS or (source_type == EC2 and role)):
+            return
+        if self.credentials.holds(workspace_id):
+            return
+        if not (self.conf_dir(workspace_id) / "config.json").exists():
+            return  # no kernels of this server were wired to it
+        try:
+            await self.issue(
+                identity, workspace_id, str(source_type), str(attachment["cluster_id"]), role
+            )
+        except Exception as e:
+            log.warning(
+                "Workspace %s: no credentials to delete its Spark sessions with: %s",
+                workspace_id,
+                getattr(e, "message", None) or e,
+            )
 
     async def stop(self) -> None:
         await self.credentials.stop()

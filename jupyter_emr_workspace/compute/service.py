@@ -425,13 +425,31 @@ class ComputeService:
         (conf_dir / KEEP_FILE).unlink(missing_ok=True)  # a server runs this Workspace again
         register_workspace_conf(self.folders.ensure(workspace_id), conf_dir)
 
-    async def _forget(self, workspace_id: str) -> None:
+    async def _forget(
+        self,
+        workspace_id: str,
+        attachment: dict[str, Any] | None = None,
+        identity: Identity | None = None,
+    ) -> None:
+        # no kernel will use them any more: the sessions of killed kernels, and of live
+        # ones, deleted with the kernels' credentials (SigV4, a runtime role's Livy user)
+        # while the server still keeps them (again, if closing removed them), then the
+        # credentials themselves
+        conf_dir = self.conf_dir(workspace_id)
+        if attachment:
+            who = identity or self._attacher(attachment)
+            await self.roles.reissue_for_cleanup(who, workspace_id, attachment)
+        await asyncio.to_thread(delete_workspace_sessions, conf_dir, workspace_id)
         await self.roles.forget(workspace_id)  # stop renewing the kernels' credentials
         await asyncio.to_thread(self._unwire, workspace_id)
 
+    def _attacher(self, attachment: dict[str, Any]) -> Identity:
+        """Who the kernels' credentials acted for (with the groups last seen for them)."""
+        name = str(attachment.get("attached_by") or "")
+        groups = tuple(self.studio.groups.get(name, []))
+        return self.seen.get(name) or Identity(name, groups)
+
     def _unwire(self, workspace_id: str) -> None:
-        # no kernel will use them any more: the sessions of killed kernels, and of live ones
-        delete_workspace_sessions(self.conf_dir(workspace_id), workspace_id)
         unregister_workspace_conf(self.folders.local_path(workspace_id))
         shutil.rmtree(self.conf_dir(workspace_id), ignore_errors=True)
 
@@ -557,7 +575,7 @@ class ComputeService:
                 current.attachment = None
 
             ws = await self.registry.update(ws.id, change)
-            await self._forget(ws.id)
+            await self._forget(ws.id, before, identity)
         return await self._answer(identity, ws, bool(body.get("restart_kernels")))
 
     async def _answer(self, identity: Identity, ws: Workspace, restart: bool) -> dict[str, Any]:
@@ -658,5 +676,5 @@ class ComputeHooks(WorkspaceHooks):
         )
 
     async def on_delete(self, ws: Workspace, delete_notebooks: bool) -> dict[str, Any]:
-        await self.service._forget(ws.id)
+        await self.service._forget(ws.id, ws.attachment)
         return {}

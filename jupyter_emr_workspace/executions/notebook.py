@@ -43,8 +43,9 @@ from nbformat import NotebookNode
 from ..compute.kernel_credentials import Fetch, KernelCredentials
 from ..compute.model import LivyEndpoint
 from ..kernels import register_workspace_conf, unregister_workspace_conf
-from ..kernels.credential_files import BASIC_FILE, RUNTIME_ROLE_AUTH
+from ..kernels.credential_files import BASIC_FILE
 from ..kernels.kernelspecs import KERNELS
+from ..kernels.session_cleanup import delete_sessions
 from ..kernels.sparkmagic_config import build_sparkmagic_config
 from ..store import BlobStore
 from .model import (
@@ -222,11 +223,8 @@ class NotebookExecutor:
             outcome.output = await self._write_output(ex, nb)
             return outcome
         finally:
-            if endpoint is not None:
-                auth = await asyncio.to_thread(livy_auth, endpoint, conf_dir)
-                await asyncio.to_thread(
-                    delete_leftover_session, endpoint, session_name(ex.id), auth
-                )
+            if endpoint is not None:  # while its credentials are still there
+                await asyncio.to_thread(delete_leftover_session, conf_dir, ex.id)
             await credentials.stop()
             await credentials.forget(ex.id)
             await asyncio.to_thread(unregister_workspace_conf, cwd)
@@ -367,36 +365,9 @@ def _said(e: BaseException) -> str:
     return getattr(e, "message", None) or f"{type(e).__name__}: {e}"
 
 
-def livy_auth(endpoint: LivyEndpoint, conf_dir: Path) -> tuple[str, str] | None:
-    """Basic auth as the execution's kernel used it: the role's current Livy user and
-    password (the file the kernel read), else the endpoint's own user and password."""
-    if endpoint.auth == RUNTIME_ROLE_AUTH:
-        try:
-            data = json.loads((conf_dir / BASIC_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return str(data.get("username", "")), str(data.get("password", ""))
-    return (endpoint.username or "", endpoint.password or "") if endpoint.username else None
-
-
-def delete_leftover_session(
-    endpoint: LivyEndpoint, name: str, auth: tuple[str, str] | None = None
-) -> int:
+def delete_leftover_session(conf_dir: Path, execution_id: str) -> list[int]:
     """Delete the execution's Livy session if the kernel left it (it died, or was ended
-    before sparkmagic could clean up). Returns how many were deleted."""
-    import requests
-
-    if auth is None and endpoint.username:
-        auth = (endpoint.username or "", endpoint.password or "")
-    try:
-        r = requests.get(f"{endpoint.url}/sessions", auth=auth, timeout=10)
-        sessions = r.json().get("sessions", []) if r.ok else []
-        gone = 0
-        for s in sessions:
-            if s.get("name") == name:
-                requests.delete(f"{endpoint.url}/sessions/{s['id']}", auth=auth, timeout=10)
-                gone += 1
-        return gone
-    except (requests.RequestException, ValueError) as e:
-        log.warning("could not check for a leftover Livy session %s: %s", name, e)
-        return 0
+    before sparkmagic could clean up), authenticated as the kernel was (its sparkmagic
+    config and the role's current Livy user: `session_cleanup.py`, as for Workspaces)."""
+    name = session_name(execution_id)
+    return delete_sessions(conf_dir, lambda found: found == name, f"Execution {execution_id}")

@@ -4,7 +4,8 @@ The server writes the Workspace's credentials (0600) next to its sparkmagic ``co
 and rewrites them before they expire (``compute/kernel_credentials.py``); these classes,
 named in that config's ``authenticators``, read the file again whenever it changed, so a
 kernel started hours ago signs with today's credentials and the user notices nothing.
-Nothing here goes to the browser or into a notebook.
+Nothing here goes to the browser or into a notebook. What is sent is `livy_auth.py`'s, which
+the server's session cleanup sends too.
 
 - `SigV4`: EMR Serverless Livy endpoints want every request signed with SigV4 (service
   ``emr-serverless``). It also makes each new Spark session run as the Workspace's execution
@@ -15,16 +16,16 @@ Nothing here goes to the browser or into a notebook.
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sparkmagic.auth.customauth import Authenticator
 
-from .credential_files import BASIC_FILE, EXECUTION_ROLE_CONF, SIGV4_FILE
+from .credential_files import BASIC_FILE, SIGV4_FILE
+from .livy_auth import CredentialsFile, basic, sigv4, with_execution_role
+
+__all__ = ["CredentialsFile", "RuntimeRoleBasic", "SigV4", "with_execution_role"]
 
 CONF_DIR_ENV = "SPARKMAGIC_CONF_DIR"
 
@@ -33,31 +34,6 @@ def credentials_path(name: str) -> Path:
     """The file in this kernel's sparkmagic conf dir (set by the Workspace provisioner)."""
     base = os.environ.get(CONF_DIR_ENV) or os.path.expanduser("~/.sparkmagic")
     return Path(base) / name
-
-
-class CredentialsFile:
-    """A JSON file read again whenever its modification time or size changes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._data: dict[str, Any] = {}
-
-    def read(self) -> dict[str, Any]:
-        with self._lock:
-            try:
-                st = os.stat(self.path)
-            except OSError:
-                raise PermissionError(
-                    f"No credentials for this Workspace's cluster at {self.path}: reopen or "
-                    "reattach the Workspace in the EMR Workspace panel, then restart the kernel"
-                ) from None
-            stamp = (st.st_mtime_ns, st.st_size)
-            if stamp != self._stamp:
-                self._data = json.loads(self.path.read_text(encoding="utf-8"))
-                self._stamp = stamp
-            return self._data
 
 
 class _FileAuthenticator(Authenticator):
@@ -80,53 +56,19 @@ class SigV4(_FileAuthenticator):
     FILE = SIGV4_FILE
 
     def __call__(self, request: Any) -> Any:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
-
-        data = self.credentials.read()
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode("utf-8")
-        role = data.get("execution_role_arn")
-        if (
-            role
-            and request.method == "POST"
-            and urlsplit(request.url).path.rstrip("/").endswith("/sessions")
-        ):
-            body = with_execution_role(body, role)
-            request.body = body
-            request.headers["Content-Length"] = str(len(body))
-        headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
-        aws = AWSRequest(method=request.method, url=request.url, data=body, headers=headers)
-        credentials = Credentials(
-            data["AccessKeyId"], data["SecretAccessKey"], data.get("SessionToken")
+        content_type = request.headers.get("Content-Type", "application/json")
+        headers, signed = sigv4(
+            self.credentials.read(), request.method, request.url, body, content_type
         )
-        SigV4Auth(credentials, data.get("service", "emr-serverless"), data["region"]).add_auth(aws)
-        for key, value in aws.headers.items():
+        if signed is not body:  # the Workspace's execution role was added
+            request.body = signed
+            request.headers["Content-Length"] = str(len(signed))
+        for key, value in headers.items():
             request.headers[key] = value
         return request
-
-
-def with_execution_role(body: bytes, role: str) -> bytes:
-    """The session request with the Workspace's execution role; refuses another role."""
-    try:
-        payload = json.loads(body or b"{}")
-    except ValueError:
-        return body
-    if not isinstance(payload, dict):
-        return body
-    conf = payload.setdefault("conf", {})
-    if not isinstance(conf, dict):
-        return body
-    asked = conf.get(EXECUTION_ROLE_CONF)
-    if asked and asked != role:
-        raise PermissionError(
-            f"This Workspace's Spark runs as {role}; {asked} was asked for in the session "
-            "settings. Choose the execution role when attaching in the EMR Workspace panel"
-        )
-    conf[EXECUTION_ROLE_CONF] = role
-    return json.dumps(payload).encode("utf-8")
 
 
 class RuntimeRoleBasic(_FileAuthenticator):
@@ -135,7 +77,6 @@ class RuntimeRoleBasic(_FileAuthenticator):
     FILE = BASIC_FILE
 
     def __call__(self, request: Any) -> Any:
-        from requests.auth import HTTPBasicAuth
-
         data = self.credentials.read()
-        return HTTPBasicAuth(data["username"], data["password"])(request)
+        request.headers.update(basic(str(data["username"]), str(data["password"])))
+        return request
