@@ -615,6 +615,27 @@ async def test_credentials_are_renewed_before_expiry_and_kept_when_renewal_fails
         await credentials.stop()
 
 
+async def test_credentials_of_another_kind_replace_the_old_file_not_sit_beside_it(
+    tmp_path: Path,
+) -> None:
+    """A Workspace moved from a runtime role (a Livy user and password) to Serverless
+    (SigV4 keys): the role's password must not stay on disk until the next detach."""
+
+    async def fetch() -> dict[str, Any]:
+        return {"token": "t", "expiration": time.time() + 3600}
+
+    credentials = KernelCredentials()
+    role_file, sigv4_file = tmp_path / "livy-credentials.json", tmp_path / "aws.json"
+    try:
+        await credentials.issue("w", role_file, fetch)
+        await credentials.issue("w", sigv4_file, fetch)
+        assert sigv4_file.exists() and not role_file.exists()
+        await credentials.issue("w", sigv4_file, fetch)  # the same kind again: kept
+        assert sigv4_file.exists()
+    finally:
+        await credentials.stop()
+
+
 async def test_the_renewal_task_renews_on_its_own_when_the_time_comes(tmp_path: Path) -> None:
     clock = {"now": 1000.0}
     tokens = iter(["a", "b"])

@@ -20,6 +20,7 @@ The module's one engine serves every test.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -325,3 +326,41 @@ async def test_a_closed_workspace_is_deleted_even_when_its_credentials_cannot_be
         stub.assert_no_pending_responses()  # the delete asked for them again
     assert (await api("GET", f"workspaces/{wid}")).code == 404
     assert not services.compute.conf_dir(wid).exists()  # no credentials left behind
+
+
+async def test_a_closed_runtime_role_workspace_moved_to_another_cluster_cleans_up_as_the_role(
+    api: Api, services: Any, moto: MotoHttp, livy: FakeLivy
+) -> None:
+    """Attaching a closed Workspace elsewhere deletes its sessions on the cluster it
+    leaves, authenticated as its kernels were: the role's Livy user, asked for again since
+    closing dropped it (recorded GetClusterSessionCredentials responses played by
+    botocore's Stubber; moto lacks the call)."""
+    emr = client(moto.url, "emr")
+    old, new = (run_cluster(emr, name, SUBNET) for name in ("role old", "role new"))
+    elsewhere = FakeLivy()
+    services.studio.livy_urls = {old: livy.url, new: elsewhere.url}
+    wid = str((await api("POST", "workspaces", {"name": "moves on"})).json["id"])
+    token = (await api("POST", f"workspaces/{wid}/open")).json["lease"]["token"]
+    stub = stubbed_emr(services)
+    params = {"ClusterId": old, "ExecutionRoleArn": ROLE}
+    try:
+        with stub:
+            answer = recorded_credentials("analytics-exec-livy", "p1", 3600)
+            stub.add_response("get_cluster_session_credentials", answer, params)
+            attach = {"type": "emr-ec2", "cluster_id": old, "execution_role_arn": ROLE}
+            assert (await api("POST", f"workspaces/{wid}/attach", attach)).code == 200
+            assert (await api("POST", f"workspaces/{wid}/close", {"token": token})).code == 204
+            answer = recorded_credentials("analytics-exec-livy", "p2", 3600)
+            stub.add_response("get_cluster_session_credentials", answer, params)
+            livy.requests.clear()
+            livy.authorizations.clear()
+            attach = {"type": "emr-ec2", "cluster_id": new}
+            assert (await api("POST", f"workspaces/{wid}/attach", attach)).code == 200
+            stub.assert_no_pending_responses()  # asked again for the cleanup
+    finally:
+        elsewhere.close()
+    listing = [i for i, path in enumerate(livy.requests) if path.startswith("/sessions?from=0")]
+    assert listing, livy.requests  # the old cluster's sessions were looked for
+    pair = base64.b64encode(b"analytics-exec-livy:p2").decode()
+    assert livy.authorizations[listing[0]] == f"Basic {pair}"
+    assert not (services.compute.conf_dir(wid) / "livy-credentials.json").exists()

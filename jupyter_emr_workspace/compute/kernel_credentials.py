@@ -91,6 +91,10 @@ class KernelCredentials:
         """Fetch, write and keep renewing the Workspace's credentials (replacing others)."""
         data = await fetch()
         await asyncio.to_thread(write_private, path, data)
+        old = self._entries.get(workspace_id)
+        if old is not None and old.path != path:  # another kind (role → SigV4): not left behind
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(old.path.unlink)
         expiration = epoch(data.get("expiration"))
         self._entries[workspace_id] = _Entry(path, fetch, self.renew_at(expiration), expiration)
         if self._task is None or self._task.done():

@@ -550,6 +550,8 @@ class ComputeService:
             before = ws.attachment or {}
             ws = await self.registry.update(ws.id, change)
             if before and before.get("livy_url") != endpoint.url:  # moved off that cluster
+                # with what its kernels signed with (again, if closing removed it)
+                await self.roles.reissue_for_cleanup(identity, ws.id, before)
                 await asyncio.to_thread(delete_workspace_sessions, self.conf_dir(ws.id), ws.id)
             await asyncio.to_thread(self._wire, ws.id, endpoint, session, attachment)
             await self.roles.issue(identity, ws.id, source.type, cluster.id, role)

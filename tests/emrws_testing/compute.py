@@ -65,10 +65,12 @@ class FakeLivy:
         """With ``tls_dir``, serve https with a fresh self-signed certificate for localhost."""
         owner = self
         self.requests: list[str] = []
+        self.authorizations: list[str | None] = []  # each request's Authorization header
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 owner.requests.append(self.path)
+                owner.authorizations.append(self.headers.get("Authorization"))
                 body = json.dumps({"from": 0, "total": 0, "sessions": []}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
