@@ -7,23 +7,21 @@ to the socket), so what it sends is what an attacker's statement could send.
 
 from __future__ import annotations
 
-import asyncio
 import stat
 import sys
-import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
+from emrws_testing.loop_thread import LoopThread
 
 from jupyter_emr_workspace.livy import LivyEngine
 from jupyter_emr_workspace.livy.credentials import check_owner, owner_password
 from jupyter_emr_workspace.livy.output import bound_output, output_size
 
-T = TypeVar("T")
 OWNER = "e-alpha"
 LIMIT = 10_000
 
@@ -47,19 +45,6 @@ for line in rfile:
     elif op.get("op") == "shutdown":
         break
 """
-
-
-class LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from botocore.stub import Stubber
 from conftest import Api
 from emrws_testing.compute import FakeLivy, run_cluster, subnet_id
 from emrws_testing.moto_servers import MotoHttp, client
-from test_livy_engine import LoopThread
 
 from jupyter_emr_workspace.livy import EngineProcess
 
@@ -32,16 +30,6 @@ pytestmark = pytest.mark.usefixtures("kernel_registry")
 
 EMR = "elasticmapreduce"
 SUBNET = subnet_id()
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProcess]:
-    lt = LoopThread()
-    eng = EngineProcess(idle_timeout=0)
-    lt.run(eng.start())
-    yield eng
-    lt.run(eng.stop())
-    lt.close()
 
 
 @pytest.fixture

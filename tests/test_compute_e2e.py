@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,24 +24,12 @@ import requests
 from conftest import Api
 from emrws_testing.compute import run_cluster, subnet_id
 from emrws_testing.moto_servers import MotoHttp, client
-from test_livy_engine import LoopThread
 
 from jupyter_emr_workspace.livy import EngineProcess
 
 PASSWORD_ENV = "EMRWS_TEST_LIVY_PASSWORD"
 SUBNET = subnet_id()
 SESSION = {"driverMemory": "700m", "conf": {"spark.ui.enabled": "false"}}
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProcess]:
-    """The `local` cluster, shared by the module (sessions start their own JVMs)."""
-    lt = LoopThread()
-    eng = EngineProcess(idle_timeout=0)
-    lt.run(eng.start())
-    yield eng
-    lt.run(eng.stop())
-    lt.close()
 
 
 @pytest.fixture

@@ -38,7 +38,6 @@ from emrws_testing.moto_servers import MotoHttp, client
 from emrws_testing.sigv4_proxy import SigV4Proxy, moto_sts_expire, moto_sts_lookup
 from test_compute_e2e import (  # noqa: F401 (fixtures)
     Kernel,
-    engine,
     jp_env_jupyter_path,
     kernel_env,
     livy_sessions,
@@ -86,7 +85,7 @@ def studio_config(tmp_path: Path, moto: MotoHttp) -> dict[str, Any]:
 
 
 @pytest.fixture
-def proxy(engine: EngineProcess) -> Iterator[SigV4Proxy]:  # noqa: F811
+def proxy(engine: EngineProcess) -> Iterator[SigV4Proxy]:
     server = SigV4Proxy(engine.url, (engine.username, engine.password or ""), moto_sts_lookup)
     yield server
     server.close()
@@ -246,7 +245,7 @@ async def test_detaching_or_deleting_a_serverless_workspace_deletes_its_sessions
     jp_serverapp: Any,
     moto: MotoHttp,
     proxy: SigV4Proxy,
-    engine: EngineProcess,  # noqa: F811
+    engine: EngineProcess,
 ) -> None:
     app_id = create_application(moto, "interactive", [SUBNET])
     services.studio.livy_urls = {app_id: proxy.url}
@@ -272,7 +271,7 @@ async def test_detaching_or_deleting_a_runtime_role_workspace_deletes_its_sessio
     services: Any,
     jp_serverapp: Any,
     moto: MotoHttp,
-    engine: EngineProcess,  # noqa: F811
+    engine: EngineProcess,
 ) -> None:
     """EMR on EC2 with a runtime role: the kernels' Livy user is the role's, from
     GetClusterSessionCredentials (recorded responses played by botocore's Stubber; moto

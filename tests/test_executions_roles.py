@@ -15,7 +15,6 @@ import asyncio
 import datetime
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ from emrws_testing.moto_servers import MotoHttp, client
 from test_compute_e2e import livy_sessions, running_statement
 from test_executions_api import notebook, workspace_with
 from test_executions_spark import parameters_cell, wait_for
-from test_livy_engine import LoopThread
 
 from jupyter_emr_workspace.livy import EngineProcess
 
@@ -61,17 +59,6 @@ POLICIES = {
         "Statement": [ALLOW_ALL, {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*"}],
     },
 }
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProcess]:
-    """The EMR cluster's Livy (the embedded engine), shared by the module."""
-    lt = LoopThread()
-    eng = EngineProcess(idle_timeout=0)
-    lt.run(eng.start())
-    yield eng
-    lt.run(eng.stop())
-    lt.close()
 
 
 @pytest.fixture

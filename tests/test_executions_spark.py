@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +18,11 @@ import pytest
 from conftest import Api
 from test_compute_e2e import livy_sessions, running_statement
 from test_executions_api import notebook, workspace_with
-from test_livy_engine import LoopThread
 
 from jupyter_emr_workspace.livy import EngineProcess
 
 SESSION = {"driverMemory": "700m", "conf": {"spark.ui.enabled": "false"}}
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProcess]:
-    lt = LoopThread()
-    eng = EngineProcess(idle_timeout=0)
-    lt.run(eng.start())
-    yield eng
-    lt.run(eng.stop())
-    lt.close()
 
 
 @pytest.fixture

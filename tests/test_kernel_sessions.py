@@ -24,7 +24,6 @@ from emrws_testing.moto_servers import MotoHttp, client
 from emrws_testing.servers import ServerProcess
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import KernelManager
-from test_livy_engine import LoopThread
 
 from jupyter_emr_workspace.kernels.notebook_session import (
     describe_start,
@@ -288,17 +287,6 @@ def kernel_pid(kernel_id: str) -> int:
             if f"kernel-{kernel_id}.json".encode() in cmdline and b"kernels" in cmdline:
                 return int(entry.name)
     raise AssertionError(f"no process for kernel {kernel_id}")
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProcess]:
-    """The cluster's Livy: the embedded engine as its own process (it outlives servers)."""
-    lt = LoopThread()
-    eng = EngineProcess(idle_timeout=0)
-    lt.run(eng.start())
-    yield eng
-    lt.run(eng.stop())
-    lt.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import stat
-import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import livy as pypi_livy
 import pytest
 import requests
+from emrws_testing.loop_thread import LoopThread
 from sparkmagic.livyclientlib.sqlquery import SQLQuery
 from sparkmagic.utils import configuration as sparkmagic_conf
 
@@ -39,28 +39,10 @@ from jupyter_emr_workspace.livy.launch import (
 from jupyter_emr_workspace.livy.output import bound_output, output_size
 from jupyter_emr_workspace.livy.worker import Capture, format_table
 
-T = TypeVar("T")
 FINAL_STATEMENT = {"available", "error", "cancelled"}
 FINAL_SESSION = {"dead", "error", "killed", "success"}
 OWNER, OTHER = "e-alpha", "e-beta"
 MAX_OUTPUT = 100_000  # the main engine's --max-output-chars
-
-
-class LoopThread:
-    """An event loop in a thread, so sync tests can drive the async EngineProcess."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 class Livy:

@@ -10,16 +10,14 @@ runtime dir (a temporary one, through Jupyter's own JUPYTER_RUNTIME_DIR).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import stat
 import sys
-import threading
 import time
 import tomllib
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
@@ -41,7 +39,6 @@ from jupyter_emr_workspace.kernels.kernelspecs import SPECS_DIR, kernelspec
 from jupyter_emr_workspace.kernels.provisioner import WorkspaceKernelProvisioner
 from jupyter_emr_workspace.livy import EngineProcess
 
-T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE, OTHER = "e-kernelws", "e-otherws"
 
@@ -206,31 +203,6 @@ async def test_spark_kernel_outside_a_workspace_falls_back_with_a_warning(
 
 
 # -- the real kernel ------------------------------------------------------------------------
-
-
-class LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProcess]:
-    lt = LoopThread()
-    eng = EngineProcess(idle_timeout=0)
-    lt.run(eng.start())
-    yield eng
-    lt.run(eng.stop())
-    lt.close()
 
 
 class Cell:

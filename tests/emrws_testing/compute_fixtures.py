@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from emrws_testing.compute import FakeLivy, subnet_id
+from emrws_testing.loop_thread import LoopThread
+from jupyter_emr_workspace.livy import EngineProcess
 
 
 @pytest.fixture
@@ -30,3 +32,16 @@ def livy() -> Iterator[FakeLivy]:
     server = FakeLivy()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProcess]:
+    """The embedded engine as its own process, one per module that asks for it: the
+    cluster's Livy (its sessions start their own JVMs; it outlives the servers a test
+    restarts)."""
+    lt = LoopThread()
+    eng = EngineProcess(idle_timeout=0)
+    lt.run(eng.start())
+    yield eng
+    lt.run(eng.stop())
+    lt.close()
