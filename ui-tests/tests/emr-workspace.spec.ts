@@ -8,20 +8,16 @@ import type { APIRequestContext, Locator, Page } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { API, group, openPanel, screenshot, SCREENSHOTS } from './helpers';
+
 /**
  * The EMR Workspaces panel, end to end against a real server: alice creates a
  * Workspace, opens it, saves a notebook in it, backs it up and attaches it to
  * the local cluster; bob sees it in use and gets it read-only; alice deletes it.
  */
 
-const PANEL_ID = 'jp-emr-workspace-panel';
-
-const API = '/emr-workspace/api';
 const NAME =
   process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`;
-// Kept after the run (Playwright empties test-results/ when a run starts);
-// the best ones are copied to docs/screenshots/ for the README.
-const SCREENSHOTS = path.join(__dirname, '..', 'test-results', 'screenshots');
 
 interface IWorkspace {
   id: string;
@@ -39,22 +35,6 @@ async function findWorkspace(
   expect(response.ok()).toBeTruthy();
   const { workspaces } = await response.json();
   return (workspaces as IWorkspace[]).find(w => w.name === name);
-}
-
-async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
-  const panel = page.locator(`#${PANEL_ID}`);
-  // The command only activates (clicking the tab of an open panel closes it);
-  // retried, as opening a Workspace activates the file browser when it is done.
-  await expect(async () => {
-    await page.evaluate(async () => {
-      await window.jupyterapp.commands.execute('emr-workspace:show-panel');
-    });
-    await expect(panel).toBeVisible({ timeout: 1000 });
-  }).toPass({ timeout: 20000 });
-  await expect(
-    panel.getByRole('heading', { name: 'Workspaces', exact: true })
-  ).toBeVisible();
-  return panel;
 }
 
 /**
@@ -87,48 +67,6 @@ async function openWorkspace(page: IJupyterLabPageFixture): Promise<Locator> {
 
 function item(panel: Locator, name = NAME): Locator {
   return panel.getByRole('listitem', { name, exact: true });
-}
-
-/**
- * Width and height of a PNG file (its IHDR chunk).
- */
-function pngSize(file: string): { width: number; height: number } {
-  const bytes = fs.readFileSync(file);
-  expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
-  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
-}
-
-/**
- * Write a screenshot of `locator` and check it is what it claims: the element
- * is visible, and the file is a PNG of the element's size (not an empty or
- * clipped shot).
- */
-async function screenshot(
-  locator: Locator,
-  file: string,
-  testInfo = test.info()
-): Promise<{ width: number; height: number }> {
-  await expect(locator).toBeVisible();
-  const box = (await locator.boundingBox())!;
-  expect(box.width).toBeGreaterThan(20);
-  expect(box.height).toBeGreaterThan(10);
-  const scale = await locator.page().evaluate(() => window.devicePixelRatio);
-  const target = path.join(SCREENSHOTS, file);
-  fs.rmSync(target, { force: true });
-  await locator.screenshot({ path: target });
-  const size = pngSize(target);
-  expect(Math.abs(size.width - box.width * scale)).toBeLessThanOrEqual(
-    2 * scale
-  );
-  expect(Math.abs(size.height - box.height * scale)).toBeLessThanOrEqual(
-    2 * scale
-  );
-  // A real picture, not a blank: PNG compresses a flat image to almost nothing.
-  expect(fs.statSync(target).size).toBeGreaterThan(
-    (size.width * size.height) / 200
-  );
-  await testInfo.attach(file, { path: target, contentType: 'image/png' });
-  return size;
 }
 
 /**
@@ -257,9 +195,7 @@ test.describe.serial('EMR Workspaces panel', () => {
   test('attach it to the local cluster', async ({ page, request }) => {
     const panel = await openWorkspace(page);
     await openPanel(page);
-    const local = panel.locator('.jp-EmrWorkspace-group', {
-      has: page.getByRole('heading', { name: 'Local', exact: true })
-    });
+    const local = group(panel, 'Local');
     await expect(local).toBeVisible({ timeout: 60000 });
     await local
       .getByRole('button', { name: /^Attach to / })

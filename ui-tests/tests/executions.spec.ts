@@ -1,7 +1,6 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import type { Locator } from '@playwright/test';
-import * as fs from 'fs';
-import * as path from 'path';
+
+import { API, group, openPanel, screenshot } from './helpers';
 
 /**
  * Run with Parameters… end to end (issue 13 §6): alice runs a notebook of her
@@ -13,8 +12,6 @@ import * as path from 'path';
  * runner runs its owner's executions only).
  */
 
-const API = '/emr-workspace/api';
-const PANEL_ID = 'jp-emr-workspace-panel';
 const NAME = `${process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`}-ex-${Date.now().toString(36)}`;
 
 // Galata's `mockState` answers every GET matching /.*\/api\/workspaces/ with
@@ -22,45 +19,6 @@ const NAME = `${process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)
 // /emr-workspace/api/workspaces (the panel would list none, and the test wait
 // for an Open button that never comes): keep JupyterLab's real state.
 test.use({ mockState: false });
-
-// Where emr-workspace.spec.ts writes its screenshots (copied to docs/screenshots/).
-const SCREENSHOTS = path.join(__dirname, '..', 'test-results', 'screenshots');
-
-/**
- * A screenshot of `locator` for the README: a PNG of the element's size, not a
- * blank one (PNG compresses a flat image to almost nothing).
- */
-async function screenshot(locator: Locator, file: string): Promise<void> {
-  await expect(locator).toBeVisible();
-  const box = (await locator.boundingBox())!;
-  const target = path.join(SCREENSHOTS, file);
-  fs.rmSync(target, { force: true });
-  await locator.screenshot({ path: target });
-  const bytes = fs.readFileSync(target);
-  expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
-  const scale = await locator.page().evaluate(() => window.devicePixelRatio);
-  const width = bytes.readUInt32BE(16);
-  const height = bytes.readUInt32BE(20);
-  expect(Math.abs(width - box.width * scale)).toBeLessThanOrEqual(2 * scale);
-  expect(Math.abs(height - box.height * scale)).toBeLessThanOrEqual(2 * scale);
-  expect(bytes.length).toBeGreaterThan((width * height) / 200);
-  await test.info().attach(file, { path: target, contentType: 'image/png' });
-}
-
-/**
- * Show the panel. Retried: opening a Workspace ends by activating the file
- * browser, which may hide the panel again just after it was shown.
- */
-async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
-  const panel = page.locator(`#${PANEL_ID}`);
-  await expect(async () => {
-    await page.evaluate(async () => {
-      await window.jupyterapp.commands.execute('emr-workspace:show-panel');
-    });
-    await expect(panel).toBeVisible({ timeout: 1000 });
-  }).toPass({ timeout: 20000 });
-  return panel;
-}
 
 /**
  * Open the Workspace from the panel; done when the file browser shows it.
@@ -134,9 +92,7 @@ test.describe('Notebook executions', () => {
 
       // Attach the Workspace to the local engine.
       let panel = await openPanel(page);
-      const local = panel.locator('.jp-EmrWorkspace-group', {
-        has: page.getByRole('heading', { name: 'Local', exact: true })
-      });
+      const local = group(panel, 'Local');
       await expect(local).toBeVisible({ timeout: 60000 });
       await local
         .getByRole('button', { name: /^Attach to / })

@@ -1,5 +1,7 @@
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import type { APIRequestContext, Locator } from '@playwright/test';
+
+import { API, group, listItem, openPanel } from './helpers';
 
 /**
  * EMR Serverless in the panel (issue 12): its applications are listed beside
@@ -13,7 +15,6 @@ import type { APIRequestContext, Locator } from '@playwright/test';
  * roles offered come from jupyter_server_test_config.py's EMR Serverless block.
  */
 
-const API = '/emr-workspace/api';
 const NAME = `${
   process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`
 }-serverless`;
@@ -31,28 +32,6 @@ interface ICluster {
 
 // Galata's `mockState` would answer this extension's /api/workspaces too.
 test.use({ mockState: false });
-
-async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
-  const panel = page.locator('#jp-emr-workspace-panel');
-  await expect(async () => {
-    await page.evaluate(async () => {
-      await window.jupyterapp.commands.execute('emr-workspace:show-panel');
-    });
-    await expect(panel).toBeVisible({ timeout: 1000 });
-  }).toPass({ timeout: 20000 });
-  return panel;
-}
-
-/** The panel's group of clusters of one source, by its heading. */
-function group(panel: Locator, label: string): Locator {
-  return panel.locator('.jp-EmrWorkspace-group', {
-    has: panel.page().getByRole('heading', { name: label, exact: true })
-  });
-}
-
-function listItem(scope: Locator, name: string): Locator {
-  return scope.getByRole('listitem', { name, exact: true });
-}
 
 async function workspaceNamed(
   request: APIRequestContext,
