@@ -16,8 +16,7 @@ import { API, group, openPanel, screenshot, SCREENSHOTS } from './helpers';
  * the local cluster; bob sees it in use and gets it read-only; alice deletes it.
  */
 
-const NAME =
-  process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`;
+const NAME = process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)}`;
 
 interface IWorkspace {
   id: string;
@@ -206,7 +205,9 @@ test.describe.serial('EMR Workspaces panel', () => {
       'Cluster: Local Spark (this server)',
       { timeout: 120000 }
     );
-    await expect(item(panel)).toContainText('Cluster: Local Spark (this server)');
+    await expect(item(panel)).toContainText(
+      'Cluster: Local Spark (this server)'
+    );
     await expect(
       local.getByRole('button', { name: /^Detach from / })
     ).toBeVisible();
@@ -309,9 +310,11 @@ test.describe.serial('EMR Workspaces panel', () => {
     });
     try {
       const url = new URL(baseURL!);
-      await bob.context().addCookies([
-        { name: 'test_user', value: 'bob', domain: url.hostname, path: '/' }
-      ]);
+      await bob
+        .context()
+        .addCookies([
+          { name: 'test_user', value: 'bob', domain: url.hostname, path: '/' }
+        ]);
       await bob.goto();
       const bobPanel = await openPanel(bob);
       await expect(bobPanel.getByText('signed in as bob')).toBeVisible();
@@ -382,11 +385,13 @@ test.describe.serial('EMR Workspaces panel', () => {
       await expect(banner).toContainText('you lost the lease', {
         timeout: 45000
       });
+      await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+        'Lease lost: read-only'
+      );
       await expect(
-        page.locator('.jp-EmrWorkspace-statusItem')
-      ).toContainText('Lease lost: read-only');
-      await expect(
-        page.getByText(`You lost the lease on Workspace "${NAME}": bob took it over.`)
+        page.getByText(
+          `You lost the lease on Workspace "${NAME}": bob took it over.`
+        )
       ).toBeVisible();
 
       const closed = await bob.post(`${API}/workspaces/${workspace.id}/close`, {
@@ -468,9 +473,11 @@ async function asUser(
     mockState: false
   });
   const url = new URL(fixtures.baseURL!);
-  await page.context().addCookies([
-    { name: 'test_user', value: user, domain: url.hostname, path: '/' }
-  ]);
+  await page
+    .context()
+    .addCookies([
+      { name: 'test_user', value: user, domain: url.hostname, path: '/' }
+    ]);
   await page.goto();
   return page;
 }
@@ -494,7 +501,9 @@ test.describe('A refused save', () => {
       // alice opens it in her tab: its heartbeats keep her lease for the test.
       alice = await asUser('alice', fixtures);
       const panel = await openPanel(alice);
-      await panel.getByRole('button', { name: `Open ${workspace.name}` }).click();
+      await panel
+        .getByRole('button', { name: `Open ${workspace.name}` })
+        .click();
       await expect(alice.locator('.jp-EmrWorkspace-statusItem')).toContainText(
         'Lease held'
       );
@@ -710,9 +719,9 @@ test.describe('Names, not ids', () => {
       await page.evaluate(async cwd => {
         await window.jupyterapp.commands.execute('launcher:create', { cwd });
       }, workspace.path);
-      await expect(
-        page.locator('.jp-Launcher-cwd h3:visible')
-      ).toHaveText(name);
+      await expect(page.locator('.jp-Launcher-cwd h3:visible')).toHaveText(
+        name
+      );
 
       // A document's tab tooltip names its Workspace.
       await page.evaluate(async path => {
@@ -737,12 +746,10 @@ test.describe("A data scientist's day", () => {
     request: APIRequestContext,
     folder: string
   ): Promise<string[]> {
-    const sessions = (await (
-      await request.get('/api/sessions')
-    ).json()) as { path: string }[];
-    return sessions
-      .map(s => s.path)
-      .filter(p => p.startsWith(folder + '/'));
+    const sessions = (await (await request.get('/api/sessions')).json()) as {
+      path: string;
+    }[];
+    return sessions.map(s => s.path).filter(p => p.startsWith(folder + '/'));
   }
 
   async function openDay(page: IJupyterLabPageFixture): Promise<Locator> {
@@ -846,9 +853,9 @@ test.describe("A data scientist's day", () => {
 
       // Opening it again makes the tab editable again.
       await openDay(page);
-      await expect(notebook.locator('.jp-EmrWorkspace-closedBanner')).toHaveCount(
-        0
-      );
+      await expect(
+        notebook.locator('.jp-EmrWorkspace-closedBanner')
+      ).toHaveCount(0);
       await expect(cell).not.toHaveAttribute('aria-readonly', 'true');
 
       // Close again: "Close them" closes the tab.
@@ -887,7 +894,9 @@ test.describe("A data scientist's day", () => {
       await expect(item(panel, DAY)).toHaveCount(0);
       deleted = true;
       await expect(
-        page.locator('.Toastify__toast').filter({ hasText: `Deleted Workspace "${DAY}"` })
+        page
+          .locator('.Toastify__toast')
+          .filter({ hasText: `Deleted Workspace "${DAY}"` })
       ).toContainText(`/${workspace.id}/`);
       expect(await sessionsIn(request, workspace.path)).toEqual([]);
       await expect(page.locator('.jp-NotebookPanel')).toHaveCount(0);

@@ -1,6 +1,12 @@
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 
-import { API, group, openPanel, screenshot } from './helpers';
+import {
+  API,
+  group,
+  openPanel,
+  openWorkspaceNamed,
+  screenshot
+} from './helpers';
 
 /**
  * Run with Parameters… end to end (issue 13 §6): alice runs a notebook of her
@@ -19,26 +25,6 @@ const NAME = `${process.env.EMR_WS_UI_NAME || `ui-test-${Date.now().toString(36)
 // /emr-workspace/api/workspaces (the panel would list none, and the test wait
 // for an Open button that never comes): keep JupyterLab's real state.
 test.use({ mockState: false });
-
-/**
- * Open the Workspace from the panel; done when the file browser shows it.
- * The panel is refreshed first, as a user would: it lists a Workspace created
- * through the API at its next poll only (every 30 s).
- */
-async function openWorkspace(
-  page: IJupyterLabPageFixture,
-  path: string
-): Promise<void> {
-  const panel = await openPanel(page);
-  await panel.getByRole('button', { name: 'Refresh Workspaces' }).click();
-  await panel.getByRole('button', { name: `Open ${NAME}` }).click();
-  await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
-    'Lease held'
-  );
-  await expect
-    .poll(() => page.filebrowser.getCurrentDirectory())
-    .toBe(path);
-}
 
 const NOTEBOOK = {
   cells: [
@@ -83,7 +69,7 @@ test.describe('Notebook executions', () => {
     expect(created.status()).toBe(201);
     const workspace = (await created.json()) as { id: string; path: string };
     try {
-      await openWorkspace(page, workspace.path);
+      await openWorkspaceNamed(page, NAME, workspace.path);
       const put = await request.put(
         `/api/contents/${workspace.path}/params.ipynb`,
         { data: { type: 'notebook', format: 'json', content: NOTEBOOK } }
@@ -164,7 +150,7 @@ test.describe('Notebook executions', () => {
       // The output reaches the Workspace's folder when it is next opened.
       await panel.getByRole('button', { name: `Close ${NAME}` }).click();
       await expect(page.locator('.jp-EmrWorkspace-statusItem')).toHaveCount(0);
-      await openWorkspace(page, workspace.path);
+      await openWorkspaceNamed(page, NAME, workspace.path);
       panel = await openPanel(page);
       await panel
         .locator(`[data-execution-id="${id}"]`)

@@ -93,3 +93,23 @@ export async function screenshot(
   await testInfo.attach(file, { path: target, contentType: 'image/png' });
   return size;
 }
+
+/**
+ * Open the Workspace `name` from the panel; done when the file browser shows
+ * its folder `path`. The panel is refreshed first, as a user would: it lists a
+ * Workspace created through the API at its next poll only (every 30 s).
+ */
+export async function openWorkspaceNamed(
+  page: IJupyterLabPageFixture,
+  name: string,
+  path: string
+): Promise<Locator> {
+  const panel = await openPanel(page);
+  await panel.getByRole('button', { name: 'Refresh Workspaces' }).click();
+  await panel.getByRole('button', { name: `Open ${name}` }).click();
+  await expect(page.locator('.jp-EmrWorkspace-statusItem')).toContainText(
+    'Lease held'
+  );
+  await expect.poll(() => page.filebrowser.getCurrentDirectory()).toBe(path);
+  return panel;
+}
