@@ -636,6 +636,18 @@ async def test_credentials_of_another_kind_replace_the_old_file_not_sit_beside_i
         await credentials.stop()
 
 
+def test_the_server_holds_no_credentials_for_an_authentication_only_the_kernel_has(
+    tmp_path: Path,
+) -> None:
+    """Kerberos (or any authenticator not the project's): the cleanup is told it has no
+    credentials (a PermissionError it reports), never an unfinished-code error."""
+    from jupyter_emr_workspace.kernels.livy_auth import LivyAuth
+
+    for auth in ("Kerberos", "Custom"):
+        with pytest.raises(PermissionError, match=auth):
+            LivyAuth({"url": "http://livy", "auth": auth}, tmp_path).headers("GET", "http://livy/")
+
+
 async def test_the_renewal_task_renews_on_its_own_when_the_time_comes(tmp_path: Path) -> None:
     clock = {"now": 1000.0}
     tokens = iter(["a", "b"])

@@ -116,7 +116,8 @@ class LivyAuth:
     def headers(
         self, method: str, url: str, body: bytes = b"", content_type: str = "application/json"
     ) -> tuple[dict[str, str], bytes]:
-        """The headers to add to one request, and its body (PermissionError: no credentials)."""
+        """The headers to add to one request, and its body (PermissionError: the server holds
+        no credentials for the kernels' authentication)."""
         if self.auth == SIGV4_AUTH:
             return sigv4(self.files[SIGV4_AUTH].read(), method, url, body, content_type)
         if self.auth == RUNTIME_ROLE_AUTH:
@@ -126,4 +127,6 @@ class LivyAuth:
             return basic(self.username, self.password), body
         if self.auth == "None":
             return {}, body
-        raise NotImplementedError(f"{self.auth} Livy authentication is the kernel's own")
+        # Kerberos (or an authenticator of the admin's): the ticket is the kernel's alone,
+        # so the server holds no credentials for it, as when a renewed file is missing
+        raise PermissionError(f"no credentials for {self.auth} Livy authentication here")
