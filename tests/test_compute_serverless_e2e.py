@@ -44,7 +44,7 @@ from test_compute_e2e import (  # noqa: F401 (fixtures)
     start_kernel,
 )
 from test_compute_serverless import ROLE, create_application
-from test_executions_roles import recorded_credentials, stubbed_emr
+from test_executions_roles import mapped_cluster, recorded_credentials, stubbed_emr
 
 from jupyter_emr_workspace.kernels.notebook_session import LIVE_STATES, workspace_prefix
 from jupyter_emr_workspace.livy import EngineProcess
@@ -279,8 +279,7 @@ async def test_detaching_or_deleting_a_runtime_role_workspace_deletes_its_sessio
     them only by authenticating as the kernels do."""
     role_user = "analytics-exec-livy"
     password = engine.owner_password(role_user) or ""
-    cluster = run_cluster(client(moto.url, "emr"), "runtime role cleanup", SUBNET)
-    services.studio.livy_urls = {cluster: engine.url}
+    cluster = mapped_cluster(moto, services, "runtime role cleanup", SUBNET, engine.url)
     wid = str((await api("POST", "workspaces", {"name": "runtime role cleanup"})).json["id"])
     token = (await api("POST", f"workspaces/{wid}/open")).json["lease"]["token"]
     stub = stubbed_emr(services)
@@ -307,8 +306,7 @@ async def test_a_closed_workspace_is_deleted_even_when_its_credentials_cannot_be
     runtime role asks GetClusterSessionCredentials again for the cleanup (recorded
     responses played by botocore's Stubber; moto lacks the call). When AWS refuses, the
     Workspace is deleted all the same: its sessions are left to the heartbeat timeout."""
-    cluster = run_cluster(client(moto.url, "emr"), "refused cleanup", SUBNET)
-    services.studio.livy_urls = {cluster: livy.url}
+    cluster = mapped_cluster(moto, services, "refused cleanup", SUBNET, livy.url)
     wid = str((await api("POST", "workspaces", {"name": "refused cleanup"})).json["id"])
     token = (await api("POST", f"workspaces/{wid}/open")).json["lease"]["token"]
     stub = stubbed_emr(services)

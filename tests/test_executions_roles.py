@@ -135,6 +135,13 @@ def events(services: Any, action: str | None = None) -> list[dict[str, Any]]:
     return [e for e in services.audit.recent(1000)[::-1] if action in (None, e["action"])]
 
 
+def mapped_cluster(moto: MotoHttp, services: Any, name: str, subnet: str, livy_url: str) -> str:
+    """A moto EMR cluster in the Studio's subnet whose Livy is ``livy_url``."""
+    cluster = run_cluster(client(moto.url, "emr"), name, subnet)
+    services.studio.livy_urls = {cluster: livy_url}
+    return cluster
+
+
 async def attach_with_role(api: Api, wid: str, cluster: str, stub: Stubber, password: str) -> None:
     """As the panel does; the attach itself fetches the kernels' credentials once."""
     params = {"ClusterId": cluster, "ExecutionRoleArn": ROLE}
@@ -158,8 +165,7 @@ async def pending(stub: Stubber) -> bool:
 async def test_an_execution_runs_as_the_workspace_execution_role(
     api: Api, services: Any, engine: EngineProcess, moto: MotoHttp, subnets: list[str]
 ) -> None:
-    cluster = run_cluster(client(moto.url, "emr"), "runtime roles", subnets[0])
-    services.studio.livy_urls = {cluster: engine.url}
+    cluster = mapped_cluster(moto, services, "runtime roles", subnets[0], engine.url)
     password = engine.owner_password(ROLE_USER) or ""
     count = notebook(
         "n = 1\nflag = ''",
@@ -246,8 +252,7 @@ async def test_an_execution_runs_as_the_workspace_execution_role(
 async def test_a_user_who_may_not_pass_the_role_is_refused_naming_it(
     api: Api, services: Any, moto: MotoHttp, subnets: list[str], livy: FakeLivy
 ) -> None:
-    cluster = run_cluster(client(moto.url, "emr"), "guarded", subnets[0])
-    services.studio.livy_urls = {cluster: livy.url}
+    cluster = mapped_cluster(moto, services, "guarded", subnets[0], livy.url)
     wid = await workspace_with(api, "guarded", {"nb.ipynb": notebook("spark.range(1).count()")})
     stub = stubbed_emr(services)
     with stub:
@@ -298,8 +303,7 @@ async def test_an_execution_whose_submitter_lost_the_role_while_queued_fails_nam
 ) -> None:
     from jupyter_emr_workspace.executions.part import make_runner
 
-    cluster = run_cluster(client(moto.url, "emr"), "revoked", subnets[0])
-    services.studio.livy_urls = {cluster: livy.url}
+    cluster = mapped_cluster(moto, services, "revoked", subnets[0], livy.url)
     wid = await workspace_with(api, "revoked", {"nb.ipynb": notebook("spark.range(1).count()")})
     stub = stubbed_emr(services)
     with stub:
