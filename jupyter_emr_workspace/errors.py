@@ -95,3 +95,16 @@ class PartNotRunning(ApiError):
 
 class ConfigError(ValueError):
     """Invalid Studio configuration: stops the server at start, naming the setting."""
+
+
+def check_fields(
+    body: dict[str, Any], allowed: set[str], required: frozenset[str] | set[str] = frozenset()
+) -> None:
+    """A JSON body (or query) names only ``allowed`` fields and every ``required`` one:
+    a 400 naming them, so a typo is never silently ignored."""
+    unknown = set(body) - allowed
+    if unknown:
+        raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: {sorted(allowed)}")
+    missing = required - set(body)
+    if missing:
+        raise BadRequest(f"missing required fields {sorted(missing)}")

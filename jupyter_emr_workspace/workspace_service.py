@@ -14,7 +14,15 @@ from typing import Any
 
 from . import __version__, actions
 from .assignments import AccessControl, Arns
-from .errors import ApiError, BadRequest, Conflict, Forbidden, LeaseLost, UpstreamError
+from .errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    LeaseLost,
+    UpstreamError,
+    check_fields,
+)
 from .events import AuditLog
 from .folders import WorkspaceFolders
 from .hooks import HookChain
@@ -34,19 +42,8 @@ from .workspace_registry import (
 log = logging.getLogger(__name__)
 
 
-def _fields(
-    body: dict[str, Any], allowed: set[str], required: frozenset[str] | set[str] = frozenset()
-) -> None:
-    unknown = set(body) - allowed
-    if unknown:
-        raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: {sorted(allowed)}")
-    missing = required - set(body)
-    if missing:
-        raise BadRequest(f"missing required fields {sorted(missing)}")
-
-
 def _token(body: dict[str, Any]) -> str:
-    _fields(body, {"token"}, {"token"})
+    check_fields(body, {"token"}, {"token"})
     token = body["token"]
     if not isinstance(token, str) or not 1 <= len(token) <= 256:
         raise BadRequest("token must be the string returned by /open")
@@ -139,7 +136,7 @@ class WorkspaceService:
         return await self.view(identity, ws)
 
     async def create_workspace(self, identity: Identity, body: dict[str, Any]) -> dict[str, Any]:
-        _fields(body, {"name", "description", "tags", "collaboration"}, {"name"})
+        check_fields(body, {"name", "description", "tags", "collaboration"}, {"name"})
         tags = validate_tags(body.get("tags", {}))
         if CREATOR_TAG in tags:
             raise BadRequest(f"tag {CREATOR_TAG!r} is set by the server")
@@ -164,7 +161,7 @@ class WorkspaceService:
     async def update_workspace(
         self, identity: Identity, workspace_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        _fields(body, {"description", "tags", "collaboration"})
+        check_fields(body, {"description", "tags", "collaboration"})
         if not body:
             raise BadRequest("nothing to change: send description, tags or collaboration")
         ws = await self.registry.get(workspace_id)
@@ -333,7 +330,7 @@ class WorkspaceService:
     async def put_session_mapping(
         self, identity: Identity, body: dict[str, Any]
     ) -> dict[str, list[str]]:
-        _fields(body, {"principal", "policies"}, {"principal", "policies"})
+        check_fields(body, {"principal", "policies"}, {"principal", "policies"})
         principal, names = body["principal"], body["policies"]
         if not isinstance(principal, str) or not (
             names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names))

@@ -225,8 +225,8 @@ class ComputeService:
         kernels' credentials."""
         await self.roles.stop()
         # kernels shut down after extensions: they keep their sessions for the next server
-        conf_dirs = list((registry_path().parent / "sparkmagic" / self.studio.id).glob("*"))
-        await asyncio.to_thread(mark_server_stopping, conf_dirs)
+        folder = registry_path().parent / "sparkmagic" / self.studio.id
+        await asyncio.to_thread(lambda: mark_server_stopping(list(folder.glob("*"))))
         for name, source in self.sources.items():
             stop = getattr(source, "stop", None)
             if stop is not None:
@@ -465,7 +465,7 @@ class ComputeService:
             )
 
     @staticmethod
-    def _for_workspace(
+    def for_workspace(
         source: ClusterSource, workspace_id: str, endpoint: LivyEndpoint
     ) -> LivyEndpoint:
         """The endpoint with the Workspace's own credential, for sources that have one
@@ -520,7 +520,7 @@ class ComputeService:
             )
             facts["execution_role_arn"] = role
             cluster, endpoint = await source.resolve(identity, cluster_id, endpoint_id)
-            endpoint = self._for_workspace(source, ws.id, endpoint)
+            endpoint = self.for_workspace(source, ws.id, endpoint)
             started = await self.roles.start_if_stopped(identity, source, cluster)
             facts.update(started)
             endpoint, session = self.roles.adapt(source.type, endpoint, session, role)
@@ -621,7 +621,7 @@ class ComputeService:
             if role:
                 await self.roles.require(who, source.type, role, source.arn(att["cluster_id"]))
             _, endpoint = await source.resolve(None, att["cluster_id"], att.get("endpoint_id"))
-            endpoint = self._for_workspace(source, ws.id, endpoint)
+            endpoint = self.for_workspace(source, ws.id, endpoint)
             endpoint, session = self.roles.adapt(source.type, endpoint, session, role)
             await self.roles.issue(who, ws.id, source.type, att["cluster_id"], role)
         except ApiError as e:

@@ -264,3 +264,13 @@ def validate_name(value: Any, default: str) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= 256 or "\x00" in value:
         raise BadRequest("name must be a string of 1-256 characters")
     return value
+
+
+def is_attachment(attachment: dict[str, Any] | None, cluster: dict[str, Any]) -> bool:
+    """Whether an execution's ``cluster`` ({type, id}) is the Workspace's attachment
+    (whose role and session settings it then inherits)."""
+    att = attachment or {}
+    return bool(att) and (att.get("type"), att.get("cluster_id")) == (
+        cluster.get("type"),
+        cluster.get("id"),
+    )

@@ -186,7 +186,8 @@ class NotebookExecutor:
         self.resolve, self.cell_timeout, self.shared = resolve, cell_timeout, shared
 
     async def __call__(self, ex: Execution, claim: Claim) -> Outcome:
-        nb = nbformat.reads((await self.snapshot(ex.id)).decode("utf-8"), as_version=4)
+        text = (await self.snapshot(ex.id)).decode("utf-8")
+        nb = await asyncio.to_thread(nbformat.reads, text, as_version=4)
         kernel = ex.kernel_name or kernel_for(nb) or DEFAULT_KERNEL
         if self.shared and (local := local_code_cells(nb)):
             numbers = ", ".join(str(i + 1) for i in local[:10])
@@ -196,7 +197,7 @@ class NotebookExecutor:
                 "IPython magic); this runner runs notebooks only on the cluster",
                 failed_cell(nb, local[0], "LocalCodeRefused", "runs on the runner's machine"),
             )
-        nb = inject_parameters(nb, ex.parameters, kernel)
+        nb = await asyncio.to_thread(inject_parameters, nb, ex.parameters, kernel)
         workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=f"emr-{ex.id}-"))
         cwd, conf_dir = workdir / "run", workdir / "sparkmagic"
         endpoint: LivyEndpoint | None = None
@@ -340,7 +341,8 @@ class NotebookExecutor:
         out: dict[str, str] = {}
         key = output_name(ex, ".ipynb")
         # always the notebook (the record of what ran); the HTML too when asked
-        await self.store.put(key, nbformat.writes(nb).encode(), metadata=metadata)
+        data = (await asyncio.to_thread(nbformat.writes, nb)).encode()
+        await self.store.put(key, data, metadata=metadata)
         out["notebook"] = f"{self.backup_uri}/{key}"
         if ex.output_format in ("html", "both"):
             html = await asyncio.to_thread(to_html, nb)

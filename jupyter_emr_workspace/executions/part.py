@@ -20,7 +20,7 @@ from ..handlers import BaseHandler
 from ..parts import Host, Part, Route
 from ..services import Services, running
 from ..studio import Identity
-from .model import Execution
+from .model import Execution, is_attachment
 from .notebook import NotebookExecutor, Resolver, SessionSettings, Target
 from .records import ExecutionStore
 from .runner import Runner
@@ -46,15 +46,13 @@ def make_resolver(services: Services) -> Resolver:
         cluster = ex.cluster or {}
         source = compute.source(cluster.get("type"))
         _, endpoint = await source.resolve(None, cluster["id"], cluster.get("endpoint_id"))
-        per_workspace = getattr(source, "workspace_endpoint", None)
-        if per_workspace is not None:  # the Workspace's own credential (embedded engine)
-            endpoint = per_workspace(ex.workspace_id, endpoint)
+        endpoint = compute.for_workspace(source, ex.workspace_id, endpoint)
         session: SessionSettings = {}
         try:
             att = (await services.registry.get(ex.workspace_id)).attachment or {}
         except NotFound:  # deleted since: the cluster was named in the record
             att = {}
-        if att.get("type") == cluster.get("type") and att.get("cluster_id") == cluster.get("id"):
+        if is_attachment(att, cluster):
             session = dict(att.get("session") or {})
         role = cluster.get("execution_role_arn")
         if not role:

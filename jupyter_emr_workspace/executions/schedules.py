@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import actions
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, NotFound, check_fields
 from ..layout import Layout
 from ..store import BlobStore, ObjectNotFound, PreconditionFailed
 from ..studio import Identity
@@ -306,12 +306,7 @@ class ScheduleService:
         validate_cron(sch.cron, sch.timezone)
 
     async def create(self, identity: Identity, body: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(body) - self.FIELDS
-        if unknown:
-            raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: {sorted(self.FIELDS)}")
-        missing = {"workspace_id", "relative_path", "cron"} - set(body)
-        if missing:
-            raise BadRequest(f"missing required fields {sorted(missing)}")
+        check_fields(body, self.FIELDS, {"workspace_id", "relative_path", "cron"})
         if not isinstance(body["workspace_id"], str):
             raise BadRequest("workspace_id must be a string")
         at = self.clock()

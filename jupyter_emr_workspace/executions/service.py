@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import nbformat
 
 from .. import actions
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound, check_fields
 from ..permission_checks import Check
 from ..services import running
 from ..store import ObjectNotFound
@@ -35,6 +35,7 @@ from .model import (
     STOPPING,
     Execution,
     id_time_ms,
+    is_attachment,
     new_execution_id,
     parse_time,
     utcnow_iso,
@@ -68,15 +69,6 @@ SUBMIT_FIELDS = {
     "environment",
     "tags",
 }
-
-
-def _fields(body: dict[str, Any], allowed: set[str], required: set[str]) -> None:
-    unknown = set(body) - allowed
-    if unknown:
-        raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: {sorted(allowed)}")
-    missing = required - set(body)
-    if missing:
-        raise BadRequest(f"missing required fields {sorted(missing)}")
 
 
 class ExecutionService:
@@ -124,7 +116,7 @@ class ExecutionService:
         schedule_id: str | None = None,
         note: str | None = None,
     ) -> dict[str, Any]:
-        _fields(body, SUBMIT_FIELDS, {"workspace_id", "relative_path"})
+        check_fields(body, SUBMIT_FIELDS, {"workspace_id", "relative_path"})
         if not isinstance(body["workspace_id"], str):
             raise BadRequest("workspace_id must be a string")
         rel = validate_relative_path(body["relative_path"])
@@ -155,7 +147,7 @@ class ExecutionService:
             await self.check_role(identity, cluster)
             data = await self.read_notebook(ws, rel)
             try:
-                nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+                nb = await asyncio.to_thread(nbformat.reads, data.decode("utf-8"), as_version=4)
             except Exception as e:
                 raise BadRequest(f"{rel} is not a readable notebook: {str(e)[:200]}") from None
             kernel = kernel_for(nb)
@@ -211,9 +203,9 @@ class ExecutionService:
         attachment must not drop the role), else with none; ``null`` asks for none."""
         if "execution_role_arn" in cluster:
             return cluster
-        att = ws.attachment or {}
-        same = att.get("type") == cluster["type"] and att.get("cluster_id") == cluster["id"]
-        return {**cluster, "execution_role_arn": att.get("execution_role_arn") if same else None}
+        same = is_attachment(ws.attachment, cluster)
+        role = (ws.attachment or {}).get("execution_role_arn") if same else None
+        return {**cluster, "execution_role_arn": role}
 
     async def check_cluster(
         self, identity: Identity, ws: Workspace, cluster: dict[str, Any]
@@ -221,8 +213,7 @@ class ExecutionService:
         """Running a Workspace's notebook on a cluster it is not attached to is attaching it
         there for the run: who may not attach the Workspace may not name another cluster
         (else StartNotebookExecution would be a side door around AttachEditor)."""
-        att = ws.attachment or {}
-        if att.get("type") == cluster["type"] and att.get("cluster_id") == cluster["id"]:
+        if is_attachment(ws.attachment, cluster):
             return
         await self.guard.on_workspace(
             identity,
@@ -293,7 +284,7 @@ class ExecutionService:
         """Newest first; ``next_token`` continues after the last one returned."""
         await self.guard.on_studio(identity, actions.LIST_NOTEBOOK_EXECUTIONS)
         allowed = {"workspace_id", "status", "from", "to", "limit", "next_token", "schedule_id"}
-        _fields(query, allowed, set())
+        check_fields(query, allowed, set())
         statuses = set(query["status"].split(",")) if query.get("status") else set()
         if statuses - set(STATUSES):
             raise BadRequest(f"status must be among {list(STATUSES)}")
